@@ -1,0 +1,27 @@
+#pragma once
+/// @file
+/// Text helpers for options given as strings (YAML, command line, checkpoints).
+/// The parse functions throw svanet::Error saying what they expected.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace svanet::utils {
+
+std::string trim(const std::string& s);
+std::string to_lower(std::string s);
+std::string join(const std::vector<std::string>& parts, const std::string& separator);
+std::vector<std::string> split(const std::string& s, char separator);
+
+/// A whole decimal integer, e.g. "42" or "-3".
+int64_t parse_int(const std::string& s);
+/// A whole floating-point number, e.g. "0.1" or "1e-3".
+double parse_double(const std::string& s);
+/// true/false, yes/no, on/off, 1/0 (any case).
+bool parse_bool(const std::string& s);
+/// Integers separated by commas or spaces, optionally in brackets: "1,2,3",
+/// "[1, 2, 3]", "1 2 3".
+std::vector<int64_t> parse_int_list(const std::string& s);
+
+}  // namespace svanet::utils

@@ -1,0 +1,100 @@
+#include "svanet/utils/text.h"
+
+#include "svanet/core/error.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+
+namespace svanet::utils {
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) {
+    return {};
+  }
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+std::string to_lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) {
+      out += separator;
+    }
+    out += parts[i];
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s, char separator) {
+  std::vector<std::string> parts;
+  std::string current;
+  for (char c : s) {
+    if (c == separator) {
+      parts.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  parts.push_back(current);
+  return parts;
+}
+
+int64_t parse_int(const std::string& s) {
+  const std::string t = trim(s);
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(t.c_str(), &end, 10);
+  SVANET_CHECK(!t.empty() && end == t.c_str() + t.size() && errno == 0,
+               "expected an integer, got '", s, "'");
+  return static_cast<int64_t>(value);
+}
+
+double parse_double(const std::string& s) {
+  const std::string t = trim(s);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(t.c_str(), &end);
+  SVANET_CHECK(!t.empty() && end == t.c_str() + t.size() && errno == 0, "expected a number, got '",
+               s, "'");
+  return value;
+}
+
+bool parse_bool(const std::string& s) {
+  const std::string t = to_lower(trim(s));
+  if (t == "true" || t == "yes" || t == "on" || t == "1") {
+    return true;
+  }
+  if (t == "false" || t == "no" || t == "off" || t == "0") {
+    return false;
+  }
+  SVANET_FAIL("expected true or false, got '", s, "'");
+}
+
+std::vector<int64_t> parse_int_list(const std::string& s) {
+  std::string t = trim(s);
+  if (t.size() >= 2 && t.front() == '[' && t.back() == ']') {
+    t = t.substr(1, t.size() - 2);
+  }
+  std::replace(t.begin(), t.end(), ',', ' ');
+  std::vector<int64_t> values;
+  for (const auto& part : split(t, ' ')) {
+    if (!trim(part).empty()) {
+      values.push_back(parse_int(part));
+    }
+  }
+  SVANET_CHECK(!values.empty(), "expected a list of integers, got '", s, "'");
+  return values;
+}
+
+}  // namespace svanet::utils
