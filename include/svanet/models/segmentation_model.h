@@ -1,0 +1,75 @@
+#pragma once
+/// @file
+/// The interface every segmentation network in svanet implements.
+
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace svanet::models {
+
+/// Model-specific options as text (`key -> value`), the form that YAML
+/// configs, the command line and checkpoints share. Every model validates its
+/// own keys and rejects unknown ones.
+using OptionMap = std::map<std::string, std::string>;
+
+/// Options every registered model takes, plus model-specific overrides.
+struct ModelOptions {
+  TORCH_ARG(int64_t, num_classes) = 2;
+  TORCH_ARG(int64_t, in_channels) = 3;
+  /// Nominal training resolution; 0 means the variant's default.
+  TORCH_ARG(int64_t, image_size) = 0;
+  /// Model-specific overrides of the variant's preset, e.g.
+  /// `{"link", "add"}` or `{"mc_pool_sizes", "1,2"}`.
+  TORCH_ARG(OptionMap, overrides) = {};
+
+ public:
+  /// Adds one override; chainable.
+  ModelOptions& set(const std::string& key, const std::string& value) {
+    overrides_[key] = value;
+    return *this;
+  }
+};
+
+/// What the registry built a model from: enough to rebuild it exactly.
+struct ModelSpec {
+  /// Registered name (see svanet::list_models()).
+  std::string name;
+  ModelOptions options;
+};
+
+/// A segmentation network: image batch (B, C, H, W) in, logits
+/// (B, num_classes, H, W) out, for any H and W. Logits only: activation,
+/// thresholding, test-time augmentation and tiling belong to inference code.
+struct SegmentationModelImpl : torch::nn::Module {
+  using torch::nn::Module::Module;
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+
+  virtual int64_t num_classes() const = 0;
+  virtual int64_t in_channels() const = 0;
+  /// The pretrained-compatible encoder (for freezing or loading ImageNet
+  /// weights), or nullptr when the model has none.
+  virtual std::shared_ptr<torch::nn::Module> encoder() { return nullptr; }
+
+  /// The spec the registry built this model from (name empty when the model
+  /// was constructed directly).
+  const ModelSpec& spec() const { return spec_; }
+  void set_spec(ModelSpec spec) { spec_ = std::move(spec); }
+
+ private:
+  ModelSpec spec_;
+};
+TORCH_MODULE(SegmentationModel);
+
+/// Zero-pads (B, C, H, W) on the bottom and right to multiples of `multiple`.
+torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple);
+
+/// Crops (B, C, H', W') back to (B, C, height, width) from the top left.
+torch::Tensor crop_to(const torch::Tensor& x, int64_t height, int64_t width);
+
+}  // namespace svanet::models
