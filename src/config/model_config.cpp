@@ -1,0 +1,66 @@
+#include "svanet/config/model_config.h"
+
+#include "config/yaml_util.h"
+#include "svanet/core/error.h"
+#include "svanet/models/registry.h"
+#include "svanet/utils/text.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace svanet::config {
+
+namespace {
+
+models::ModelSpec spec_from_node(const YAML::Node& root, const std::string& source) {
+  SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
+  const YAML::Node node = root["model"];
+  SVANET_CHECK(node.IsDefined() && node.IsMap(), source, ": missing the 'model:' section");
+  check_keys(node, {"name", "num_classes", "in_channels", "image_size", "options"}, source,
+             "model");
+  models::ModelSpec spec;
+  spec.name = scalar<std::string>(node, "name", source, "model");
+  SVANET_CHECK(has_model(spec.name), where(node["name"], source), ": unknown model '", spec.name,
+               "'; see `svanet models` for the registered ones");
+  if (node["num_classes"]) {
+    spec.options.num_classes(scalar<int64_t>(node, "num_classes", source, "model"));
+  }
+  if (node["in_channels"]) {
+    spec.options.in_channels(scalar<int64_t>(node, "in_channels", source, "model"));
+  }
+  if (node["image_size"]) {
+    spec.options.image_size(scalar<int64_t>(node, "image_size", source, "model"));
+  }
+  if (const YAML::Node options = node["options"]) {
+    SVANET_CHECK(options.IsMap(), where(options, source), ": model.options must be a mapping");
+    std::vector<std::string> valid;
+    for (const auto& [key, help] : model_option_keys(spec.name)) valid.push_back(key);
+    for (const auto& item : options) {
+      const auto key = item.first.as<std::string>();
+      SVANET_CHECK(std::find(valid.begin(), valid.end(), key) != valid.end(),
+                   where(item.first, source), ": unknown option 'model.options.", key,
+                   "' for model '", spec.name, "'; valid options: ", utils::join(valid, ", "));
+      spec.options.set(key, scalar_or_list_text(item.second, source, "model.options." + key));
+    }
+  }
+  return spec;
+}
+
+}  // namespace
+
+models::ModelSpec parse_model_spec(const std::string& yaml_text, const std::string& source) {
+  return spec_from_node(load_yaml(yaml_text, source), source);
+}
+
+models::ModelSpec load_model_spec(const std::string& path) {
+  std::ifstream in(path);
+  SVANET_CHECK(in.good(), path, ": cannot open the config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_model_spec(text.str(), path);
+}
+
+}  // namespace svanet::config
