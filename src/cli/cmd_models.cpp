@@ -1,0 +1,79 @@
+#include "commands.h"
+
+#include "svanet/models/profile.h"
+#include "svanet/models/registry.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+namespace svanet::cli {
+
+namespace {
+
+struct ModelsOptions {
+  int64_t num_classes = 2;
+  int64_t image_size = 512;
+  bool macs = true;
+  std::string filter;
+  bool options = false;
+};
+
+int run_models(const ModelsOptions& opt) {
+  if (opt.macs) {
+    std::printf("%-22s %-10s %14s %12s  %s\n", "model", "family", "parameters",
+                ("GMACs@" + std::to_string(opt.image_size)).c_str(), "description");
+  } else {
+    std::printf("%-22s %-10s %14s  %s\n", "model", "family", "parameters", "description");
+  }
+  for (const auto& info : list_models()) {
+    if (!opt.filter.empty() && info.name.find(opt.filter) == std::string::npos) {
+      continue;
+    }
+    auto model = create_model(
+        info.name, ModelOptions().num_classes(opt.num_classes).image_size(opt.image_size));
+    const int64_t params = models::count_parameters(*model);
+    if (opt.macs) {
+      model->eval();
+      torch::NoGradGuard no_grad;
+      const auto input = torch::zeros({1, model->in_channels(), opt.image_size, opt.image_size});
+      const int64_t macs = models::count_macs([&] { model->forward(input); });
+      std::printf("%-22s %-10s %14lld %12.2f  %s\n", info.name.c_str(), info.family.c_str(),
+                  static_cast<long long>(params), static_cast<double>(macs) / 1e9,
+                  info.description.c_str());
+    } else {
+      std::printf("%-22s %-10s %14lld  %s\n", info.name.c_str(), info.family.c_str(),
+                  static_cast<long long>(params), info.description.c_str());
+    }
+    std::fflush(stdout);
+    if (opt.options) {
+      for (const auto& [key, help] : model_option_keys(info.name)) {
+        std::printf("    %-26s %s\n", key.c_str(), help.c_str());
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_models(CLI::App& app) {
+  auto opt = std::make_shared<ModelsOptions>();
+  auto* sub = app.add_subcommand(
+      "models", "List the registered models with their parameters and multiply-accumulates");
+  sub->add_option("--num-classes", opt->num_classes, "Output classes, background included")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--image-size", opt->image_size,
+                  "Square input size for the MAC count, also the nominal image size")
+      ->check(CLI::Range(32, 4096))
+      ->capture_default_str();
+  sub->add_flag("!--no-macs", opt->macs, "Skip the MAC count (it runs one forward pass per model)");
+  sub->add_option("--filter", opt->filter, "Only models whose name contains this text");
+  sub->add_flag("--options", opt->options, "Also list each model's option keys");
+  return {sub, [opt] { return run_models(*opt); }};
+}
+
+}  // namespace svanet::cli
