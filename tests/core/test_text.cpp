@@ -1,0 +1,35 @@
+#include "support/test_support.h"
+
+#include "svanet/utils/text.h"
+
+namespace svanet::test {
+namespace {
+
+TEST(Text, ParsesIntegersStrictly) {
+  EXPECT_EQ(utils::parse_int(" 42 "), 42);
+  EXPECT_EQ(utils::parse_int("-3"), -3);
+  ASSERT_THROWS_WITH(utils::parse_int("4x"), "expected an integer, got '4x'");
+  ASSERT_THROWS_WITH(utils::parse_int(""), "expected an integer");
+}
+
+TEST(Text, ParsesNumbersAndBooleans) {
+  EXPECT_DOUBLE_EQ(utils::parse_double("1e-3"), 1e-3);
+  ASSERT_THROWS_WITH(utils::parse_double("0.1.2"), "expected a number");
+  EXPECT_TRUE(utils::parse_bool("Yes"));
+  EXPECT_TRUE(utils::parse_bool("true"));
+  EXPECT_FALSE(utils::parse_bool("OFF"));
+  EXPECT_FALSE(utils::parse_bool("0"));
+  ASSERT_THROWS_WITH(utils::parse_bool("maybe"), "expected true or false, got 'maybe'");
+}
+
+TEST(Text, ParsesIntegerListsInEveryCommonForm) {
+  const std::vector<int64_t> expected{1, 2, 3};
+  EXPECT_EQ(utils::parse_int_list("1,2,3"), expected);
+  EXPECT_EQ(utils::parse_int_list("[1, 2, 3]"), expected);
+  EXPECT_EQ(utils::parse_int_list("1 2 3"), expected);
+  ASSERT_THROWS_WITH(utils::parse_int_list("[]"), "expected a list of integers");
+  ASSERT_THROWS_WITH(utils::parse_int_list("1,b"), "expected an integer, got 'b'");
+}
+
+}  // namespace
+}  // namespace svanet::test

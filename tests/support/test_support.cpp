@@ -1,0 +1,41 @@
+#include "support/test_support.h"
+
+#include <atomic>
+#include <chrono>
+#include <random>
+
+namespace svanet::test {
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+  path_ = std::filesystem::temp_directory_path() /
+          ("svanet_test_" + std::to_string(stamp) + "_" + std::to_string(counter++));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+ModelOptions tiny_options(const std::string& name, int64_t num_classes) {
+  ModelOptions options;
+  options.num_classes(num_classes).image_size(64);
+  for (const auto& info : list_models()) {
+    if (info.name != name) continue;
+    if (info.family == "unet") {
+      options.set("base_channels", "4").set("depth", "3");
+    } else {
+      options.set("encoder_width", "8").set("aspp_channels", "16").set("aspp_rates", "1,2,3");
+      if (info.family == "svanet") options.set("former_blocks", "1");
+    }
+  }
+  return options;
+}
+
+std::filesystem::path data_dir() {
+  return SVANET_TEST_DATA_DIR;
+}
+
+}  // namespace svanet::test

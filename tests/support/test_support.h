@@ -1,0 +1,55 @@
+#pragma once
+// Shared test helpers: a seeded fixture, substring checks on exceptions,
+// temporary folders, tiny forms of registered models.
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "svanet/models/registry.h"
+
+#include <filesystem>
+#include <string>
+
+namespace svanet::test {
+
+/// Seeds LibTorch's generators before every test (PyTorch's SeedingFixture).
+class SeedingFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { torch::manual_seed(0); }
+};
+
+/// A fresh empty folder under the system temp folder, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Options that shrink a registered model to test size while keeping its
+/// structure (every switch of the variant stays as registered).
+ModelOptions tiny_options(const std::string& name, int64_t num_classes = 2);
+
+/// Where the committed test data lives.
+std::filesystem::path data_dir();
+
+}  // namespace svanet::test
+
+/// Asserts that `statement` throws an exception whose what() contains `substring`.
+#define ASSERT_THROWS_WITH(statement, substring)                                       \
+  do {                                                                                 \
+    bool svanet_thrown = false;                                                        \
+    try {                                                                              \
+      statement;                                                                       \
+    } catch (const std::exception& e) {                                                \
+      svanet_thrown = true;                                                            \
+      ASSERT_NE(std::string(e.what()).find(substring), std::string::npos)              \
+          << "message was: " << e.what();                                              \
+    }                                                                                  \
+    ASSERT_TRUE(svanet_thrown) << "expected an exception containing: " << (substring); \
+  } while (false)
