@@ -23,9 +23,11 @@ MonteCarloAttentionImpl::MonteCarloAttentionImpl(const MonteCarloAttentionOption
     TORCH_CHECK(k >= 1, "MonteCarloAttention: pool sizes must be >= 1, got ", k);
   }
   const int64_t c = options.channels();
+  // The official squeeze width rounds C // 4 (integer division) to a multiple of 8.
+  const int64_t quarter = c / 4;
   const int64_t hidden = options.hidden_channels() > 0
                              ? options.hidden_channels()
-                             : std::max<int64_t>(make_divisible(static_cast<double>(c / 4), 8), 32);
+                             : std::max<int64_t>(make_divisible(static_cast<double>(quarter), 8), 32);
   reduce = register_module(
       "reduce", ConvNormAct(ConvNormActOptions(c, hidden, 1).activation(Activation::kReLU)));
   expand = register_module(
@@ -44,7 +46,7 @@ torch::Tensor MonteCarloAttentionImpl::sample_descriptor(const torch::Tensor& x)
   }
   const int64_t h = x.size(2);
   const int64_t w = x.size(3);
-  const int64_t cell = torch::randint(k * k, {1}, torch::kLong).item<int64_t>();
+  const auto cell = torch::randint(k * k, {1}, torch::kLong).item<int64_t>();
   if (!options.shuffle()) {
     // (B, C, k, k) -> (B, C, k*k) -> one cell (B, C, 1, 1)
     return torch::adaptive_avg_pool2d(x, {k, k}).flatten(2).select(2, cell).view(

@@ -92,7 +92,9 @@ const std::vector<OptionKey<UNetOptions>>& unet_keys() {
 template <typename Options>
 void apply_overrides(const std::string& model, const std::vector<OptionKey<Options>>& keys,
                      const OptionMap& overrides, Options& options) {
-  for (const auto& [key, value] : overrides) {
+  for (const auto& item : overrides) {
+    const std::string& key = item.first;
+    const std::string& value = item.second;
     auto it = std::find_if(keys.begin(), keys.end(), [&](const auto& k) { return k.key == key; });
     if (it == keys.end()) {
       std::vector<std::string> valid;

@@ -71,7 +71,7 @@ ResNetEncoderImpl::ResNetEncoderImpl(const ResNetEncoderOptions& options_) : opt
       in_channels = block->out_channels;
       layer->push_back(block);
     }
-    layers.push_back(register_module("layer" + std::to_string(stage + 1), layer));
+    layers.emplace_back(register_module("layer" + std::to_string(stage + 1), layer));
     channels_.push_back(in_channels);
   }
 }

@@ -57,8 +57,8 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x) {
   skips.pop_back();
   for (size_t i = 0; i < up_.size(); ++i) {
     // (B, 2C, H, W) -> (B, C, 2H, 2W), concat the skip -> (B, 2C, 2H, 2W) -> (B, C, 2H, 2W)
-    y = up_[i](y);
-    y = decode_[i]->forward(torch::cat({skips.back(), y}, 1));
+    y = up_.at(i)(y);
+    y = decode_.at(i)->forward(torch::cat({skips.back(), y}, 1));
     skips.pop_back();
   }
   return crop_to(classifier_(y), height, width);

@@ -140,8 +140,8 @@ TEST_F(Blocks, DropPathDropsWholeSamplesOnlyInTraining) {
   auto y = drop_path(x, 0.5, /*training=*/true);
   auto per_sample = y.view({64, -1});
   for (int64_t i = 0; i < 64; ++i) {
-    const double lo = per_sample[i].min().item<double>();
-    const double hi = per_sample[i].max().item<double>();
+    const auto lo = per_sample[i].min().item<double>();
+    const auto hi = per_sample[i].max().item<double>();
     EXPECT_EQ(lo, hi);
     EXPECT_TRUE(lo == 0.0 || lo == 2.0);
   }

@@ -7,6 +7,8 @@
 #include "svanet/models/segmentation_model.h"
 
 #include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 
 #include <vector>
 
