@@ -1,6 +1,7 @@
 #include "svanet/models/registry.h"
 
 #include "svanet/core/error.h"
+#include "svanet/io/pretrained.h"
 #include "svanet/models/svanet.h"
 #include "svanet/models/unet.h"
 #include "svanet/utils/text.h"
@@ -15,6 +16,8 @@ namespace svanet {
 namespace {
 
 using models::LinkMode;
+
+constexpr const char* kPretrainedBackbone = "pretrained_backbone";
 using models::SvANetOptions;
 using models::UNetOptions;
 
@@ -219,6 +222,7 @@ std::vector<std::pair<std::string, std::string>> model_option_keys(const std::st
   std::vector<std::pair<std::string, std::string>> out;
   if (entry.svanet_preset) {
     for (const auto& k : svanet_keys()) out.emplace_back(k.key, k.help);
+    out.emplace_back(kPretrainedBackbone, "torchvision ResNet checkpoint to initialise the encoder");
   } else {
     for (const auto& k : unet_keys()) out.emplace_back(k.key, k.help);
   }
@@ -233,14 +237,28 @@ SegmentationModel create_model(const std::string& name, const ModelOptions& opti
                options.in_channels());
   SVANET_CHECK(options.image_size() == 0 || options.image_size() >= 32, "model '", name,
                "': image_size must be >= 32, got ", options.image_size());
+  // The pretrained encoder is loaded after construction, not an option of the network.
+  ModelOptions network = options;
+  auto overrides = options.overrides();
+  std::string backbone;
+  if (auto it = overrides.find(kPretrainedBackbone); it != overrides.end()) {
+    SVANET_CHECK(entry.svanet_preset != nullptr, "model '", name,
+                 "' has no pretrained-compatible encoder (option ", kPretrainedBackbone, ")");
+    backbone = it->second;
+    overrides.erase(it);
+    network.overrides(overrides);
+  }
   std::shared_ptr<models::SegmentationModelImpl> model;
   try {
-    model = build(entry, options);
+    model = build(entry, network);
   } catch (const c10::Error& e) {
     // Option values that parse but fail a module's own checks.
     SVANET_FAIL("model '", name, "': ", e.what_without_backtrace());
   }
   model->set_spec(ModelSpec{name, options});
+  if (!backbone.empty()) {
+    io::load_pretrained_backbone(*model, backbone);
+  }
   return SegmentationModel(model);
 }
 

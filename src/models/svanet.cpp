@@ -63,6 +63,12 @@ SvANetImpl::SvANetImpl(const SvANetOptions& options_) : options(options_) {
       "classifier", ConvNormAct(ConvNormActOptions(classifier_in, options.num_classes(), 1)));
 }
 
+std::vector<std::shared_ptr<torch::nn::Module>> SvANetImpl::encoder_stages() {
+  std::vector<std::shared_ptr<torch::nn::Module>> stages{encoder_->stem.ptr()};
+  for (auto& layer : encoder_->layers) stages.push_back(layer.ptr());
+  return stages;
+}
+
 int64_t SvANetImpl::size_multiple() const {
   return options.feature_guide() ? int64_t{1} << encoder_->stage_channels().size() : 1;
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace svanet::models {
 
@@ -55,6 +56,22 @@ struct SegmentationModelImpl : torch::nn::Module {
   /// The pretrained-compatible encoder (for freezing or loading ImageNet
   /// weights), or nullptr when the model has none.
   virtual std::shared_ptr<torch::nn::Module> encoder() { return nullptr; }
+  /// The encoder's stages, shallowest first; empty when there is no encoder.
+  virtual std::vector<std::shared_ptr<torch::nn::Module>> encoder_stages() { return {}; }
+
+  /// Freezes the first `stages` encoder stages (all of them when -1): their
+  /// parameters stop receiving gradients. With `fix_norm_statistics` their
+  /// BatchNorm layers also stay in eval mode, so running statistics stay
+  /// fixed whatever train() is called with; the official recipe leaves them
+  /// updating (false). Throws svanet::Error when the model has no encoder.
+  void freeze_encoder(int64_t stages = -1, bool fix_norm_statistics = false);
+  /// Undoes freeze_encoder.
+  void unfreeze_encoder();
+  /// Number of frozen encoder stages (0 when none).
+  int64_t frozen_encoder_stages() const { return frozen_stages_; }
+
+  /// Module::train, keeping frozen BatchNorm statistics fixed when asked.
+  void train(bool on = true) override;
 
   /// The spec the registry built this model from (name empty when the model
   /// was constructed directly).
@@ -63,6 +80,8 @@ struct SegmentationModelImpl : torch::nn::Module {
 
  private:
   ModelSpec spec_;
+  int64_t frozen_stages_ = 0;
+  bool fixed_norm_ = false;
 };
 TORCH_MODULE(SegmentationModel);
 

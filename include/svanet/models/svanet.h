@@ -83,6 +83,7 @@ struct SvANetImpl : SegmentationModelImpl {
   int64_t num_classes() const override { return options.num_classes(); }
   int64_t in_channels() const override { return options.in_channels(); }
   std::shared_ptr<torch::nn::Module> encoder() override { return encoder_.ptr(); }
+  std::vector<std::shared_ptr<torch::nn::Module>> encoder_stages() override;
 
   /// Side lengths are padded to a multiple of this.
   int64_t size_multiple() const;
