@@ -63,13 +63,9 @@ Command register_models(CLI::App& app) {
   auto opt = std::make_shared<ModelsOptions>();
   auto* sub = app.add_subcommand(
       "models", "List the registered models with their parameters and multiply-accumulates");
-  sub->add_option("--num-classes", opt->num_classes, "Output classes, background included")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub->add_option("--image-size", opt->image_size,
-                  "Square input size for the MAC count, also the nominal image size")
-      ->check(CLI::Range(32, 4096))
-      ->capture_default_str();
+  add_num_classes_flag(sub, opt->num_classes)->capture_default_str();
+  add_image_size_flag(sub, opt->image_size)->capture_default_str();
+  sub->footer("MACs are counted for one square image of the nominal size.");
   sub->add_flag("!--no-macs", opt->macs, "Skip the MAC count (it runs one forward pass per model)");
   sub->add_option("--filter", opt->filter, "Only models whose name contains this text");
   sub->add_flag("--options", opt->options, "Also list each model's option keys");

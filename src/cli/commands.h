@@ -5,7 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace svanet::cli {
 
@@ -15,6 +17,16 @@ struct Command {
   std::function<int()> run;
 };
 
+/// Flags that several subcommands take are defined once, so they mean the
+/// same everywhere (tests/cli/test_cli.cpp checks it).
+CLI::Option* add_num_classes_flag(CLI::App* sub, int64_t& value);
+CLI::Option* add_image_size_flag(CLI::App* sub, int64_t& value);
+
+/// Adds every subcommand to `app` (what main() and the CLI tests use).
+std::vector<Command> register_all(CLI::App& app);
+
+Command register_checkpoint_info(CLI::App& app);
+Command register_convert(CLI::App& app);
 Command register_version(CLI::App& app);
 Command register_models(CLI::App& app);
 

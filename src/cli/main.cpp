@@ -25,10 +25,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads for tensor operations (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
-  std::vector<svanet::cli::Command> commands = {
-      svanet::cli::register_models(app),
-      svanet::cli::register_version(app),
-  };
+  std::vector<svanet::cli::Command> commands = svanet::cli::register_all(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

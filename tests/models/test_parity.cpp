@@ -4,6 +4,7 @@
 // the recorded official ones. The golden file is SVANET_PARITY_GOLDEN (the
 // .json; its .bin beside it) or the committed copy in tests/data/parity.
 
+#include "support/official_fill.h"
 #include "support/test_support.h"
 
 #include "svanet/io/state_dict.h"
@@ -11,9 +12,7 @@
 #include "svanet/models/registry.h"
 #include "svanet/official/compat.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
-#include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -58,38 +57,6 @@ torch::Tensor read_tensor(const std::filesystem::path& bin, const json& entry) {
   return t;  // little-endian float32, as on every platform LibTorch runs on
 }
 
-/// PARITY.md's fill rule for one official tensor.
-torch::Tensor fill(const std::string& key, const std::vector<int64_t>& shape,
-                   const std::string& dtype) {
-  const auto seed =
-      crc32(0L, reinterpret_cast<const Bytef*>(key.data()), static_cast<uInt>(key.size()));
-  auto g = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  auto ends_with = [&](const std::string& suffix) {
-    return key.size() >= suffix.size() &&
-           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  if (dtype != "float32") {
-    return torch::zeros(shape, torch::kLong);
-  }
-  if (ends_with("running_var")) {
-    return 1.0 + 0.5 * torch::rand(shape, g, f64).to(torch::kFloat32);
-  }
-  if (ends_with("running_mean")) {
-    return 0.1 * torch::randn(shape, g, f64).to(torch::kFloat32);
-  }
-  if (shape.size() >= 2) {
-    int64_t fan_in = 1;
-    for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
-    return (torch::randn(shape, g, f64) / std::sqrt(static_cast<double>(fan_in)))
-        .to(torch::kFloat32);
-  }
-  if (ends_with("weight")) {
-    return (1.0 + 0.1 * torch::randn(shape, g, f64)).to(torch::kFloat32);
-  }
-  return (0.1 * torch::randn(shape, g, f64)).to(torch::kFloat32);
-}
-
 TEST(OfficialParity, EveryRecordedVariantMatchesTheOfficialLogits) {
   const auto golden_path = golden_json();
   const json golden = read_json(golden_path);
@@ -119,7 +86,7 @@ TEST(OfficialParity, EveryRecordedVariantMatchesTheOfficialLogits) {
     for (const auto& entry : variant->at("state_dict")) {
       const std::string key = entry.at(0);
       tensors[official::to_svanet_key(key)] =
-          fill(key, entry.at(1).get<std::vector<int64_t>>(), entry.at(2).get<std::string>());
+          official_fill(key, entry.at(1).get<std::vector<int64_t>>(), entry.at(2).get<std::string>());
     }
     io::load_state_dict(
         *model, tensors,
@@ -133,7 +100,7 @@ TEST(OfficialParity, EveryRecordedVariantMatchesTheOfficialLogits) {
     const auto expected = read_tensor(bin, golden.at("tensors").at(output_name));
     const auto actual = model->forward(input);
     ASSERT_EQ(actual.sizes(), expected.sizes());
-    const double rel = ((actual - expected).norm() / expected.norm()).item<double>();
+    const auto rel = ((actual - expected).norm() / expected.norm()).item<double>();
     std::cout << "parity " << output_name << " (" << spec.name << "): relative error " << rel
               << "\n";
     EXPECT_LT(rel, 1e-4) << output_name;

@@ -1,0 +1,114 @@
+#include "commands.h"
+
+#include "svanet/core/error.h"
+#include "svanet/io/checkpoint.h"
+#include "svanet/io/pytorch_file.h"
+#include "svanet/official/convert.h"
+#include "svanet/utils/text.h"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace svanet::cli {
+
+namespace {
+
+struct ConvertArgs {
+  std::string input;
+  std::string output;
+  std::string model;
+  int64_t num_classes = 0;
+  int64_t image_size = 0;
+  std::string classes;
+  std::vector<std::string> options;
+};
+
+int run_convert(const ConvertArgs& args) {
+  official::ConvertOptions options;
+  options.image_size = args.image_size;
+  if (!args.classes.empty()) {
+    for (const auto& c : utils::split(args.classes, ',')) options.classes.push_back(utils::trim(c));
+  }
+  if (!args.model.empty()) {
+    models::ModelSpec spec{args.model, {}};
+    int64_t classes = args.num_classes;
+    if (classes == 0) {
+      // The official classifier's rows are the classes.
+      const auto detected = official::spec_from_official_state_dict(
+          io::read_pytorch_state_dict(args.input), args.image_size);
+      classes = detected.options.num_classes();
+    }
+    spec.options.num_classes(classes).image_size(args.image_size);
+    for (const auto& kv : args.options) {
+      const auto eq = kv.find('=');
+      SVANET_CHECK(eq != std::string::npos, "--option expects key=value, got '", kv, "'");
+      spec.options.set(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    options.spec = spec;
+  } else {
+    SVANET_CHECK(args.options.empty(), "--option needs --model");
+  }
+  const auto report = official::convert_official_checkpoint(args.input, args.output, options);
+  const auto meta = io::read_checkpoint_meta(args.output);
+  std::vector<std::string> overrides;
+  for (const auto& [k, v] : meta.model.options.overrides()) overrides.push_back(k + "=" + v);
+  spdlog::info("converted {} tensors of {} into {}", report.tensors, args.input, args.output);
+  spdlog::info("model {} ({} classes, image size {}){}{}", meta.model.name,
+               meta.model.options.num_classes(), meta.model.options.image_size(),
+               overrides.empty() ? "" : " with ", utils::join(overrides, ", "));
+  return 0;
+}
+
+}  // namespace
+
+Command register_convert(CLI::App& app) {
+  auto args = std::make_shared<ConvertArgs>();
+  auto* sub = app.add_subcommand(
+      "convert-official",
+      "Convert a checkpoint of the official SvANet code into an svanet checkpoint");
+  sub->add_option("input", args->input, "Official checkpoint (torch.save of the model's state dict)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("output", args->output, "svanet checkpoint to write")->required();
+  sub->add_option("--model", args->model,
+                  "Registered model to convert into (default: detected from the weights)");
+  add_num_classes_flag(sub, args->num_classes);
+  add_image_size_flag(sub, args->image_size);
+  sub->footer("Without --num-classes the checkpoint's classifier decides; without --image-size, "
+              "the model's default.");
+  sub->add_option("--classes", args->classes, "Class names, comma-separated, background first");
+  sub->add_option("--option", args->options, "Model option key=value (with --model; repeatable)");
+  return {sub, [args] { return run_convert(*args); }};
+}
+
+Command register_checkpoint_info(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  auto* sub = app.add_subcommand("checkpoint-info", "Print what an svanet checkpoint holds");
+  sub->add_option("checkpoint", *path, "svanet checkpoint")->required()->check(CLI::ExistingFile);
+  return {sub, [path] {
+            const auto meta = io::read_checkpoint_meta(*path);
+            std::printf("file:          %s\n", path->c_str());
+            std::printf("format:        svanet.checkpoint v%lld (svanet %s, written %s)\n",
+                        static_cast<long long>(meta.version), meta.svanet_version.c_str(),
+                        meta.created.c_str());
+            std::printf("model:         %s\n", meta.model.name.c_str());
+            for (const auto& [k, v] : meta.model.options.overrides()) {
+              std::printf("  option:      %s = %s\n", k.c_str(), v.c_str());
+            }
+            std::printf("classes:       %s\n", utils::join(meta.classes, ", ").c_str());
+            std::printf("in channels:   %lld\n", static_cast<long long>(meta.model.options.in_channels()));
+            std::printf("image size:    %lld\n", static_cast<long long>(meta.model.options.image_size()));
+            std::vector<std::string> mean, stdev;
+            for (double m : meta.normalization.mean) mean.push_back(std::to_string(m));
+            for (double s : meta.normalization.std) stdev.push_back(std::to_string(s));
+            std::printf("normalization: %s (mean %s; std %s)\n", meta.normalization.mode.c_str(),
+                        utils::join(mean, ", ").c_str(), utils::join(stdev, ", ").c_str());
+            std::printf("epoch:         %lld\n", static_cast<long long>(meta.epoch));
+            for (const auto& [k, v] : meta.metrics) std::printf("  metric:      %s = %g\n", k.c_str(), v);
+            if (!meta.note.empty()) std::printf("note:          %s\n", meta.note.c_str());
+            return 0;
+          }};
+}
+
+}  // namespace svanet::cli
