@@ -52,7 +52,12 @@ int run_convert(const ConvertArgs& args) {
   const auto report = official::convert_official_checkpoint(args.input, args.output, options);
   const auto meta = io::read_checkpoint_meta(args.output);
   std::vector<std::string> overrides;
-  for (const auto& [k, v] : meta.model.options.overrides()) overrides.push_back(k + "=" + v);
+  for (const auto& [key, value] : meta.model.options.overrides()) {
+    std::string item = key;
+    item += '=';
+    item += value;
+    overrides.push_back(std::move(item));
+  }
   spdlog::info("converted {} tensors of {} into {}", report.tensors, args.input, args.output);
   spdlog::info("model {} ({} classes, image size {}){}{}", meta.model.name,
                meta.model.options.num_classes(), meta.model.options.image_size(),
@@ -67,7 +72,8 @@ Command register_convert(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "convert-official",
       "Convert a checkpoint of the official SvANet code into an svanet checkpoint");
-  sub->add_option("input", args->input, "Official checkpoint (torch.save of the model's state dict)")
+  sub->add_option("input", args->input,
+                  "Official checkpoint (torch.save of the model's state dict)")
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("output", args->output, "svanet checkpoint to write")->required();
@@ -75,8 +81,9 @@ Command register_convert(CLI::App& app) {
                   "Registered model to convert into (default: detected from the weights)");
   add_num_classes_flag(sub, args->num_classes);
   add_image_size_flag(sub, args->image_size);
-  sub->footer("Without --num-classes the checkpoint's classifier decides; without --image-size, "
-              "the model's default.");
+  sub->footer(
+      "Without --num-classes the checkpoint's classifier decides; without --image-size, "
+      "the model's default.");
   sub->add_option("--classes", args->classes, "Class names, comma-separated, background first");
   sub->add_option("--option", args->options, "Model option key=value (with --model; repeatable)");
   return {sub, [args] { return run_convert(*args); }};
@@ -97,15 +104,18 @@ Command register_checkpoint_info(CLI::App& app) {
               std::printf("  option:      %s = %s\n", k.c_str(), v.c_str());
             }
             std::printf("classes:       %s\n", utils::join(meta.classes, ", ").c_str());
-            std::printf("in channels:   %lld\n", static_cast<long long>(meta.model.options.in_channels()));
-            std::printf("image size:    %lld\n", static_cast<long long>(meta.model.options.image_size()));
+            std::printf("in channels:   %lld\n",
+                        static_cast<long long>(meta.model.options.in_channels()));
+            std::printf("image size:    %lld\n",
+                        static_cast<long long>(meta.model.options.image_size()));
             std::vector<std::string> mean, stdev;
             for (double m : meta.normalization.mean) mean.push_back(std::to_string(m));
             for (double s : meta.normalization.std) stdev.push_back(std::to_string(s));
             std::printf("normalization: %s (mean %s; std %s)\n", meta.normalization.mode.c_str(),
                         utils::join(mean, ", ").c_str(), utils::join(stdev, ", ").c_str());
             std::printf("epoch:         %lld\n", static_cast<long long>(meta.epoch));
-            for (const auto& [k, v] : meta.metrics) std::printf("  metric:      %s = %g\n", k.c_str(), v);
+            for (const auto& [k, v] : meta.metrics)
+              std::printf("  metric:      %s = %g\n", k.c_str(), v);
             if (!meta.note.empty()) std::printf("note:          %s\n", meta.note.c_str());
             return 0;
           }};

@@ -36,6 +36,7 @@ std::string utc_now() {
 
 PyObjectPtr doubles(const std::vector<double>& values) {
   std::vector<PyObjectPtr> items;
+  items.reserve(values.size());
   for (double v : values) items.push_back(py_float(v));
   return py_list(std::move(items));
 }
@@ -91,8 +92,8 @@ void check_format(const Reader& root, const std::string& path, const std::string
   SVANET_CHECK(found == format, path, ": is a '", found, "' file, expected '", format, "'");
   const int64_t version = root.integer("version");
   SVANET_CHECK(version >= 1 && version <= kCheckpointVersion, path, ": format version ", version,
-               " is not supported by svanet ", SVANET_VERSION, " (reads 1 to ",
-               kCheckpointVersion, "); it was written by a newer svanet");
+               " is not supported by svanet ", SVANET_VERSION, " (reads 1 to ", kCheckpointVersion,
+               "); it was written by a newer svanet");
 }
 
 StateDict tensors_of(const PyObject& dict, const std::string& path, const std::string& name) {
@@ -100,7 +101,8 @@ StateDict tensors_of(const PyObject& dict, const std::string& path, const std::s
   StateDict out;
   for (const auto& [k, v] : dict.entries) {
     SVANET_CHECK(k->kind == Kind::kString && v->kind == Kind::kTensor, path, ": '", name,
-                 "' holds a ", v->type_name(), " under ", k->type_name() == "str" ? k->text : k->type_name());
+                 "' holds a ", v->type_name(), " under ",
+                 k->type_name() == "str" ? k->text : k->type_name());
     out.emplace_back(k->text, v->tensor);
   }
   return out;
@@ -165,14 +167,12 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
   py_set(model_dict, "name", py_str(spec.name));
   py_set(model_dict, "num_classes", py_int(num_classes));
   py_set(model_dict, "in_channels", py_int(model.in_channels()));
-  const int64_t image_size = spec.options.image_size() > 0
-                                 ? spec.options.image_size()
-                                 : [&] {
-                                     for (const auto& info : list_models()) {
-                                       if (info.name == spec.name) return info.default_image_size;
-                                     }
-                                     return int64_t{0};
-                                   }();
+  const int64_t image_size = spec.options.image_size() > 0 ? spec.options.image_size() : [&] {
+    for (const auto& info : list_models()) {
+      if (info.name == spec.name) return info.default_image_size;
+    }
+    return int64_t{0};
+  }();
   py_set(model_dict, "image_size", py_int(image_size));
   auto options = py_dict();
   for (const auto& [k, v] : overrides) py_set(options, k, py_str(v));
@@ -344,7 +344,10 @@ void restore_optimizer(torch::optim::Optimizer& optimizer, const TrainingState& 
     for (size_t i = 0; i < params.size(); ++i) {
       const std::string pp = gp + ".param" + std::to_string(i);
       auto get = [&](const std::string& name) -> torch::Tensor {
-        const torch::Tensor* t = find_tensor(state, pp + "." + name);
+        std::string key = pp;
+        key += '.';
+        key += name;
+        const torch::Tensor* t = find_tensor(state, key);
         if (t == nullptr) return {};
         SVANET_CHECK(t->sizes() == params[i].sizes(), "training state: ", pp, ".", name,
                      " has shape ", t->sizes(), " but the parameter has ", params[i].sizes());

@@ -13,7 +13,9 @@ namespace svanet::io {
 
 using Kind = PyObject::Kind;
 
-PyObjectPtr py_none() { return std::make_shared<PyObject>(); }
+PyObjectPtr py_none() {
+  return std::make_shared<PyObject>();
+}
 
 PyObjectPtr py_bool(bool value) {
   auto o = std::make_shared<PyObject>();
@@ -71,17 +73,28 @@ namespace {
 
 const char* storage_name(c10::ScalarType t) {
   switch (t) {
-    case torch::kFloat: return "FloatStorage";
-    case torch::kDouble: return "DoubleStorage";
-    case torch::kHalf: return "HalfStorage";
-    case torch::kBFloat16: return "BFloat16Storage";
-    case torch::kLong: return "LongStorage";
-    case torch::kInt: return "IntStorage";
-    case torch::kShort: return "ShortStorage";
-    case torch::kChar: return "CharStorage";
-    case torch::kByte: return "ByteStorage";
-    case torch::kBool: return "BoolStorage";
-    default: SVANET_FAIL("cannot save tensors of type ", c10::toString(t));
+    case torch::kFloat:
+      return "FloatStorage";
+    case torch::kDouble:
+      return "DoubleStorage";
+    case torch::kHalf:
+      return "HalfStorage";
+    case torch::kBFloat16:
+      return "BFloat16Storage";
+    case torch::kLong:
+      return "LongStorage";
+    case torch::kInt:
+      return "IntStorage";
+    case torch::kShort:
+      return "ShortStorage";
+    case torch::kChar:
+      return "CharStorage";
+    case torch::kByte:
+      return "ByteStorage";
+    case torch::kBool:
+      return "BoolStorage";
+    default:
+      SVANET_FAIL("cannot save tensors of type ", c10::toString(t));
   }
 }
 
@@ -160,9 +173,15 @@ class Pickler {
   }
   void value(const PyObject& v) {
     switch (v.kind) {
-      case Kind::kNone: op('N'); break;
-      case Kind::kBool: op(v.boolean ? 0x88 : 0x89); break;
-      case Kind::kInt: integer(v.integer); break;
+      case Kind::kNone:
+        op('N');
+        break;
+      case Kind::kBool:
+        op(v.boolean ? 0x88 : 0x89);
+        break;
+      case Kind::kInt:
+        integer(v.integer);
+        break;
       case Kind::kFloat: {
         op('G');  // big-endian double
         uint64_t bits = 0;
@@ -170,7 +189,9 @@ class Pickler {
         for (int i = 7; i >= 0; --i) op(static_cast<uint8_t>(bits >> (8 * i)));
         break;
       }
-      case Kind::kString: unicode(v.text); break;
+      case Kind::kString:
+        unicode(v.text);
+        break;
       case Kind::kList:
         op(']');
         if (!v.items.empty()) {
@@ -185,9 +206,10 @@ class Pickler {
         op('t');
         break;
       case Kind::kDict: {
-        const bool state_dict =
-            !v.entries.empty() && std::all_of(v.entries.begin(), v.entries.end(),
-                                              [](const auto& e) { return e.second->kind == Kind::kTensor; });
+        const bool state_dict = !v.entries.empty() &&
+                                std::all_of(v.entries.begin(), v.entries.end(), [](const auto& e) {
+                                  return e.second->kind == Kind::kTensor;
+                                });
         if (state_dict) {
           global("collections", "OrderedDict");
           op(')');
@@ -205,8 +227,11 @@ class Pickler {
         }
         break;
       }
-      case Kind::kTensor: tensor(v.tensor); break;
-      default: SVANET_FAIL("cannot save a ", v.type_name());
+      case Kind::kTensor:
+        tensor(v.tensor);
+        break;
+      default:
+        SVANET_FAIL("cannot save a ", v.type_name());
     }
   }
 };
@@ -226,7 +251,8 @@ void write_pytorch_file(const std::string& path, const PyObjectPtr& root) {
     writer.writeRecord("byteorder", "little", 6);
     for (size_t i = 0; i < pickler.storages.size(); ++i) {
       const auto& s = pickler.storages[i];
-      writer.writeRecord("data/" + std::to_string(i), s.data_ptr(), static_cast<size_t>(s.nbytes()));
+      writer.writeRecord("data/" + std::to_string(i), s.data_ptr(),
+                         static_cast<size_t>(s.nbytes()));
     }
     writer.writeEndOfFile();
   } catch (const c10::Error& e) {

@@ -26,20 +26,34 @@ const PyObject* PyObject::find(const std::string& key) const {
 
 std::string PyObject::type_name() const {
   switch (kind) {
-    case Kind::kNone: return "None";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kBytes: return "bytes";
-    case Kind::kTuple: return "tuple";
-    case Kind::kList: return "list";
-    case Kind::kSet: return "set";
-    case Kind::kDict: return "dict";
-    case Kind::kTensor: return "tensor";
-    case Kind::kStorage: return "storage";
-    case Kind::kGlobal: return "global " + text;
-    case Kind::kObject: return text;
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "str";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kTuple:
+      return "tuple";
+    case Kind::kList:
+      return "list";
+    case Kind::kSet:
+      return "set";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kTensor:
+      return "tensor";
+    case Kind::kStorage:
+      return "storage";
+    case Kind::kGlobal:
+      return "global " + text;
+    case Kind::kObject:
+      return text;
   }
   return "?";
 }
@@ -69,11 +83,16 @@ PyObjectPtr make_text(Kind kind, std::string text) {
 /// Storage class name (torch.FloatStorage, ...) -> element type.
 c10::ScalarType storage_dtype(const std::string& name, const std::string& path) {
   static const std::map<std::string, c10::ScalarType> types = {
-      {"torch.FloatStorage", torch::kFloat},       {"torch.DoubleStorage", torch::kDouble},
-      {"torch.HalfStorage", torch::kHalf},         {"torch.BFloat16Storage", torch::kBFloat16},
-      {"torch.LongStorage", torch::kLong},         {"torch.IntStorage", torch::kInt},
-      {"torch.ShortStorage", torch::kShort},       {"torch.CharStorage", torch::kChar},
-      {"torch.ByteStorage", torch::kByte},         {"torch.BoolStorage", torch::kBool},
+      {"torch.FloatStorage", torch::kFloat},
+      {"torch.DoubleStorage", torch::kDouble},
+      {"torch.HalfStorage", torch::kHalf},
+      {"torch.BFloat16Storage", torch::kBFloat16},
+      {"torch.LongStorage", torch::kLong},
+      {"torch.IntStorage", torch::kInt},
+      {"torch.ShortStorage", torch::kShort},
+      {"torch.CharStorage", torch::kChar},
+      {"torch.ByteStorage", torch::kByte},
+      {"torch.BoolStorage", torch::kBool},
       {"torch.ComplexFloatStorage", torch::kComplexFloat},
       {"torch.ComplexDoubleStorage", torch::kComplexDouble},
       {"torch.UntypedStorage", torch::kByte},
@@ -91,7 +110,10 @@ class Unpickler {
   using PersistentLoad = std::function<PyObjectPtr(const PyObjectPtr&)>;
 
   Unpickler(const char* data, size_t size, std::string path, PersistentLoad persistent_load)
-      : data_(data), size_(size), path_(std::move(path)), persistent_load_(std::move(persistent_load)) {}
+      : data_(data),
+        size_(size),
+        path_(std::move(path)),
+        persistent_load_(std::move(persistent_load)) {}
 
   PyObjectPtr load();
   size_t position() const { return pos_; }
@@ -130,7 +152,8 @@ class Unpickler {
     return s;
   }
   PyObjectPtr pop() {
-    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail("stack underflow");
+    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back()))
+      fail("stack underflow");
     auto v = stack_.back();
     stack_.pop_back();
     return v;
@@ -143,7 +166,8 @@ class Unpickler {
     if (marks_.empty()) fail("MARK missing");
     const size_t mark = marks_.back();
     marks_.pop_back();
-    std::vector<PyObjectPtr> items(stack_.begin() + static_cast<std::ptrdiff_t>(mark), stack_.end());
+    std::vector<PyObjectPtr> items(stack_.begin() + static_cast<std::ptrdiff_t>(mark),
+                                   stack_.end());
     stack_.resize(mark);
     return items;
   }
@@ -204,8 +228,8 @@ std::vector<int64_t> as_int_tuple(const PyObjectPtr& o, const std::string& path,
 }
 
 PyObjectPtr Unpickler::rebuild_tensor(const std::vector<PyObjectPtr>& args, bool v2) {
-  // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-  // _rebuild_tensor(storage, storage_offset, size, stride)
+  // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[,
+  // metadata]) _rebuild_tensor(storage, storage_offset, size, stride)
   if (args.size() < 4) fail("a tensor needs storage, offset, size and stride");
   const auto& storage = args[0];
   if (storage->kind != Kind::kStorage) fail("a tensor's storage is a " + storage->type_name());
@@ -278,7 +302,8 @@ PyObjectPtr Unpickler::load() {
         little<uint64_t>();
         break;
       case '.':  // STOP
-        if (stack_.size() != 1) fail("malformed pickle (stack size " + std::to_string(stack_.size()) + " at STOP)");
+        if (stack_.size() != 1)
+          fail("malformed pickle (stack size " + std::to_string(stack_.size()) + " at STOP)");
         return stack_.back();
       case '(':  // MARK
         marks_.push_back(stack_.size());
@@ -434,15 +459,17 @@ PyObjectPtr Unpickler::load() {
         break;
       }
       case 'c': {  // GLOBAL "module\nname\n"
-        std::string module = line();
-        std::string name = line();
-        stack_.push_back(make_text(Kind::kGlobal, module + "." + name));
+        std::string qualified = line();
+        qualified += '.';
+        qualified += line();
+        stack_.push_back(make_text(Kind::kGlobal, std::move(qualified)));
         break;
       }
       case 0x93: {  // STACK_GLOBAL
         auto name = pop();
         auto module = pop();
-        if (module->kind != Kind::kString || name->kind != Kind::kString) fail("malformed STACK_GLOBAL");
+        if (module->kind != Kind::kString || name->kind != Kind::kString)
+          fail("malformed STACK_GLOBAL");
         stack_.push_back(make_text(Kind::kGlobal, module->text + "." + name->text));
         break;
       }
@@ -459,7 +486,7 @@ PyObjectPtr Unpickler::load() {
         break;
       }
       case 0x92: {  // NEWOBJ_EX
-        pop();  // kwargs
+        pop();      // kwargs
         auto args = pop();
         auto cls = pop();
         stack_.push_back(reduce(cls, args));
@@ -535,7 +562,8 @@ class StorageTable {
       return it->second;
     }
     auto storage = make_text(Kind::kStorage, key->text);
-    storage->tensor = torch::empty({numel}, torch::TensorOptions().dtype(storage_dtype(type->text, path_)));
+    storage->tensor =
+        torch::empty({numel}, torch::TensorOptions().dtype(storage_dtype(type->text, path_)));
     storages_[key->text] = storage;
     *fresh = true;
     return storage;
@@ -573,19 +601,18 @@ PyObjectPtr read_zip(const std::string& path) {
                  ": no data.pkl in the archive (a TorchScript module, not a torch.save file?)");
     auto [pickle, pickle_size] = reader->getRecord("data.pkl");
     StorageTable table(path);
-    Unpickler unpickler(static_cast<const char*>(pickle.get()), pickle_size, path,
-                        [&](const PyObjectPtr& pid) {
-                          bool fresh = false;
-                          auto storage = table.get(pid, &fresh);
-                          if (fresh) {
-                            const std::string record = "data/" + storage->text;
-                            SVANET_CHECK(reader->hasRecord(record), path, ": missing record ",
-                                         record);
-                            auto [bytes, size] = reader->getRecord(record);
-                            copy_bytes(storage, static_cast<const char*>(bytes.get()), size, path);
-                          }
-                          return storage;
-                        });
+    Unpickler unpickler(
+        static_cast<const char*>(pickle.get()), pickle_size, path, [&](const PyObjectPtr& pid) {
+          bool fresh = false;
+          auto storage = table.get(pid, &fresh);
+          if (fresh) {
+            const std::string record = "data/" + storage->text;
+            SVANET_CHECK(reader->hasRecord(record), path, ": missing record ", record);
+            auto [bytes, size] = reader->getRecord(record);
+            copy_bytes(storage, static_cast<const char*>(bytes.get()), size, path);
+          }
+          return storage;
+        });
     return unpickler.load();
   } catch (const c10::Error& e) {
     SVANET_FAIL(path, ": corrupt PyTorch zip archive: ", e.what_without_backtrace());
@@ -635,12 +662,12 @@ PyObjectPtr read_legacy(const std::string& path, const std::string& bytes) {
     SVANET_CHECK(count == it->second->tensor.numel(), path, ": storage '", key->text, "' has ",
                  count, " elements, expected ", it->second->tensor.numel());
     const auto nbytes = static_cast<size_t>(it->second->tensor.nbytes());
-    SVANET_CHECK(bytes.size() - pos >= nbytes, path, ": truncated file (storage '", key->text, "')");
+    SVANET_CHECK(bytes.size() - pos >= nbytes, path, ": truncated file (storage '", key->text,
+                 "')");
     copy_bytes(it->second, bytes.data() + pos, nbytes, path);
     pos += nbytes;
   }
-  SVANET_CHECK(keys->items.size() == table.storages().size(), path,
-               ": some storages have no data");
+  SVANET_CHECK(keys->items.size() == table.storages().size(), path, ": some storages have no data");
   return object;
 }
 
@@ -654,8 +681,8 @@ bool all_tensors(const PyObject& dict) {
 const PyObject* find_state_dict(const PyObject& node) {
   if (all_tensors(node)) return &node;
   if (node.kind != Kind::kDict) return nullptr;
-  for (const char* key : {"state_dict", "model", "model_state", "model_state_dict", "net",
-                          "network", "weights"}) {
+  for (const char* key :
+       {"state_dict", "model", "model_state", "model_state_dict", "net", "network", "weights"}) {
     if (const PyObject* child = node.find(key)) {
       if (const PyObject* found = find_state_dict(*child)) return found;
     }
@@ -690,7 +717,8 @@ StateDict read_pytorch_state_dict(const std::string& path) {
     std::vector<std::string> found;
     if (root->kind == Kind::kDict) {
       for (const auto& [k, v] : root->entries) {
-        found.push_back((k->kind == Kind::kString ? k->text : k->type_name()) + ": " + v->type_name());
+        found.push_back((k->kind == Kind::kString ? k->text : k->type_name()) + ": " +
+                        v->type_name());
       }
     }
     SVANET_FAIL(path, ": no state dict (a mapping of names to tensors) found; the file holds a ",

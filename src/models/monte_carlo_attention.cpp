@@ -25,9 +25,10 @@ MonteCarloAttentionImpl::MonteCarloAttentionImpl(const MonteCarloAttentionOption
   const int64_t c = options.channels();
   // The official squeeze width rounds C // 4 (integer division) to a multiple of 8.
   const int64_t quarter = c / 4;
-  const int64_t hidden = options.hidden_channels() > 0
-                             ? options.hidden_channels()
-                             : std::max<int64_t>(make_divisible(static_cast<double>(quarter), 8), 32);
+  const int64_t hidden =
+      options.hidden_channels() > 0
+          ? options.hidden_channels()
+          : std::max<int64_t>(make_divisible(static_cast<double>(quarter), 8), 32);
   reduce = register_module(
       "reduce", ConvNormAct(ConvNormActOptions(c, hidden, 1).activation(Activation::kReLU)));
   expand = register_module(

@@ -101,6 +101,7 @@ void apply_overrides(const std::string& model, const std::vector<OptionKey<Optio
     auto it = std::find_if(keys.begin(), keys.end(), [&](const auto& k) { return k.key == key; });
     if (it == keys.end()) {
       std::vector<std::string> valid;
+      valid.reserve(keys.size());
       for (const auto& k : keys) valid.push_back(k.key);
       SVANET_FAIL("unknown option '", key, "' for model '", model,
                   "'; valid options: ", utils::join(valid, ", "));
@@ -177,6 +178,7 @@ const Entry& find_entry(const std::string& name) {
       std::find_if(table.begin(), table.end(), [&](const Entry& e) { return e.info.name == name; });
   if (it == table.end()) {
     std::vector<std::string> names;
+    names.reserve(table.size());
     for (const auto& e : table) names.push_back(e.info.name);
     SVANET_FAIL("unknown model '", name, "'; registered models: ", utils::join(names, ", "));
   }
@@ -222,7 +224,8 @@ std::vector<std::pair<std::string, std::string>> model_option_keys(const std::st
   std::vector<std::pair<std::string, std::string>> out;
   if (entry.svanet_preset) {
     for (const auto& k : svanet_keys()) out.emplace_back(k.key, k.help);
-    out.emplace_back(kPretrainedBackbone, "torchvision ResNet checkpoint to initialise the encoder");
+    out.emplace_back(kPretrainedBackbone,
+                     "torchvision ResNet checkpoint to initialise the encoder");
   } else {
     for (const auto& k : unet_keys()) out.emplace_back(k.key, k.help);
   }

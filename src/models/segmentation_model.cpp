@@ -22,8 +22,8 @@ void SegmentationModelImpl::freeze_encoder(int64_t stages, bool fix_norm_statist
   auto all = encoder_stages();
   SVANET_CHECK(!all.empty(), "model '", spec_.name, "' has no encoder to freeze");
   const auto total = static_cast<int64_t>(all.size());
-  SVANET_CHECK(stages == -1 || (stages >= 1 && stages <= total), "freeze_encoder: stages must be -1 or 1..",
-               total, ", got ", stages);
+  SVANET_CHECK(stages == -1 || (stages >= 1 && stages <= total),
+               "freeze_encoder: stages must be -1 or 1..", total, ", got ", stages);
   unfreeze_encoder();
   frozen_stages_ = stages == -1 ? total : stages;
   fixed_norm_ = fix_norm_statistics;

@@ -44,8 +44,9 @@ int64_t count_blocks(const io::StateDict& sd, const std::string& layer_prefix) {
 models::ModelSpec spec_from_official_state_dict(const io::StateDict& sd, int64_t image_size) {
   const torch::Tensor* stem = find(sd, "Encoder.Conv1.Conv.weight");
   const torch::Tensor* classifier = find(sd, "SegHead.Classifier.Classifier.Conv.weight");
-  SVANET_CHECK(stem != nullptr && classifier != nullptr,
-               "not an official SvANet/DeepLabv3 state dict (no Encoder.Conv1 or SegHead.Classifier)");
+  SVANET_CHECK(
+      stem != nullptr && classifier != nullptr,
+      "not an official SvANet/DeepLabv3 state dict (no Encoder.Conv1 or SegHead.Classifier)");
   models::ModelOptions options;
   options.num_classes(classifier->size(0)).in_channels(stem->size(1)).image_size(image_size);
   const bool bottleneck = any_key(sd, "Encoder.Layer1.1.0.Conv3.");
@@ -92,8 +93,8 @@ ConvertReport convert_official_checkpoint(const std::string& input, const std::s
   const io::StateDict official = io::read_pytorch_state_dict(input);
   ConvertReport report;
   try {
-    report.spec = options.spec ? *options.spec
-                               : spec_from_official_state_dict(official, options.image_size);
+    report.spec =
+        options.spec ? *options.spec : spec_from_official_state_dict(official, options.image_size);
   } catch (const Error& e) {
     SVANET_FAIL(input, ": ", e.what());
   }

@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <sys/wait.h>
 
 namespace svanet::test {
 namespace {
@@ -59,7 +59,8 @@ TEST(Cli, BadInvocationsExitNonZeroWithAMessage) {
   r = run("models --image-size 7");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--image-size"), std::string::npos) << r.output;
-  r = run("convert-official " + (data_dir() / "pytorch" / "not_pytorch.pth").string() + " /tmp/x.pt");
+  r = run("convert-official " + (data_dir() / "pytorch" / "not_pytorch.pth").string() +
+          " /tmp/x.pt");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("not_pytorch.pth: not a PyTorch file"), std::string::npos) << r.output;
   r = run("checkpoint-info " + (data_dir() / "pytorch" / "zip_ordered.pth").string());
@@ -72,8 +73,9 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
   const auto variants = nlohmann::json::parse(in);
   io::StateDict sd;
   for (const auto& entry : variants.at("deeplabv3_baseline").at("state_dict")) {
-    sd.emplace_back(entry.at(0), torch::zeros(entry.at(1).get<std::vector<int64_t>>(),
-                                              entry.at(2) == "float32" ? torch::kFloat : torch::kLong));
+    sd.emplace_back(entry.at(0),
+                    torch::zeros(entry.at(1).get<std::vector<int64_t>>(),
+                                 entry.at(2) == "float32" ? torch::kFloat : torch::kLong));
   }
   TempDir dir;
   const auto official = (dir.path() / "official.pth").string();
@@ -95,7 +97,8 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
 TEST(CliParser, NoTwoSubcommandsGiveAFlagDifferentMeanings) {
   CLI::App app;
   const auto commands = cli::register_all(app);
-  std::map<std::string, std::pair<std::string, std::string>> seen;  // flag -> (command, description)
+  std::map<std::string, std::pair<std::string, std::string>>
+      seen;  // flag -> (command, description)
   for (const auto& command : commands) {
     for (const CLI::Option* option : command.app->get_options()) {
       for (const auto& name : option->get_lnames()) {

@@ -76,7 +76,8 @@ TEST_F(Checkpoints, IsAPlainPyTorchFileWithAStateDict) {
   EXPECT_EQ(io::read_checkpoint_meta(path).classes,
             (std::vector<std::string>{"background", "class_1", "class_2"}));
   int files = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    ++files;
   EXPECT_EQ(files, 1);
 }
 
@@ -103,8 +104,9 @@ TEST_F(Checkpoints, RejectsOtherFilesAndNewerVersionsClearly) {
   ASSERT_THROWS_WITH(io::load_checkpoint(state_path),
                      "is a 'svanet.training_state' file, expected 'svanet.checkpoint'");
   // A checkpoint from a future svanet (written by make_fixtures.py).
-  ASSERT_THROWS_WITH(io::load_checkpoint((data_dir() / "pytorch" / "future_checkpoint.pt").string()),
-                     "format version 99 is not supported");
+  ASSERT_THROWS_WITH(
+      io::load_checkpoint((data_dir() / "pytorch" / "future_checkpoint.pt").string()),
+      "format version 99 is not supported");
   ASSERT_THROWS_WITH(io::load_checkpoint((data_dir() / "pytorch" / "truncated.pth").string()),
                      "truncated.pth");
   ASSERT_THROWS_WITH(io::read_checkpoint_meta((dir.path() / "absent.pt").string()),
@@ -131,7 +133,8 @@ TEST_F(Checkpoints, OptimizerStateRestoresTheExactNextStep) {
     torch::nn::functional::cross_entropy(model->forward(x), y).backward();
     opt.step();
   };
-  torch::optim::AdamW first(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.03));
+  torch::optim::AdamW first(model->parameters(),
+                            torch::optim::AdamWOptions(1e-3).weight_decay(0.03));
   step(first);
   step(first);
   io::TrainingState state;
@@ -155,7 +158,8 @@ TEST_F(Checkpoints, OptimizerStateRestoresTheExactNextStep) {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < weights.size(); ++i) weights[i].second.copy_(saved[i]);
   }
-  torch::optim::AdamW second(model->parameters(), torch::optim::AdamWOptions(1.0).weight_decay(0.03));
+  torch::optim::AdamW second(model->parameters(),
+                             torch::optim::AdamWOptions(1.0).weight_decay(0.03));
   io::restore_optimizer(second, loaded);
   EXPECT_DOUBLE_EQ(second.param_groups()[0].options().get_lr(), 1e-3);
   step(second);

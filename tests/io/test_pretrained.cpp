@@ -14,7 +14,9 @@
 namespace svanet::test {
 namespace {
 
-std::string fixture(const std::string& name) { return (data_dir() / "pytorch" / name).string(); }
+std::string fixture(const std::string& name) {
+  return (data_dir() / "pytorch" / name).string();
+}
 
 /// Checks every encoder tensor equals the checkpoint's under torchvision's name.
 void expect_encoder_matches(SegmentationModel& model, const std::string& path) {
@@ -34,16 +36,19 @@ TEST(Pretrained, MapsTorchvisionNames) {
   EXPECT_EQ(io::torchvision_to_svanet_key("conv1.weight"), "stem.conv.weight");
   EXPECT_EQ(io::torchvision_to_svanet_key("bn1.running_var"), "stem.bn.running_var");
   EXPECT_EQ(io::torchvision_to_svanet_key("layer3.4.bn2.weight"), "layer3.4.conv2.bn.weight");
-  EXPECT_EQ(io::torchvision_to_svanet_key("layer2.0.downsample.1.bias"), "layer2.0.downsample.bn.bias");
+  EXPECT_EQ(io::torchvision_to_svanet_key("layer2.0.downsample.1.bias"),
+            "layer2.0.downsample.bn.bias");
   EXPECT_EQ(io::torchvision_to_svanet_key("fc.weight"), "");
   ASSERT_THROWS_WITH(io::torchvision_to_svanet_key("features.0.weight"), "'features.0.weight'");
 }
 
 TEST(Pretrained, LoadsResNet18And50LayoutsByName) {
   for (auto [name, file] : std::vector<std::pair<std::string, std::string>>{
-           {"svanet_r18", "torchvision_resnet18_w8.pth"}, {"svanet_r50", "torchvision_resnet50_w8.pth"}}) {
+           {"svanet_r18", "torchvision_resnet18_w8.pth"},
+           {"svanet_r50", "torchvision_resnet50_w8.pth"}}) {
     SCOPED_TRACE(name);
-    auto options = ModelOptions().image_size(64).set("encoder_width", "8").set("aspp_channels", "16");
+    auto options =
+        ModelOptions().image_size(64).set("encoder_width", "8").set("aspp_channels", "16");
     auto model = create_model(name, options);
     const size_t loaded = io::load_pretrained_backbone(*model, fixture(file));
     EXPECT_EQ(loaded, io::state_dict(*model->encoder()).size());
@@ -65,16 +70,19 @@ TEST(Pretrained, AnEncoderWithoutStage5IgnoresLayer4) {
 }
 
 TEST(Pretrained, MismatchesNameTheFileAndTheTensor) {
-  auto r18 = create_model("svanet_r18", ModelOptions().set("encoder_width", "8").set("aspp_channels", "16"));
+  auto r18 = create_model("svanet_r18",
+                          ModelOptions().set("encoder_width", "8").set("aspp_channels", "16"));
   ASSERT_THROWS_WITH(io::load_pretrained_backbone(*r18, fixture("torchvision_resnet50_w8.pth")),
                      "torchvision_resnet50_w8.pth: ");
   ASSERT_THROWS_WITH(io::load_pretrained_backbone(*r18, fixture("torchvision_resnet50_w8.pth")),
                      "'layer1.0.conv3.weight' has no place in the encoder");
   ASSERT_THROWS_WITH(io::load_pretrained_backbone(*r18, fixture("zip_ordered.pth")),
                      "not a torchvision ResNet checkpoint; unexpected keys: conv.weight");
-  auto w16 = create_model("svanet_r18", ModelOptions().set("encoder_width", "16").set("aspp_channels", "16"));
-  ASSERT_THROWS_WITH(io::load_pretrained_backbone(*w16, fixture("torchvision_resnet18_w8.pth")),
-                     "tensor 'stem.conv.weight' has shape [8, 3, 7, 7] but the model expects [16, 3, 7, 7]");
+  auto w16 = create_model("svanet_r18",
+                          ModelOptions().set("encoder_width", "16").set("aspp_channels", "16"));
+  ASSERT_THROWS_WITH(
+      io::load_pretrained_backbone(*w16, fixture("torchvision_resnet18_w8.pth")),
+      "tensor 'stem.conv.weight' has shape [8, 3, 7, 7] but the model expects [16, 3, 7, 7]");
   auto unet = create_model("unet_small");
   ASSERT_THROWS_WITH(io::load_pretrained_backbone(*unet, fixture("torchvision_resnet18_w8.pth")),
                      "has no pretrained-compatible encoder");

@@ -18,12 +18,15 @@ namespace {
 using io::PyObject;
 using Kind = PyObject::Kind;
 
-std::string fixture(const std::string& name) { return (data_dir() / "pytorch" / name).string(); }
+std::string fixture(const std::string& name) {
+  return (data_dir() / "pytorch" / name).string();
+}
 
 /// make_fixtures.py's expected_value: arange * 0.5 + crc32(name) % 97.
 torch::Tensor expected_value(const std::string& name, std::vector<int64_t> shape,
                              torch::ScalarType dtype) {
-  const auto crc = crc32(0L, reinterpret_cast<const Bytef*>(name.data()), static_cast<uInt>(name.size()));
+  const auto crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(name.data()), static_cast<uInt>(name.size()));
   int64_t n = 1;
   for (auto s : shape) n *= s;
   return (torch::arange(n, torch::kDouble).reshape(shape) * 0.5 + static_cast<double>(crc % 97))
@@ -36,9 +39,15 @@ std::map<std::string, torch::Tensor> as_map(const io::StateDict& sd) {
 
 void expect_tiny_state_dict(const io::StateDict& sd) {
   const std::vector<std::pair<std::string, std::vector<int64_t>>> keys = {
-      {"conv.weight", {4, 3, 3, 3}}, {"conv.bias", {4}},        {"bn.weight", {4}},
-      {"bn.bias", {4}},              {"bn.running_mean", {4}},  {"bn.running_var", {4}},
-      {"bn.num_batches_tracked", {}}, {"fc.weight", {2, 4}},    {"fc.bias", {2}}};
+      {"conv.weight", {4, 3, 3, 3}},
+      {"conv.bias", {4}},
+      {"bn.weight", {4}},
+      {"bn.bias", {4}},
+      {"bn.running_mean", {4}},
+      {"bn.running_var", {4}},
+      {"bn.num_batches_tracked", {}},
+      {"fc.weight", {2, 4}},
+      {"fc.bias", {2}}};
   ASSERT_EQ(sd.size(), keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     EXPECT_EQ(sd[i].first, keys[i].first);  // the module's order

@@ -57,7 +57,7 @@ torch::Tensor read_tensor(const std::filesystem::path& bin, const json& entry) {
   return t;  // little-endian float32, as on every platform LibTorch runs on
 }
 
-TEST(OfficialParity, EveryRecordedVariantMatchesTheOfficialLogits) {
+TEST(parity, EveryRecordedOfficialVariantMatchesTheOfficialLogits) {
   const auto golden_path = golden_json();
   const json golden = read_json(golden_path);
   const json variants = read_json(state_dicts_json(golden_path));
@@ -85,8 +85,8 @@ TEST(OfficialParity, EveryRecordedVariantMatchesTheOfficialLogits) {
     std::map<std::string, torch::Tensor> tensors;
     for (const auto& entry : variant->at("state_dict")) {
       const std::string key = entry.at(0);
-      tensors[official::to_svanet_key(key)] =
-          official_fill(key, entry.at(1).get<std::vector<int64_t>>(), entry.at(2).get<std::string>());
+      tensors[official::to_svanet_key(key)] = official_fill(
+          key, entry.at(1).get<std::vector<int64_t>>(), entry.at(2).get<std::string>());
     }
     io::load_state_dict(
         *model, tensors,

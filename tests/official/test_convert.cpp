@@ -9,8 +9,8 @@
 #include "svanet/official/compat.h"
 #include "svanet/official/convert.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -32,8 +32,8 @@ TEST(ConvertOfficial, DetectsEveryOfficialVariantFromItsWeights) {
       sd.emplace_back(entry.at(0), torch::empty(entry.at(1).get<std::vector<int64_t>>()));
     }
     const auto detected = official::spec_from_official_state_dict(sd, 256);
-    const auto expected =
-        official::spec_from_official_args(variant.at("official_args"), variant.at("num_classes"), 256);
+    const auto expected = official::spec_from_official_args(variant.at("official_args"),
+                                                            variant.at("num_classes"), 256);
     EXPECT_EQ(detected.name, expected.name);
     EXPECT_EQ(detected.options.overrides(), expected.options.overrides());
     EXPECT_EQ(detected.options.num_classes(), expected.options.num_classes());
@@ -72,7 +72,8 @@ TEST(ConvertOfficial, ConvertedBaselineReproducesTheOfficialLogits) {
   auto read = [&](const nlohmann::json& entry) {
     auto t = torch::empty(entry.at("shape").get<std::vector<int64_t>>());
     bin.seekg(entry.at("offset").get<std::streamoff>());
-    bin.read(reinterpret_cast<char*>(t.data_ptr<float>()), static_cast<std::streamsize>(t.nbytes()));
+    bin.read(reinterpret_cast<char*>(t.data_ptr<float>()),
+             static_cast<std::streamsize>(t.nbytes()));
     return t;
   };
   const auto input = read(golden.at("tensors").at("input_256"));
@@ -87,21 +88,25 @@ TEST(ConvertOfficial, UnknownAndMissingTensorsAreListed) {
   const auto variants = official_variants();
   io::StateDict sd;
   for (const auto& entry : variants.at("deeplabv3_baseline").at("state_dict")) {
-    sd.emplace_back(entry.at(0), torch::zeros(entry.at(1).get<std::vector<int64_t>>(),
-                                              entry.at(2) == "float32" ? torch::kFloat : torch::kLong));
+    sd.emplace_back(entry.at(0),
+                    torch::zeros(entry.at(1).get<std::vector<int64_t>>(),
+                                 entry.at(2) == "float32" ? torch::kFloat : torch::kLong));
   }
   auto extra = sd;
   extra.emplace_back("SegHead.Mystery.Conv.weight", torch::zeros({1}));
   const auto extra_path = (dir.path() / "extra.pth").string();
   io::write_pytorch_state_dict(extra_path, extra);
-  ASSERT_THROWS_WITH(official::convert_official_checkpoint(extra_path, (dir.path() / "o.pt").string()),
-                     "1 key(s) are not part of an official SvANet or DeepLabv3 model: SegHead.Mystery.Conv.weight");
+  ASSERT_THROWS_WITH(
+      official::convert_official_checkpoint(extra_path, (dir.path() / "o.pt").string()),
+      "1 key(s) are not part of an official SvANet or DeepLabv3 model: "
+      "SegHead.Mystery.Conv.weight");
   auto missing = sd;
   missing.erase(missing.begin() + 5);
   const auto missing_path = (dir.path() / "missing.pth").string();
   io::write_pytorch_state_dict(missing_path, missing);
-  ASSERT_THROWS_WITH(official::convert_official_checkpoint(missing_path, (dir.path() / "o.pt").string()),
-                     "1 missing key(s) [encoder.stem.bn.num_batches_tracked]");
+  ASSERT_THROWS_WITH(
+      official::convert_official_checkpoint(missing_path, (dir.path() / "o.pt").string()),
+      "1 missing key(s) [encoder.stem.bn.num_batches_tracked]");
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "o.pt"));
 }
 
