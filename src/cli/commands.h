@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace svanet::cli {
@@ -21,11 +22,15 @@ struct Command {
 /// same everywhere (tests/cli/test_cli.cpp checks it).
 CLI::Option* add_num_classes_flag(CLI::App* sub, int64_t& value);
 CLI::Option* add_image_size_flag(CLI::App* sub, int64_t& value);
+CLI::Option* add_dataset_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_seed_flag(CLI::App* sub, uint64_t& value);
 
 /// Adds every subcommand to `app` (what main() and the CLI tests use).
 std::vector<Command> register_all(CLI::App& app);
 
+Command register_check_data(CLI::App& app);
 Command register_checkpoint_info(CLI::App& app);
+Command register_demo_data(CLI::App& app);
 Command register_convert(CLI::App& app);
 Command register_version(CLI::App& app);
 Command register_models(CLI::App& app);

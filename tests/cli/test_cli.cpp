@@ -11,6 +11,7 @@
 
 #include <sys/wait.h>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -92,6 +93,25 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
   r = run("convert-official " + official + " " + ours + " --model svanet_r18");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("official.pth: "), std::string::npos) << r.output;
+}
+
+TEST(Cli, WritesAndChecksTheDemoDataset) {
+  TempDir dir;
+  auto r = run("demo-data " + dir.path().string() + " --count 12 --size 64 --seed 4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("train 8, val 2, test 2 images of 64x64"), std::string::npos) << r.output;
+  r = run("check-data " + dir.path().string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("0 error(s), 0 warning(s); 12 of 12 samples usable"), std::string::npos)
+      << r.output;
+  const auto mask = dir.path() / "Demo" / "mask" / "demo_0000.png";
+  std::filesystem::remove(mask);
+  r = run("check-data " + dir.path().string() + " --dataset demo");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("error: " + (dir.path() / "Demo" / "train" / "demo_0000.png").string() +
+                          ": no mask with the stem 'demo_0000'"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(CliParser, NoTwoSubcommandsGiveAFlagDifferentMeanings) {

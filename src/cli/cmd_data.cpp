@@ -1,0 +1,97 @@
+#include "commands.h"
+
+#include "svanet/data/check.h"
+#include "svanet/data/demo.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+namespace svanet::cli {
+
+namespace {
+
+struct CheckArgs {
+  std::string root;
+  std::string dataset;
+};
+
+int run_check(const CheckArgs& args) {
+  const auto index = data::index_dataset(
+      args.root, args.dataset.empty() ? std::nullopt : std::optional<std::string>(args.dataset));
+  const auto report = data::check_dataset(index);
+  for (const auto& p : report.problems) {
+    std::printf("%s: %s: %s\n", p.severity == data::Problem::Severity::kError ? "error" : "warning",
+                p.file.c_str(), p.message.c_str());
+  }
+  std::string splits;
+  int64_t total = 0;
+  for (const auto& [split, count] : report.images_per_split) {
+    splits += (splits.empty() ? "" : ", ") + split + " " + std::to_string(count);
+    total += count;
+  }
+  std::string kinds;
+  for (const auto& [kind, count] : report.mask_kinds) {
+    kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(count);
+  }
+  std::printf("dataset %s (%s layout, %s): %lld images (%s); classes: %zu; masks: %s\n",
+              index.definition.name.c_str(), index.layout.c_str(), index.root.c_str(),
+              static_cast<long long>(total), splits.c_str(), index.definition.classes.size(),
+              kinds.empty() ? "none readable" : kinds.c_str());
+  std::printf("%lld error(s), %lld warning(s); %zu of %zu samples usable\n",
+              static_cast<long long>(report.errors()), static_cast<long long>(report.warnings()),
+              report.good.size(), index.samples.size());
+  return report.errors() > 0 ? 1 : 0;
+}
+
+struct DemoArgs {
+  std::string out;
+  data::DemoOptions options;
+};
+
+int run_demo_data(const DemoArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto summary = data::generate_demo_dataset(args.out, args.options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "wrote %s: train %lld, val %lld, test %lld images of %lldx%lld; %lld objects, %lld "
+      "images without any (%.1f s)\n",
+      summary.folder.c_str(), static_cast<long long>(summary.train),
+      static_cast<long long>(summary.val), static_cast<long long>(summary.test),
+      static_cast<long long>(args.options.size), static_cast<long long>(args.options.size),
+      static_cast<long long>(summary.objects), static_cast<long long>(summary.empty_images),
+      seconds);
+  return 0;
+}
+
+}  // namespace
+
+Command register_check_data(CLI::App& app) {
+  auto args = std::make_shared<CheckArgs>();
+  auto* sub = app.add_subcommand(
+      "check-data", "Check a dataset: every image and mask is opened, decoded and matched");
+  sub->add_option("root", args->root, "Dataset folder (official, dataset.yaml or nnU-Net layout)")
+      ->required();
+  add_dataset_flag(sub, args->dataset);
+  sub->footer("One line per problem naming the file; exits with 1 when there are errors.");
+  return {sub, [args] { return run_check(*args); }};
+}
+
+Command register_demo_data(CLI::App& app) {
+  auto args = std::make_shared<DemoArgs>();
+  auto* sub = app.add_subcommand(
+      "demo-data", "Write the built-in demo dataset of small medical-looking objects");
+  sub->add_option("out", args->out, "Folder to write Demo/ into")->required();
+  add_seed_flag(sub, args->options.seed);
+  sub->add_option("--count", args->options.count, "Number of images")
+      ->check(CLI::Range(3, 100000))
+      ->capture_default_str();
+  sub->add_option("--size", args->options.size, "Side of the square images in pixels")
+      ->check(CLI::Range(32, 4096))
+      ->capture_default_str();
+  return {sub, [args] { return run_demo_data(*args); }};
+}
+
+}  // namespace svanet::cli
