@@ -2,6 +2,7 @@
 
 #include "svanet/data/check.h"
 #include "svanet/data/demo.h"
+#include "svanet/data/stats.h"
 
 #include <chrono>
 #include <cstdio>
@@ -45,6 +46,30 @@ int run_check(const CheckArgs& args) {
   return report.errors() > 0 ? 1 : 0;
 }
 
+struct StatsArgs {
+  std::string root;
+  std::string dataset;
+  std::string out;
+};
+
+int run_stats(const StatsArgs& args) {
+  const auto index = data::index_dataset(
+      args.root, args.dataset.empty() ? std::nullopt : std::optional<std::string>(args.dataset));
+  const auto stats = data::compute_stats(index);
+  data::write_stats(stats, args.out);
+  const auto labels = data::official_bin_labels();
+  const auto bins = data::images_per_size_bin(stats);
+  std::printf("%zu images, %zu objects; images by largest-object ratio (%% of image, official):",
+              stats.images.size(), stats.objects.size());
+  for (size_t b = 0; b < bins.size(); ++b) {
+    std::printf(" %s: %lld%s", labels[b].c_str(), static_cast<long long>(bins[b]),
+                b + 1 < bins.size() ? "," : "");
+  }
+  std::printf("\nwrote objects.csv, images.csv, summary.json and size_histogram.png to %s\n",
+              args.out.c_str());
+  return 0;
+}
+
 struct DemoArgs {
   std::string out;
   data::DemoOptions options;
@@ -77,6 +102,17 @@ Command register_check_data(CLI::App& app) {
   add_dataset_flag(sub, args->dataset);
   sub->footer("One line per problem naming the file; exits with 1 when there are errors.");
   return {sub, [args] { return run_check(*args); }};
+}
+
+Command register_data_stats(CLI::App& app) {
+  auto args = std::make_shared<StatsArgs>();
+  auto* sub = app.add_subcommand(
+      "data-stats",
+      "Object sizes of a dataset: per-object CSV, per-image CSV, JSON summary, histogram");
+  sub->add_option("root", args->root, "Dataset folder")->required();
+  sub->add_option("--out", args->out, "Folder for the statistics")->required();
+  add_dataset_flag(sub, args->dataset);
+  return {sub, [args] { return run_stats(*args); }};
 }
 
 Command register_demo_data(CLI::App& app) {

@@ -30,6 +30,7 @@ std::vector<Command> register_all(CLI::App& app);
 
 Command register_check_data(CLI::App& app);
 Command register_checkpoint_info(CLI::App& app);
+Command register_data_stats(CLI::App& app);
 Command register_demo_data(CLI::App& app);
 Command register_convert(CLI::App& app);
 Command register_version(CLI::App& app);

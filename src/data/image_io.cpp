@@ -373,6 +373,12 @@ Mask decode_mask(const std::string& path, const MaskEncoding& enc) {
   if (gray) {
     return decode_gray(planes[0], enc, path, false);
   }
+  if (enc.binary_threshold > 0 && enc.num_classes == 2) {
+    // A lossy (JPEG) binary mask whose channels drifted apart: threshold its gray level.
+    cv::Mat luminance;
+    cv::cvtColor(bgr, luminance, cv::COLOR_BGR2GRAY);
+    return decode_gray(luminance, enc, path, false);
+  }
   SVANET_CHECK(bgr.depth() == CV_8U, path, ": 16-bit colour masks are not supported");
   return decode_colour(bgr, enc, path);
 }

@@ -171,6 +171,14 @@ TEST(MaskIO, LossyBinaryMasksAreThresholdedWhenAsked) {
   const auto mask = data::read_mask(jpg, enc);
   EXPECT_EQ(mask.kind, MaskKind::kThresholded);
   EXPECT_EQ(mask.indices.sum().item<int64_t>(), 64);
+  // A 3-channel lossy mask whose channels differ slightly: thresholded on luminance.
+  cv::Mat colour;
+  cv::cvtColor(m, colour, cv::COLOR_GRAY2BGR);
+  colour.forEach<cv::Vec3b>(
+      [](cv::Vec3b& px, const int*) { px[0] = static_cast<uint8_t>(px[0] > 0 ? px[0] - 40 : 30); });
+  const auto drifted = data::read_mask(write_cv(dir.path() / "drift.png", colour), enc);
+  EXPECT_EQ(drifted.kind, MaskKind::kThresholded);
+  EXPECT_EQ(drifted.indices.sum().item<int64_t>(), 64);
 }
 
 }  // namespace

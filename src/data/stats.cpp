@@ -1,0 +1,248 @@
+#include "svanet/data/stats.h"
+
+#include "data/cv_io.h"
+#include "svanet/core/error.h"
+#include "svanet/utils/atomic_file.h"
+#include "svanet/utils/parallel.h"
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+namespace svanet::data {
+
+const std::vector<double>& official_size_bins() {
+  static const std::vector<double> bins{0.5, 1, 2, 3, 5, 10, 100};
+  return bins;
+}
+
+double official_object_ratio(const torch::Tensor& mask_tensor) {
+  const auto contiguous = mask_tensor.contiguous().cpu();
+  const cv::Mat mask = tensor_to_cv_u8(contiguous);
+  const double pixels = static_cast<double>(mask.rows) * mask.cols;
+  const cv::Mat kernel = cv::Mat::ones(2, 2, CV_8U);
+  double largest = 0.0;
+  for (int c = 1; c < 255; ++c) {
+    cv::Mat binary = mask == c;
+    if (cv::countNonZero(binary) == 0) continue;
+    cv::morphologyEx(binary, binary, cv::MORPH_CLOSE, kernel, cv::Point(-1, -1), 2);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    for (const auto& contour : contours) largest = std::max(largest, cv::contourArea(contour));
+  }
+  return largest / pixels * 100.0;
+}
+
+std::vector<ObjectStats> find_objects(const torch::Tensor& mask_tensor) {
+  const auto contiguous = mask_tensor.contiguous().cpu();
+  const cv::Mat mask = tensor_to_cv_u8(contiguous);
+  const double pixels = static_cast<double>(mask.rows) * mask.cols;
+  std::vector<ObjectStats> objects;
+  for (int c = 1; c < 255; ++c) {
+    const cv::Mat binary = mask == c;
+    if (cv::countNonZero(binary) == 0) continue;
+    cv::Mat labels, stats, centroids;
+    const int n = cv::connectedComponentsWithStats(binary, labels, stats, centroids, 8, CV_32S);
+    for (int i = 1; i < n; ++i) {
+      ObjectStats o;
+      o.class_index = c;
+      o.area_px = stats.at<int>(i, cv::CC_STAT_AREA);
+      o.area_pct = 100.0 * static_cast<double>(o.area_px) / pixels;
+      o.x = stats.at<int>(i, cv::CC_STAT_LEFT);
+      o.y = stats.at<int>(i, cv::CC_STAT_TOP);
+      o.width = stats.at<int>(i, cv::CC_STAT_WIDTH);
+      o.height = stats.at<int>(i, cv::CC_STAT_HEIGHT);
+      objects.push_back(o);
+    }
+  }
+  return objects;
+}
+
+DatasetStats compute_stats(const DatasetIndex& index) {
+  DatasetStats out;
+  out.dataset = index.definition.name;
+  out.classes = index.definition.classes;
+  std::vector<Sample> samples;
+  for (const auto& s : index.samples) {
+    if (!s.mask.empty()) samples.push_back(s);
+  }
+  std::vector<ImageStats> images(samples.size());
+  std::vector<std::vector<ObjectStats>> objects(samples.size());
+  utils::parallel_for(static_cast<int64_t>(samples.size()), [&](int64_t i) {
+    const auto& s = samples[static_cast<size_t>(i)];
+    Mask mask = decode_mask(s.mask, index.definition.encoding);
+    auto& img = images[static_cast<size_t>(i)];
+    img.stem = s.stem;
+    img.split = s.split;
+    img.height = mask.indices.size(0);
+    img.width = mask.indices.size(1);
+    const auto labelled = (mask.indices > 0).logical_and(mask.indices != kIgnoreIndex);
+    img.foreground_pct =
+        100.0 * labelled.sum().item<double>() / static_cast<double>(mask.indices.numel());
+    img.largest_object_ratio = official_object_ratio(mask.indices);
+    auto found = find_objects(mask.indices);
+    for (auto& o : found) {
+      o.stem = s.stem;
+      o.split = s.split;
+    }
+    img.objects = static_cast<int64_t>(found.size());
+    objects[static_cast<size_t>(i)] = std::move(found);
+  });
+  out.images = std::move(images);
+  for (auto& list : objects) out.objects.insert(out.objects.end(), list.begin(), list.end());
+  return out;
+}
+
+namespace {
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+/// Index of the official bin (ratio < edge) an image falls in.
+size_t official_bin(double ratio) {
+  const auto& edges = official_size_bins();
+  for (size_t b = 0; b < edges.size(); ++b) {
+    if (ratio < edges[b]) return b;
+  }
+  return edges.size() - 1;
+}
+
+/// A bar chart drawn with OpenCV: labels under the bars, counts above.
+cv::Mat bar_chart(const std::string& title, const std::vector<std::string>& labels,
+                  const std::vector<int64_t>& counts, const cv::Scalar& colour) {
+  const int width = 560, height = 370, left = 50, bottom = 310, top = 70;
+  cv::Mat chart(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::putText(chart, title, {left, 30}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(20, 20, 20), 1,
+              cv::LINE_AA);
+  const int64_t max_count = std::max<int64_t>(1, *std::max_element(counts.begin(), counts.end()));
+  const int slot = (width - left - 20) / static_cast<int>(std::max<size_t>(1, counts.size()));
+  cv::line(chart, {left, bottom}, {width - 10, bottom}, cv::Scalar(80, 80, 80), 1);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const int x0 = left + static_cast<int>(i) * slot + 4;
+    const int bar =
+        static_cast<int>(static_cast<double>(bottom - top) * static_cast<double>(counts[i]) /
+                         static_cast<double>(max_count));
+    cv::rectangle(chart, {x0, bottom - bar}, {x0 + slot - 8, bottom}, colour, cv::FILLED);
+    cv::putText(chart, std::to_string(counts[i]), {x0, bottom - bar - 5}, cv::FONT_HERSHEY_SIMPLEX,
+                0.4, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
+    cv::putText(chart, labels[i], {x0, bottom + 18 + 14 * static_cast<int>(i % 2)},
+                cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
+  }
+  return chart;
+}
+
+}  // namespace
+
+std::vector<std::string> official_bin_labels() {
+  const auto& edges = official_size_bins();
+  std::vector<std::string> labels;
+  for (size_t b = 0; b < edges.size(); ++b) {
+    std::ostringstream label;
+    if (b == 0) {
+      label << "<" << edges[b];
+    } else if (b + 1 == edges.size()) {
+      label << ">=" << edges[b - 1];
+    } else {
+      label << edges[b - 1] << "-" << edges[b];
+    }
+    labels.push_back(label.str());
+  }
+  return labels;
+}
+
+std::vector<int64_t> images_per_size_bin(const DatasetStats& stats) {
+  std::vector<int64_t> bins(official_size_bins().size(), 0);
+  for (const auto& i : stats.images) ++bins[official_bin(i.largest_object_ratio)];
+  return bins;
+}
+
+void write_stats(const DatasetStats& stats, const std::string& out_dir) {
+  std::filesystem::create_directories(out_dir);
+  const std::filesystem::path out(out_dir);
+  {
+    std::ostringstream csv;
+    csv << std::setprecision(8);
+    csv << "stem,split,class,class_name,area_px,area_pct,x,y,width,height\n";
+    for (const auto& o : stats.objects) {
+      const auto name = static_cast<size_t>(o.class_index) < stats.classes.size()
+                            ? stats.classes[static_cast<size_t>(o.class_index)]
+                            : std::to_string(o.class_index);
+      csv << csv_field(o.stem) << ',' << o.split << ',' << o.class_index << ',' << csv_field(name)
+          << ',' << o.area_px << ',' << o.area_pct << ',' << o.x << ',' << o.y << ',' << o.width
+          << ',' << o.height << '\n';
+    }
+    utils::write_file_atomic((out / "objects.csv").string(), csv.str());
+  }
+  {
+    std::ostringstream csv;
+    csv << std::setprecision(8);
+    csv << "stem,split,height,width,objects,foreground_pct,largest_object_ratio_pct\n";
+    for (const auto& i : stats.images) {
+      csv << csv_field(i.stem) << ',' << i.split << ',' << i.height << ',' << i.width << ','
+          << i.objects << ',' << i.foreground_pct << ',' << i.largest_object_ratio << '\n';
+    }
+    utils::write_file_atomic((out / "images.csv").string(), csv.str());
+  }
+  // Histograms: images per official bin (disjoint), objects per pixel-area decade.
+  const auto& edges = official_size_bins();
+  const auto bin_labels = official_bin_labels();
+  const auto image_bins = images_per_size_bin(stats);
+  int64_t empty = 0;
+  for (const auto& i : stats.images) empty += i.objects == 0 ? 1 : 0;
+  const std::vector<std::string> pixel_labels{"1-9",     "10-99",   "100-999",
+                                              "1e3-1e4", "1e4-1e5", ">=1e5"};
+  std::vector<int64_t> pixel_bins(pixel_labels.size(), 0);
+  std::map<std::string, int64_t> per_class;
+  for (const auto& o : stats.objects) {
+    const auto decade = std::min<size_t>(
+        pixel_bins.size() - 1,
+        static_cast<size_t>(std::floor(std::log10(static_cast<double>(o.area_px)))));
+    ++pixel_bins[decade];
+    ++per_class[static_cast<size_t>(o.class_index) < stats.classes.size()
+                    ? stats.classes[static_cast<size_t>(o.class_index)]
+                    : std::to_string(o.class_index)];
+  }
+  nlohmann::json summary;
+  summary["dataset"] = stats.dataset;
+  summary["classes"] = stats.classes;
+  summary["images"] = stats.images.size();
+  summary["images_without_objects"] = empty;
+  summary["objects"] = stats.objects.size();
+  summary["objects_per_class"] = per_class;
+  summary["official_size_bins_pct"] = edges;
+  nlohmann::json bins = nlohmann::json::array();
+  for (size_t b = 0; b < edges.size(); ++b)
+    bins.push_back({{"bin", bin_labels[b]}, {"images", image_bins[b]}});
+  summary["images_per_size_bin"] = bins;
+  nlohmann::json cumulative = nlohmann::json::array();
+  for (size_t b = 0; b < edges.size(); ++b) {
+    int64_t n = 0;
+    for (const auto& i : stats.images) n += i.largest_object_ratio < edges[b] ? 1 : 0;
+    cumulative.push_back({{"ratio_below_pct", edges[b]}, {"images", n}});
+  }
+  summary["images_below_ratio_cumulative"] = cumulative;
+  nlohmann::json pixels = nlohmann::json::array();
+  for (size_t b = 0; b < pixel_labels.size(); ++b)
+    pixels.push_back({{"area_px", pixel_labels[b]}, {"objects", pixel_bins[b]}});
+  summary["objects_per_pixel_area"] = pixels;
+  utils::write_file_atomic((out / "summary.json").string(), summary.dump(1) + "\n");
+
+  cv::Mat left = bar_chart("Images by largest-object ratio (% of image, official)", bin_labels,
+                           image_bins, cv::Scalar(180, 120, 40));
+  cv::Mat right =
+      bar_chart("Objects by area (pixels)", pixel_labels, pixel_bins, cv::Scalar(60, 140, 60));
+  cv::Mat both;
+  cv::hconcat(left, right, both);
+  write_mat((out / "size_histogram.png").string(), both);
+}
+
+}  // namespace svanet::data
