@@ -2,6 +2,7 @@
 // OpenCV-level image I/O shared by the data pipeline (private to the library;
 // public headers expose tensors only).
 
+#include "svanet/data/dataset.h"
 #include "svanet/data/image_io.h"
 
 #include <torch/types.h>
@@ -17,6 +18,11 @@ cv::Mat read_image_mat(const std::string& path);
 
 /// read_mask; the indices as a tensor.
 Mask decode_mask(const std::string& path, const MaskEncoding& encoding);
+
+/// Decodes a sample's mask onto its dataset's classes (file-name class codes
+/// included) and checks it matches an image of the given size.
+Mask load_mask_for(const DatasetDefinition& definition, const Sample& sample, int64_t height,
+                   int64_t width);
 
 /// CV_8UC1 (H, W) -> uint8 tensor (H, W), copied.
 torch::Tensor cv_to_tensor_u8(const cv::Mat& mat);

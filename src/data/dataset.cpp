@@ -401,14 +401,13 @@ DatasetIndex index_dataset(const std::string& root_text,
   return index_official(set, definition);
 }
 
-LoadedSample load_sample(const DatasetDefinition& definition, const Sample& sample) {
+Mask load_mask_for(const DatasetDefinition& definition, const Sample& sample, int64_t height,
+                   int64_t width) {
   SVANET_CHECK(!sample.mask.empty(), sample.image, ": no mask for this image");
-  LoadedSample out;
-  cv::Mat image = read_image_mat(sample.image);
   Mask mask = decode_mask(sample.mask, definition.encoding);
-  SVANET_CHECK(mask.indices.size(0) == image.rows && mask.indices.size(1) == image.cols,
-               sample.mask, ": mask is ", mask.indices.size(1), "x", mask.indices.size(0),
-               " but its image ", sample.image, " is ", image.cols, "x", image.rows);
+  SVANET_CHECK(mask.indices.size(0) == height && mask.indices.size(1) == width, sample.mask,
+               ": mask is ", mask.indices.size(1), "x", mask.indices.size(0), " but its image ",
+               sample.image, " is ", width, "x", height);
   if (!definition.stem_classes.empty()) {
     // A binary mask whose foreground takes the class of the file-name code.
     const auto max_value =
@@ -425,6 +424,14 @@ LoadedSample load_sample(const DatasetDefinition& definition, const Sample& samp
       if (cls > 0) mask.indices.masked_fill_(mask.indices == 1, cls);
     }
   }
+  return mask;
+}
+
+LoadedSample load_sample(const DatasetDefinition& definition, const Sample& sample) {
+  SVANET_CHECK(!sample.mask.empty(), sample.image, ": no mask for this image");
+  const cv::Mat image = read_image_mat(sample.image);
+  const Mask mask = load_mask_for(definition, sample, image.rows, image.cols);
+  LoadedSample out;
   out.image = cv_to_tensor_chw(image);
   out.mask = mask.indices;
   out.mask_kind = mask.kind;
