@@ -12,6 +12,7 @@ packages=(
   libspdlog-dev
   libcli11-dev
   nlohmann-json3-dev
+  libnifti2-dev           # NIfTI volumes for slice-volumes
   zlib1g-dev
   googletest libgtest-dev
 )

@@ -1,8 +1,13 @@
 #include "commands.h"
 
+#include "svanet/core/error.h"
 #include "svanet/data/check.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/stats.h"
+#include "svanet/data/volumes.h"
+#include "svanet/utils/text.h"
+
+#include <map>
 
 #include <chrono>
 #include <cstdio>
@@ -70,6 +75,45 @@ int run_stats(const StatsArgs& args) {
   return 0;
 }
 
+struct SliceArgs {
+  std::string in, out;
+  std::string selection = "official", intensity = "official", window;
+  bool jpg = false;
+  data::SliceOptions options;
+};
+
+int run_slice(SliceArgs args) {
+  static const std::map<std::string, data::SliceSelection> selections = {
+      {"official", data::SliceSelection::kOfficial},
+      {"all", data::SliceSelection::kAll},
+      {"foreground", data::SliceSelection::kForeground},
+      {"stride", data::SliceSelection::kStride},
+      {"random", data::SliceSelection::kRandom}};
+  static const std::map<std::string, data::Intensity> intensities = {
+      {"official", data::Intensity::kOfficial},
+      {"window", data::Intensity::kWindow},
+      {"slice-max", data::Intensity::kSliceMax},
+      {"clip", data::Intensity::kClip},
+      {"percentile", data::Intensity::kPercentile}};
+  args.options.selection = selections.at(args.selection);
+  args.options.intensity = intensities.at(args.intensity);
+  if (!args.window.empty()) {
+    const auto parts = utils::split(args.window, ',');
+    SVANET_CHECK(parts.size() == 2, "--window expects CENTRE,WIDTH, got '", args.window, "'");
+    args.options.window_centre = utils::parse_double(parts[0]);
+    args.options.window_width = utils::parse_double(parts[1]);
+    SVANET_CHECK(args.options.window_width > 0, "--window width must be positive");
+    if (args.intensity == "official") args.options.intensity = data::Intensity::kWindow;
+  }
+  if (args.jpg) args.options.image_extension = ".jpg";
+  const auto s = data::slice_volumes(args.in, args.out, args.options);
+  std::printf("wrote %s: %lld slices (%lld with labels) from %lld cases (%lld train, %lld test)\n",
+              s.folder.c_str(), static_cast<long long>(s.slices),
+              static_cast<long long>(s.slices_with_foreground), static_cast<long long>(s.cases),
+              static_cast<long long>(s.train_cases), static_cast<long long>(s.test_cases));
+  return 0;
+}
+
 struct DemoArgs {
   std::string out;
   data::DemoOptions options;
@@ -113,6 +157,48 @@ Command register_data_stats(CLI::App& app) {
   sub->add_option("--out", args->out, "Folder for the statistics")->required();
   add_dataset_flag(sub, args->dataset);
   return {sub, [args] { return run_stats(*args); }};
+}
+
+Command register_slice_volumes(CLI::App& app) {
+  auto args = std::make_shared<SliceArgs>();
+  auto* sub = app.add_subcommand(
+      "slice-volumes",
+      "Turn NIfTI volumes and label volumes into 2D slices in the official layout");
+  sub->add_option("in", args->in,
+                  "Folder of volumes (case_*/imaging.nii.gz + segmentation.nii.gz, or "
+                  "imagesTr/ + labelsTr/)")
+      ->required();
+  sub->add_option("out", args->out, "Folder to write <Dataset>/train, test, mask into")->required();
+  add_dataset_flag(sub, args->options.dataset);
+  sub->add_option("--selection", args->selection,
+                  "Slices to keep: official, all, foreground, stride, random")
+      ->check(CLI::IsMember({"official", "all", "foreground", "stride", "random"}))
+      ->capture_default_str();
+  sub->add_option("--intensity", args->intensity,
+                  "Pixel scaling: official, window, slice-max, clip, percentile")
+      ->check(CLI::IsMember({"official", "window", "slice-max", "clip", "percentile"}))
+      ->capture_default_str();
+  sub->add_option("--window", args->window,
+                  "CT window CENTRE,WIDTH in HU (implies --intensity window)");
+  sub->add_option("--axis", args->options.axis,
+                  "NIfTI axis to slice along: 0 (i), 1 (j), 2 (k); default the dataset's")
+      ->check(CLI::Range(0, 2));
+  sub->add_option("--stride", args->options.stride, "Keep every N-th slice (stride selection)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--fraction", args->options.fraction, "Fraction of slices (random selection)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  sub->add_option("--test-fraction", args->options.test_fraction, "Cases held out as test/")
+      ->check(CLI::Range(0.0, 0.95))
+      ->capture_default_str();
+  add_seed_flag(sub, args->options.seed);
+  sub->add_flag("--jpg", args->jpg,
+                "Write JPEG images, as the official extractor does (default PNG)");
+  sub->footer(
+      "Official rules: atlas keeps every 4th slice along k and divides each slice by its maximum; "
+      "kits23 keeps a random 2 % of the central 70 % of slices along i and clips to 0..255.");
+  return {sub, [args] { return run_slice(*args); }};
 }
 
 Command register_demo_data(CLI::App& app) {

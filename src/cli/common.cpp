@@ -26,9 +26,9 @@ CLI::Option* add_seed_flag(CLI::App* sub, uint64_t& value) {
 }
 
 std::vector<Command> register_all(CLI::App& app) {
-  return {register_models(app),    register_convert(app),    register_checkpoint_info(app),
-          register_demo_data(app), register_check_data(app), register_data_stats(app),
-          register_version(app)};
+  return {register_models(app),        register_convert(app),    register_checkpoint_info(app),
+          register_demo_data(app),     register_check_data(app), register_data_stats(app),
+          register_slice_volumes(app), register_version(app)};
 }
 
 }  // namespace svanet::cli

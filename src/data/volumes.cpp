@@ -1,0 +1,345 @@
+#include "svanet/data/volumes.h"
+
+#include "data/cv_io.h"
+#include "svanet/core/error.h"
+#include "svanet/data/dataset.h"
+#include "svanet/utils/parallel.h"
+#include "svanet/utils/text.h"
+#include "utils/rng.h"
+
+#include <nifti2_io.h>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+namespace svanet::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A volume as floats, voxel (i, j, k) at data[i + nx * (j + ny * k)].
+struct Volume {
+  int64_t nx = 0, ny = 0, nz = 0;
+  std::vector<float> data;
+  float at(int64_t i, int64_t j, int64_t k) const {
+    return data[static_cast<size_t>(i + nx * (j + ny * k))];
+  }
+};
+
+template <typename T>
+void convert(const void* raw, int64_t n, std::vector<float>& out) {
+  const auto* p = static_cast<const T*>(raw);
+  for (int64_t v = 0; v < n; ++v) out[static_cast<size_t>(v)] = static_cast<float>(p[v]);
+}
+
+Volume read_volume(const std::string& path, bool apply_scaling) {
+  std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(nifti_image_read(path.c_str(), 1),
+                                                           nifti_image_free);
+  SVANET_CHECK(nim != nullptr && nim->data != nullptr, path, ": cannot read the NIfTI volume");
+  SVANET_CHECK(nim->nx > 0 && nim->ny > 0 && nim->nz > 0, path, ": not a 3D volume");
+  int64_t extra = 1;
+  for (int d = 4; d <= 7; ++d) extra *= std::max<int64_t>(1, nim->dim[d]);
+  SVANET_CHECK(extra == 1, path,
+               ": 4D (or higher) volumes are not supported; extract one time point first");
+  Volume v;
+  v.nx = nim->nx;
+  v.ny = nim->ny;
+  v.nz = nim->nz;
+  const int64_t n = v.nx * v.ny * v.nz;
+  v.data.resize(static_cast<size_t>(n));
+  switch (nim->datatype) {
+    case DT_UINT8:
+      convert<uint8_t>(nim->data, n, v.data);
+      break;
+    case DT_INT8:
+      convert<int8_t>(nim->data, n, v.data);
+      break;
+    case DT_INT16:
+      convert<int16_t>(nim->data, n, v.data);
+      break;
+    case DT_UINT16:
+      convert<uint16_t>(nim->data, n, v.data);
+      break;
+    case DT_INT32:
+      convert<int32_t>(nim->data, n, v.data);
+      break;
+    case DT_UINT32:
+      convert<uint32_t>(nim->data, n, v.data);
+      break;
+    case DT_INT64:
+      convert<int64_t>(nim->data, n, v.data);
+      break;
+    case DT_UINT64:
+      convert<uint64_t>(nim->data, n, v.data);
+      break;
+    case DT_FLOAT32:
+      convert<float>(nim->data, n, v.data);
+      break;
+    case DT_FLOAT64:
+      convert<double>(nim->data, n, v.data);
+      break;
+    default:
+      SVANET_FAIL(path, ": unsupported NIfTI data type ", nim->datatype);
+  }
+  if (apply_scaling && nim->scl_slope != 0.0 && (nim->scl_slope != 1.0 || nim->scl_inter != 0.0)) {
+    for (auto& x : v.data) x = static_cast<float>(x * nim->scl_slope + nim->scl_inter);
+  }
+  return v;
+}
+
+int64_t axis_length(const Volume& v, int axis) {
+  return axis == 0 ? v.nx : (axis == 1 ? v.ny : v.nz);
+}
+
+/// Slice `s` along `axis` as a CV_32F matrix (see the header for orientation).
+cv::Mat take_slice(const Volume& v, int axis, int64_t s) {
+  if (axis == 2) {
+    cv::Mat m(static_cast<int>(v.ny), static_cast<int>(v.nx), CV_32F);
+    for (int64_t j = 0; j < v.ny; ++j)
+      for (int64_t i = 0; i < v.nx; ++i)
+        m.at<float>(static_cast<int>(j), static_cast<int>(i)) = v.at(i, j, s);
+    return m;
+  }
+  if (axis == 0) {
+    cv::Mat m(static_cast<int>(v.ny), static_cast<int>(v.nz), CV_32F);
+    for (int64_t j = 0; j < v.ny; ++j)
+      for (int64_t k = 0; k < v.nz; ++k)
+        m.at<float>(static_cast<int>(j), static_cast<int>(k)) = v.at(s, j, k);
+    return m;
+  }
+  cv::Mat m(static_cast<int>(v.nz), static_cast<int>(v.nx), CV_32F);
+  for (int64_t k = 0; k < v.nz; ++k)
+    for (int64_t i = 0; i < v.nx; ++i)
+      m.at<float>(static_cast<int>(k), static_cast<int>(i)) = v.at(i, s, k);
+  return m;
+}
+
+std::string stem_of(const fs::path& p) {
+  std::string name = p.filename().string();
+  for (const char* ext : {".nii.gz", ".nii"}) {
+    const std::string e(ext);
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
+      return name.substr(0, name.size() - e.size());
+    }
+  }
+  return p.stem().string();
+}
+
+bool is_nifti(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return name.size() > 4 &&
+         (name.rfind(".nii") == name.size() - 4 || name.rfind(".nii.gz") == name.size() - 7);
+}
+
+struct Rules {
+  SliceSelection selection;
+  Intensity intensity;
+  int axis;
+  std::string folder;
+};
+
+Rules rules_for(const SliceOptions& o) {
+  Rules r{SliceSelection::kAll, Intensity::kPercentile, 2, "Volumes"};
+  const std::string name = utils::to_lower(o.dataset);
+  if (!name.empty()) {
+    const auto& def = builtin_dataset(name);
+    r.folder = def.folder;
+    if (def.name == "atlas") r = {SliceSelection::kStride, Intensity::kSliceMax, 2, def.folder};
+    if (def.name == "kits23") r = {SliceSelection::kRandom, Intensity::kClip, 0, def.folder};
+  }
+  if (o.selection != SliceSelection::kOfficial) r.selection = o.selection;
+  if (o.intensity != Intensity::kOfficial) r.intensity = o.intensity;
+  if (o.axis >= 0) r.axis = o.axis;
+  SVANET_CHECK(r.axis >= 0 && r.axis <= 2, "slice axis must be 0, 1 or 2, got ", r.axis);
+  return r;
+}
+
+std::vector<int64_t> choose_slices(const Rules& r, const SliceOptions& o, const Volume& label,
+                                   uint64_t seed) {
+  const int64_t n = axis_length(label, r.axis);
+  std::vector<int64_t> keep;
+  switch (r.selection) {
+    case SliceSelection::kAll:
+    case SliceSelection::kOfficial:
+      for (int64_t s = 0; s < n; ++s) keep.push_back(s);
+      break;
+    case SliceSelection::kStride:
+      SVANET_CHECK(o.stride >= 1, "stride must be >= 1");
+      for (int64_t s = 0; s < n; ++s) {
+        if (s % o.stride == 0 || s == n - 1) keep.push_back(s);
+      }
+      break;
+    case SliceSelection::kRandom: {
+      const auto begin = static_cast<int64_t>(std::llround(o.range_begin * static_cast<double>(n)));
+      const auto end = static_cast<int64_t>(std::llround(o.range_end * static_cast<double>(n)));
+      std::vector<int64_t> pool;
+      for (int64_t s = begin; s < end; ++s) pool.push_back(s);
+      utils::Rng rng(seed);
+      rng.shuffle(pool);
+      const auto count = std::min<size_t>(
+          pool.size(), static_cast<size_t>(std::ceil(o.fraction * static_cast<double>(n))));
+      keep.assign(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(count));
+      std::sort(keep.begin(), keep.end());
+      break;
+    }
+    case SliceSelection::kForeground:
+      for (int64_t s = 0; s < n; ++s) {
+        if (cv::countNonZero(take_slice(label, r.axis, s) != 0) > 0) keep.push_back(s);
+      }
+      break;
+  }
+  return keep;
+}
+
+cv::Mat to_pixels(const cv::Mat& slice, const Rules& r, const SliceOptions& o, float lo, float hi) {
+  cv::Mat out;
+  switch (r.intensity) {
+    case Intensity::kWindow: {
+      const double low = o.window_centre - o.window_width / 2.0;
+      slice.convertTo(out, CV_8U, 255.0 / o.window_width, -low * 255.0 / o.window_width);
+      break;
+    }
+    case Intensity::kSliceMax: {
+      double max = 0;
+      cv::minMaxLoc(slice, nullptr, &max);
+      slice.convertTo(out, CV_8U, max > 0 ? 255.0 / max : 0.0);
+      break;
+    }
+    case Intensity::kClip:
+      slice.convertTo(out, CV_8U);
+      break;  // saturates at 0 and 255
+    case Intensity::kPercentile:
+    case Intensity::kOfficial:
+      slice.convertTo(out, CV_8U, hi > lo ? 255.0 / (hi - lo) : 0.0,
+                      hi > lo ? -lo * 255.0 / (hi - lo) : 0.0);
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<VolumePair> find_volume_pairs(const std::string& in) {
+  const fs::path root(in);
+  SVANET_CHECK(fs::is_directory(root), in, ": no such folder");
+  std::vector<VolumePair> pairs;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    for (const char* ext : {".nii.gz", ".nii"}) {
+      const auto image = entry.path() / (std::string("imaging") + ext);
+      const auto label = entry.path() / (std::string("segmentation") + ext);
+      if (fs::exists(image) && fs::exists(label)) {
+        pairs.push_back({entry.path().filename().string(), image.string(), label.string()});
+        break;
+      }
+    }
+  }
+  if (fs::is_directory(root / "imagesTr")) {
+    for (const auto& entry : fs::directory_iterator(root / "imagesTr")) {
+      if (!is_nifti(entry.path())) continue;
+      std::string stem = stem_of(entry.path());
+      std::string case_id = stem, label_stem = stem;
+      if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, "_0000") == 0) {
+        case_id = label_stem = stem.substr(0, stem.size() - 5);
+      } else if (stem.rfind("im", 0) == 0) {
+        label_stem = "lb" + stem.substr(2);
+      }
+      fs::path label;
+      for (const char* ext : {".nii.gz", ".nii"}) {
+        if (fs::exists(root / "labelsTr" / (label_stem + ext)))
+          label = root / "labelsTr" / (label_stem + ext);
+      }
+      SVANET_CHECK(!label.empty(), entry.path().string(), ": no label volume labelsTr/", label_stem,
+                   ".nii[.gz]");
+      pairs.push_back({case_id, entry.path().string(), label.string()});
+    }
+  }
+  SVANET_CHECK(!pairs.empty(), in,
+               ": no volumes found (expected case_*/imaging.nii.gz + segmentation.nii.gz, or "
+               "imagesTr/ + labelsTr/)");
+  std::sort(pairs.begin(), pairs.end(),
+            [](const auto& a, const auto& b) { return a.case_id < b.case_id; });
+  return pairs;
+}
+
+SliceSummary slice_volumes(const std::string& in, const std::string& out,
+                           const SliceOptions& options) {
+  SVANET_CHECK(options.image_extension == ".png" || options.image_extension == ".jpg",
+               "image extension must be .png or .jpg");
+  SVANET_CHECK(options.test_fraction >= 0.0 && options.test_fraction < 1.0,
+               "test fraction must be in [0, 1)");
+  const Rules rules = rules_for(options);
+  const auto pairs = find_volume_pairs(in);
+  // Whole cases go to test/, so no patient is on both sides.
+  std::vector<size_t> order(pairs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  utils::Rng rng(options.seed ^ 0x5EED5EEDULL);
+  rng.shuffle(order);
+  size_t n_test =
+      static_cast<size_t>(std::llround(options.test_fraction * static_cast<double>(pairs.size())));
+  if (options.test_fraction > 0.0 && pairs.size() >= 2)
+    n_test = std::clamp<size_t>(n_test, 1, pairs.size() - 1);
+  std::vector<bool> is_test(pairs.size(), false);
+  for (size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;
+
+  const fs::path set = fs::path(out) / rules.folder;
+  for (const char* dir : {"train", "test", "mask"}) fs::create_directories(set / dir);
+  std::atomic<int64_t> slices{0}, with_foreground{0};
+  // Volumes are large: two at a time at most.
+  utils::parallel_for(
+      static_cast<int64_t>(pairs.size()),
+      [&](int64_t c) {
+        const auto& pair = pairs[static_cast<size_t>(c)];
+        const Volume image = read_volume(pair.image, /*apply_scaling=*/true);
+        const Volume label = read_volume(pair.label, /*apply_scaling=*/false);
+        SVANET_CHECK(image.nx == label.nx && image.ny == label.ny && image.nz == label.nz,
+                     pair.label, ": label volume is ", label.nx, "x", label.ny, "x", label.nz,
+                     " but the image ", pair.image, " is ", image.nx, "x", image.ny, "x", image.nz);
+        for (float v : label.data) {
+          SVANET_CHECK(v >= 0 && v < 255 && v == std::floor(v), pair.label, ": label value ", v,
+                       " is not a class index (0..254)");
+        }
+        float lo = 0, hi = 0;
+        if (rules.intensity == Intensity::kPercentile) {
+          std::vector<float> sorted = image.data;
+          const auto at = [&](double q) {
+            auto k = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1));
+            std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k),
+                             sorted.end());
+            return sorted[k];
+          };
+          lo = at(0.005);
+          hi = at(0.995);
+        }
+        const auto keep =
+            choose_slices(rules, options, label, options.seed + static_cast<uint64_t>(c) * 7919ULL);
+        const char* split = is_test[static_cast<size_t>(c)] ? "test" : "train";
+        for (int64_t s : keep) {
+          const std::string stem = pair.case_id + "_" + std::to_string(s);
+          const cv::Mat pixels =
+              to_pixels(take_slice(image, rules.axis, s), rules, options, lo, hi);
+          cv::Mat classes;
+          take_slice(label, rules.axis, s).convertTo(classes, CV_8U);
+          write_mat((set / split / (stem + options.image_extension)).string(), pixels);
+          write_palette_png((set / "mask" / (stem + ".png")).string(), classes, voc_palette());
+          ++slices;
+          if (cv::countNonZero(classes) > 0) ++with_foreground;
+        }
+      },
+      2);
+  SliceSummary summary;
+  summary.folder = set.string();
+  summary.cases = static_cast<int64_t>(pairs.size());
+  summary.test_cases = static_cast<int64_t>(n_test);
+  summary.train_cases = summary.cases - summary.test_cases;
+  summary.slices = slices;
+  summary.slices_with_foreground = with_foreground;
+  return summary;
+}
+
+}  // namespace svanet::data
