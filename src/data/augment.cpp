@@ -178,7 +178,7 @@ Step rotation(double degrees, double p) {
   };
 }
 
-Step normalize(const NormalizeOptions& n) {
+Step normalize(const Normalization& n) {
   SVANET_CHECK(n.mode == "imagenet" || n.mode == "reference" || n.mode == "custom",
                "normalisation mode must be imagenet, reference or custom, got '", n.mode, "'");
   if (n.mode == "reference") {
@@ -198,7 +198,7 @@ Step normalize(const NormalizeOptions& n) {
 
 }  // namespace
 
-Transform Transform::train(const AugmentOptions& o, const NormalizeOptions& n) {
+Transform Transform::train(const AugmentOptions& o, const Normalization& n) {
   SVANET_CHECK(o.size >= 16, "augmentation size must be >= 16, got ", o.size);
   auto impl = std::make_shared<Impl>();
   const auto size = static_cast<int>(o.size);
@@ -220,7 +220,7 @@ Transform Transform::train(const AugmentOptions& o, const NormalizeOptions& n) {
   return Transform(impl);
 }
 
-Transform Transform::eval(int64_t size, const NormalizeOptions& n) {
+Transform Transform::eval(int64_t size, const Normalization& n) {
   auto impl = std::make_shared<Impl>();
   if (size > 0) {
     const auto s = static_cast<int>(size);

@@ -130,6 +130,11 @@ CheckpointMeta parse_meta(const Reader& root, const std::string& path) {
   meta.normalization.mode = norm.text("mode");
   meta.normalization.mean = norm.numbers("mean");
   meta.normalization.std = norm.numbers("std");
+  try {
+    meta.normalization.validate();
+  } catch (const Error& e) {
+    SVANET_FAIL(path, ": ", e.what());
+  }
   meta.epoch = root.integer("epoch");
   for (const auto& [k, v] : root.at("metrics", Kind::kDict).entries) {
     SVANET_CHECK(k->kind == Kind::kString && (v->kind == Kind::kFloat || v->kind == Kind::kInt),
@@ -154,6 +159,7 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
   SVANET_CHECK(meta.classes.empty() || static_cast<int64_t>(meta.classes.size()) == num_classes,
                path, ": ", meta.classes.size(), " class names for a model with ", num_classes,
                " outputs");
+  meta.normalization.validate();
   if (meta.classes.empty()) {
     meta.classes.emplace_back("background");
     for (int64_t c = 1; c < num_classes; ++c) meta.classes.push_back("class_" + std::to_string(c));

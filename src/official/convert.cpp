@@ -116,7 +116,7 @@ ConvertReport convert_official_checkpoint(const std::string& input, const std::s
   io::CheckpointMeta meta;
   meta.model = report.spec;
   meta.classes = options.classes;
-  meta.normalization = io::Normalization::reference();
+  meta.normalization = Normalization::reference();
   meta.note = "converted from the official SvANet checkpoint " + input;
   io::save_checkpoint(output, *model, meta);
   report.tensors = mapped.size();

@@ -29,8 +29,8 @@ std::pair<torch::Tensor, torch::Tensor> labelled_image(int64_t h, int64_t w) {
   return {image, mask};
 }
 
-data::NormalizeOptions reference() {
-  data::NormalizeOptions n;
+Normalization reference() {
+  Normalization n;
   n.mode = "reference";
   return n;
 }
@@ -73,7 +73,7 @@ TEST(Augment, GeometryKeepsImageAndMaskAligned) {
 TEST(Augment, SameSeedSameSampleOtherSeedOther) {
   data::AugmentOptions o;
   o.size = 64;
-  const auto transform = data::Transform::train(o, data::NormalizeOptions{});
+  const auto transform = data::Transform::train(o, Normalization{});
   const auto [image, mask] = labelled_image(80, 100);
   const auto a = transform(image, mask, 7);
   const auto b = transform(image, mask, 7);
@@ -100,7 +100,7 @@ TEST(Augment, SmallImagesArePaddedWithIgnore) {
 
 TEST(Augment, EvaluationResizesAndNormalises) {
   const auto [image, mask] = labelled_image(50, 70);
-  const auto [img, m] = data::Transform::eval(32, data::NormalizeOptions{})(image, mask, 0);
+  const auto [img, m] = data::Transform::eval(32, Normalization{})(image, mask, 0);
   EXPECT_EQ(img.sizes(), torch::IntArrayRef({3, 32, 32}));
   std::set<int> values;
   for (int64_t i = 0; i < m.numel(); ++i) values.insert(m.flatten()[i].item<int>());
@@ -110,7 +110,7 @@ TEST(Augment, EvaluationResizesAndNormalises) {
   const auto [same, m2] = data::Transform::eval(0, reference())(image, mask, 0);
   EXPECT_TRUE(torch::allclose(same, image));
   EXPECT_TRUE(torch::equal(m2, mask));
-  data::NormalizeOptions bad;
+  Normalization bad;
   bad.mode = "zscore";
   ASSERT_THROWS_WITH(data::Transform::eval(32, bad),
                      "normalisation mode must be imagenet, reference or custom");
@@ -132,8 +132,8 @@ class LoaderTest : public ::testing::Test {
     o.workers = workers;
     data::AugmentOptions a;
     a.size = 32;
-    return data::DataLoader(index_.definition, train_,
-                            data::Transform::train(a, data::NormalizeOptions{}), o);
+    return data::DataLoader(index_.definition, train_, data::Transform::train(a, Normalization{}),
+                            o);
   }
   TempDir dir_;
   data::DatasetIndex index_;
@@ -223,8 +223,7 @@ TEST_F(LoaderTest, EvaluationBatchesKeepNativeMasks) {
   o.shuffle = false;
   o.keep_native_masks = true;
   o.workers = 2;
-  data::DataLoader loader(index_.definition, train_,
-                          data::Transform::eval(32, data::NormalizeOptions{}), o);
+  data::DataLoader loader(index_.definition, train_, data::Transform::eval(32, Normalization{}), o);
   loader.start_epoch(0);
   auto batch = loader.next();
   ASSERT_TRUE(batch.has_value());

@@ -31,7 +31,7 @@ TEST_F(Checkpoints, RoundTripIsBitExactAndRebuildsTheModelWithoutFlags) {
   auto model = trained_tiny_model();
   io::CheckpointMeta meta;
   meta.classes = {"background", "lesion", "vessel"};
-  meta.normalization = io::Normalization::reference();
+  meta.normalization = Normalization::reference();
   meta.epoch = 41;
   meta.metrics = {{"val_dice", 0.8125}, {"val_loss", 0.25}};
   meta.note = "unit test";

@@ -6,6 +6,8 @@
 /// every random draw comes from the generator the caller passes, so a seed
 /// reproduces a sample exactly.
 
+#include "svanet/core/normalization.h"
+
 #include <torch/types.h>
 
 #include <cstdint>
@@ -15,15 +17,6 @@
 #include <vector>
 
 namespace svanet::data {
-
-/// How pixel values are scaled before entering the model.
-struct NormalizeOptions {
-  /// "imagenet" (mean/std below), "reference" ([0, 1] only, what the official
-  /// code effectively trains with) or "custom" (mean/std below).
-  std::string mode = "imagenet";
-  std::vector<double> mean{0.485, 0.456, 0.406};
-  std::vector<double> std{0.229, 0.224, 0.225};
-};
 
 /// The official training augmentation (OFFICIAL.md section b), every step
 /// switchable. Sizes derive from `size`, the model's nominal input size.
@@ -60,10 +53,10 @@ struct AugmentOptions {
 class Transform {
  public:
   /// The training augmentation followed by normalisation.
-  static Transform train(const AugmentOptions& augment, const NormalizeOptions& normalize);
+  static Transform train(const AugmentOptions& augment, const Normalization& normalize);
   /// Evaluation: resize to size x size (bicubic image, nearest mask; 0 keeps
   /// the native size) and normalise.
-  static Transform eval(int64_t size, const NormalizeOptions& normalize);
+  static Transform eval(int64_t size, const Normalization& normalize);
 
   /// Applies the transform to an image (3, H, W) float32 in [0, 1] and its
   /// mask (H, W) uint8, drawing from a generator seeded with `seed`.

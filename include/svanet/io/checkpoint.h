@@ -14,6 +14,7 @@
 /// separate file of the same format (`format: "svanet.training_state"`).
 /// Files are written atomically; loading executes nothing.
 
+#include "svanet/core/normalization.h"
 #include "svanet/io/state_dict.h"
 #include "svanet/models/segmentation_model.h"
 
@@ -28,18 +29,6 @@ namespace svanet::io {
 
 /// The newest checkpoint format version this build reads and writes.
 inline constexpr int64_t kCheckpointVersion = 1;
-
-/// How images were scaled before entering the model.
-struct Normalization {
-  /// "imagenet" (ImageNet mean/std), "reference" ([0, 1] only, as the official
-  /// code effectively does) or "custom".
-  std::string mode = "imagenet";
-  std::vector<double> mean{0.485, 0.456, 0.406};
-  std::vector<double> std{0.229, 0.224, 0.225};
-
-  static Normalization imagenet() { return {}; }
-  static Normalization reference() { return {"reference", {0.0, 0.0, 0.0}, {1.0, 1.0, 1.0}}; }
-};
 
 /// Everything in a checkpoint except the weights.
 struct CheckpointMeta {
