@@ -224,7 +224,7 @@ Transform Transform::eval(int64_t size, const Normalization& n) {
   auto impl = std::make_shared<Impl>();
   if (size > 0) {
     const auto s = static_cast<int>(size);
-    impl->steps.push_back(
+    impl->steps.emplace_back(
         [s](cv::Mat& image, cv::Mat& mask, utils::Rng&) { resize_pair(image, mask, s, s); });
   }
   impl->steps.push_back(normalize(n));

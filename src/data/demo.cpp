@@ -96,8 +96,8 @@ cv::Mat background(Rng& rng, int size, int style) {
         const double vignette = std::clamp(1.15 - 1.1 * r * r, 0.25, 1.0);
         const double d = std::hypot(x - disc_x, y - disc_y) / (0.07 * size);
         const double disc = std::exp(-d * d) * 0.35;
-        const float shade = static_cast<float>(vignette * (0.8 + 0.3 * noise.at<float>(y, x)) +
-                                               0.05 * fine.at<float>(y, x));
+        const auto shade = static_cast<float>(vignette * (0.8 + 0.3 * noise.at<float>(y, x)) +
+                                              0.05 * fine.at<float>(y, x));
         px[x] = base * shade + cv::Vec3f(1.0F, 0.9F, 0.6F) * static_cast<float>(disc);
       }
     }

@@ -101,7 +101,7 @@ cv::Mat read_palette_indices(const char* path, PngError& error) {
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, &error, png_error_fn, png_warning_fn);
   png_infop info = png != nullptr ? png_create_info_struct(png) : nullptr;
-  cv::Mat* out = new cv::Mat();  // heap-allocated so the longjmp path can free it
+  auto* out = new cv::Mat();  // heap-allocated so the longjmp path can free it
   if (png == nullptr || info == nullptr || setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
     std::fclose(file);
@@ -157,7 +157,7 @@ std::string describe_values(const std::map<int64_t, int64_t>& counts, size_t lim
   std::vector<std::string> parts;
   for (const auto& [value, count] : counts) {
     if (parts.size() == limit) {
-      parts.push_back("...");
+      parts.emplace_back("...");
       break;
     }
     parts.push_back(std::to_string(value) + " (" + std::to_string(count) + " px)");
@@ -282,19 +282,25 @@ Mask decode_colour(const cv::Mat& bgr, const MaskEncoding& enc, const std::strin
   return {cv_to_tensor_u8(out), MaskKind::kColour};
 }
 
+/// Decodes a file as stored (depth and channels kept); `what` names it in errors.
+cv::Mat decode_file(const std::string& path, const char* what) {
+  cv::Mat raw;
+  try {
+    raw = cv::imread(path, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    SVANET_FAIL(path, ": cannot decode the ", what, ": ", e.msg);
+  }
+  SVANET_CHECK(!raw.empty(), path, ": cannot decode the ", what, " (unsupported or corrupt file)");
+  return raw;
+}
+
 }  // namespace
 
 cv::Mat read_image_mat(const std::string& path) {
   if (auto problem = integrity_problem(path)) {
     SVANET_FAIL(path, ": ", *problem);
   }
-  cv::Mat raw;
-  try {
-    raw = cv::imread(path, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    SVANET_FAIL(path, ": cannot decode the image: ", e.msg);
-  }
-  SVANET_CHECK(!raw.empty(), path, ": cannot decode the image (unsupported or corrupt file)");
+  const cv::Mat raw = decode_file(path, "image");
   cv::Mat scaled;
   switch (raw.depth()) {
     case CV_8U:
@@ -346,13 +352,7 @@ Mask decode_mask(const std::string& path, const MaskEncoding& enc) {
     SVANET_CHECK(!indices.empty(), path, ": cannot decode the palette PNG: ", error.message);
     return decode_gray(indices, enc, path, /*from_palette=*/true);
   }
-  cv::Mat raw;
-  try {
-    raw = cv::imread(path, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    SVANET_FAIL(path, ": cannot decode the mask: ", e.msg);
-  }
-  SVANET_CHECK(!raw.empty(), path, ": cannot decode the mask (unsupported or corrupt file)");
+  const cv::Mat raw = decode_file(path, "mask");
   SVANET_CHECK(raw.depth() == CV_8U || raw.depth() == CV_16U, path,
                ": masks must be 8- or 16-bit integer images, got ", cv::typeToString(raw.type()));
   if (raw.channels() == 1) {
@@ -393,7 +393,7 @@ Mask read_mask(const std::string& path, const MaskEncoding& encoding) {
 }
 
 std::array<int64_t, 2> image_size(const std::string& path) {
-  const std::string head = read_head(path, 64 * 1024);
+  const std::string head = read_head(path, size_t{64} * 1024);
   if (is_png(head) && head.size() >= 24) {
     auto be32 = [&](size_t at) {
       return (int64_t{static_cast<uint8_t>(head[at])} << 24) |

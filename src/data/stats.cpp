@@ -224,10 +224,10 @@ void write_stats(const DatasetStats& stats, const std::string& out_dir) {
     bins.push_back({{"bin", bin_labels[b]}, {"images", image_bins[b]}});
   summary["images_per_size_bin"] = bins;
   nlohmann::json cumulative = nlohmann::json::array();
-  for (size_t b = 0; b < edges.size(); ++b) {
+  for (const double edge : edges) {
     int64_t n = 0;
-    for (const auto& i : stats.images) n += i.largest_object_ratio < edges[b] ? 1 : 0;
-    cumulative.push_back({{"ratio_below_pct", edges[b]}, {"images", n}});
+    for (const auto& i : stats.images) n += i.largest_object_ratio < edge ? 1 : 0;
+    cumulative.push_back({{"ratio_below_pct", edge}, {"images", n}});
   }
   summary["images_below_ratio_cumulative"] = cumulative;
   nlohmann::json pixels = nlohmann::json::array();

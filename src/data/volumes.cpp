@@ -280,7 +280,7 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   utils::Rng rng(options.seed ^ 0x5EED5EEDULL);
   rng.shuffle(order);
-  size_t n_test =
+  auto n_test =
       static_cast<size_t>(std::llround(options.test_fraction * static_cast<double>(pairs.size())));
   if (options.test_fraction > 0.0 && pairs.size() >= 2)
     n_test = std::clamp<size_t>(n_test, 1, pairs.size() - 1);

@@ -96,6 +96,25 @@ void check_format(const Reader& root, const std::string& path, const std::string
                "); it was written by a newer svanet");
 }
 
+/// A loaded svanet file whose format has been checked.
+struct OpenedFile {
+  OpenedFile(const std::string& path, const char* format)
+      : root(read_pytorch_file(path)), reader(*root, path, "") {
+    check_format(reader, path, format);
+  }
+  PyObjectPtr root;
+  Reader reader;
+};
+
+/// A new file's root dict with its format header.
+PyObjectPtr new_file(const char* format) {
+  auto root = py_dict();
+  py_set(root, "format", py_str(format));
+  py_set(root, "version", py_int(kCheckpointVersion));
+  py_set(root, "svanet_version", py_str(SVANET_VERSION));
+  return root;
+}
+
 StateDict tensors_of(const PyObject& dict, const std::string& path, const std::string& name) {
   SVANET_CHECK(dict.kind == Kind::kDict, path, ": '", name, "' is a ", dict.type_name());
   StateDict out;
@@ -165,10 +184,7 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
     for (int64_t c = 1; c < num_classes; ++c) meta.classes.push_back("class_" + std::to_string(c));
   }
 
-  auto root = py_dict();
-  py_set(root, "format", py_str(kCheckpointFormat));
-  py_set(root, "version", py_int(kCheckpointVersion));
-  py_set(root, "svanet_version", py_str(SVANET_VERSION));
+  auto root = new_file(kCheckpointFormat);
   auto model_dict = py_dict();
   py_set(model_dict, "name", py_str(spec.name));
   py_set(model_dict, "num_classes", py_int(num_classes));
@@ -205,16 +221,13 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
-  const auto root = read_pytorch_file(path);
-  const Reader reader(*root, path, "");
-  check_format(reader, path, kCheckpointFormat);
-  return parse_meta(reader, path);
+  const OpenedFile file(path, kCheckpointFormat);
+  return parse_meta(file.reader, path);
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
-  const auto root = read_pytorch_file(path);
-  const Reader reader(*root, path, "");
-  check_format(reader, path, kCheckpointFormat);
+  const OpenedFile file(path, kCheckpointFormat);
+  const Reader& reader = file.reader;
   LoadedCheckpoint out;
   out.meta = parse_meta(reader, path);
   try {
@@ -231,10 +244,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
 }
 
 void save_training_state(const std::string& path, const TrainingState& state) {
-  auto root = py_dict();
-  py_set(root, "format", py_str(kTrainingStateFormat));
-  py_set(root, "version", py_int(kCheckpointVersion));
-  py_set(root, "svanet_version", py_str(SVANET_VERSION));
+  auto root = new_file(kTrainingStateFormat);
   py_set(root, "epoch", py_int(state.epoch));
   auto values = py_dict();
   for (const auto& [k, v] : state.values) py_set(values, k, py_float(v));
@@ -249,9 +259,8 @@ void save_training_state(const std::string& path, const TrainingState& state) {
 }
 
 TrainingState load_training_state(const std::string& path) {
-  const auto root = read_pytorch_file(path);
-  const Reader reader(*root, path, "");
-  check_format(reader, path, kTrainingStateFormat);
+  const OpenedFile file(path, kTrainingStateFormat);
+  const Reader& reader = file.reader;
   TrainingState state;
   state.epoch = reader.integer("epoch");
   for (const auto& [k, v] : reader.at("values", Kind::kDict).entries) {
