@@ -23,6 +23,11 @@ std::vector<std::string> official_bin_labels();
 /// kernel twice, take the external contours and the largest contour area
 /// (OpenCV's polygon area, so a one-pixel object has area 0); the image's
 /// ratio is the maximum over classes, 0 for an empty mask.
+///
+/// The official code works on gray levels of the mask file and thresholds
+/// them at > 1, so in a mask storing class 1 as the value 1 its objects get
+/// area 0 there; it also counts 255 as an object. svanet applies the
+/// definition to decoded class indices and leaves ignore out.
 double official_object_ratio(const torch::Tensor& mask);
 
 struct ObjectStats {
