@@ -62,11 +62,9 @@ std::map<std::string, fs::path> masks_by_stem(const fs::path& dir, const std::st
     if (!is_image_file(file)) continue;
     std::string stem = file.stem().string();
     if (!suffix.empty()) {
-      if (stem.size() <= suffix.size() ||
-          stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) != 0) {
-        continue;
-      }
-      stem = stem.substr(0, stem.size() - suffix.size());
+      auto base = utils::strip_suffix(stem, suffix);
+      if (!base) continue;
+      stem = *base;
     }
     auto it = masks.find(stem);
     if (it == masks.end() || utils::to_lower(file.extension().string()) == ".png")
@@ -253,26 +251,16 @@ DatasetIndex index_nnunet(const fs::path& root, const std::optional<std::string>
   std::map<std::string, fs::path> masks;
   if (is_dir(root / "labelsTr")) {
     for (const auto& file : sorted_files(root / "labelsTr")) {
-      const std::string fname = file.filename().string();
-      if (fname.size() > ending.size() &&
-          fname.compare(fname.size() - ending.size(), ending.size(), ending) == 0) {
-        masks[fname.substr(0, fname.size() - ending.size())] = file;
-      }
+      if (auto base = utils::strip_suffix(file.filename().string(), ending)) masks[*base] = file;
     }
   }
   SVANET_CHECK(is_dir(root / "imagesTr"), root.string(), ": no imagesTr folder");
   std::set<std::string> used;
   const std::regex channel("^(.*)_(\\d{4})$");
   for (const auto& file : sorted_files(root / "imagesTr")) {
-    const std::string fname = file.filename().string();
-    if (fname.size() <= ending.size() ||
-        fname.compare(fname.size() - ending.size(), ending.size(), ending) != 0) {
-      index.ignored_files.push_back(file.string());
-      continue;
-    }
+    const auto base = utils::strip_suffix(file.filename().string(), ending);
     std::smatch m;
-    const std::string base = fname.substr(0, fname.size() - ending.size());
-    if (!std::regex_match(base, m, channel)) {
+    if (!base || !std::regex_match(*base, m, channel)) {
       index.ignored_files.push_back(file.string());
       continue;
     }

@@ -120,20 +120,17 @@ cv::Mat take_slice(const Volume& v, int axis, int64_t s) {
 }
 
 std::string stem_of(const fs::path& p) {
-  std::string name = p.filename().string();
+  const std::string name = p.filename().string();
   for (const char* ext : {".nii.gz", ".nii"}) {
-    const std::string e(ext);
-    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
-      return name.substr(0, name.size() - e.size());
-    }
+    if (auto base = utils::strip_suffix(name, ext)) return *base;
   }
   return p.stem().string();
 }
 
 bool is_nifti(const fs::path& p) {
   const std::string name = p.filename().string();
-  return name.size() > 4 &&
-         (name.rfind(".nii") == name.size() - 4 || name.rfind(".nii.gz") == name.size() - 7);
+  return utils::strip_suffix(name, ".nii").has_value() ||
+         utils::strip_suffix(name, ".nii.gz").has_value();
 }
 
 struct Rules {
@@ -244,8 +241,8 @@ std::vector<VolumePair> find_volume_pairs(const std::string& in) {
       if (!is_nifti(entry.path())) continue;
       std::string stem = stem_of(entry.path());
       std::string case_id = stem, label_stem = stem;
-      if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, "_0000") == 0) {
-        case_id = label_stem = stem.substr(0, stem.size() - 5);
+      if (auto base = utils::strip_suffix(stem, "_0000")) {
+        case_id = label_stem = *base;
       } else if (stem.rfind("im", 0) == 0) {
         label_stem = "lb" + stem.substr(2);
       }

@@ -50,6 +50,14 @@ std::vector<std::string> split(const std::string& s, char separator) {
   return parts;
 }
 
+std::optional<std::string> strip_suffix(const std::string& text, const std::string& suffix) {
+  if (text.size() <= suffix.size() ||
+      text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return std::nullopt;
+  }
+  return text.substr(0, text.size() - suffix.size());
+}
+
 int64_t parse_int(const std::string& s) {
   const std::string t = trim(s);
   char* end = nullptr;

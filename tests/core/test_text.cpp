@@ -31,5 +31,11 @@ TEST(Text, ParsesIntegerListsInEveryCommonForm) {
   ASSERT_THROWS_WITH(utils::parse_int_list("1,b"), "expected an integer, got 'b'");
 }
 
+TEST(Text, StripsSuffixesOnlyWhenSomethingRemains) {
+  EXPECT_EQ(utils::strip_suffix("case_001_0000", "_0000"), std::optional<std::string>("case_001"));
+  EXPECT_EQ(utils::strip_suffix("_0000", "_0000"), std::nullopt);
+  EXPECT_EQ(utils::strip_suffix("im1.nii", ".nii.gz"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace svanet::test

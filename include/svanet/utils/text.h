@@ -4,6 +4,7 @@
 /// The parse functions throw svanet::Error saying what they expected.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@ std::string trim(const std::string& s);
 std::string to_lower(std::string s);
 std::string join(const std::vector<std::string>& parts, const std::string& separator);
 std::vector<std::string> split(const std::string& s, char separator);
+/// `text` without `suffix` when it ends with it and something is left; nothing otherwise.
+std::optional<std::string> strip_suffix(const std::string& text, const std::string& suffix);
 
 /// A whole decimal integer, e.g. "42" or "-3".
 int64_t parse_int(const std::string& s);
