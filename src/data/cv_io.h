@@ -19,8 +19,11 @@ cv::Mat read_image_mat(const std::string& path);
 /// read_mask; the indices as a tensor.
 Mask decode_mask(const std::string& path, const MaskEncoding& encoding);
 
-/// Decodes a sample's mask onto its dataset's classes (file-name class codes
-/// included) and checks it matches an image of the given size.
+/// Decodes a sample's mask onto its dataset's classes, file-name class codes
+/// (FIVES) included.
+Mask decode_sample_mask(const DatasetDefinition& definition, const Sample& sample);
+
+/// decode_sample_mask, checking the mask matches an image of the given size.
 Mask load_mask_for(const DatasetDefinition& definition, const Sample& sample, int64_t height,
                    int64_t width);
 

@@ -389,13 +389,9 @@ DatasetIndex index_dataset(const std::string& root_text,
   return index_official(set, definition);
 }
 
-Mask load_mask_for(const DatasetDefinition& definition, const Sample& sample, int64_t height,
-                   int64_t width) {
+Mask decode_sample_mask(const DatasetDefinition& definition, const Sample& sample) {
   SVANET_CHECK(!sample.mask.empty(), sample.image, ": no mask for this image");
   Mask mask = decode_mask(sample.mask, definition.encoding);
-  SVANET_CHECK(mask.indices.size(0) == height && mask.indices.size(1) == width, sample.mask,
-               ": mask is ", mask.indices.size(1), "x", mask.indices.size(0), " but its image ",
-               sample.image, " is ", width, "x", height);
   if (!definition.stem_classes.empty()) {
     // A binary mask whose foreground takes the class of the file-name code.
     const auto max_value =
@@ -412,6 +408,15 @@ Mask load_mask_for(const DatasetDefinition& definition, const Sample& sample, in
       if (cls > 0) mask.indices.masked_fill_(mask.indices == 1, cls);
     }
   }
+  return mask;
+}
+
+Mask load_mask_for(const DatasetDefinition& definition, const Sample& sample, int64_t height,
+                   int64_t width) {
+  Mask mask = decode_sample_mask(definition, sample);
+  SVANET_CHECK(mask.indices.size(0) == height && mask.indices.size(1) == width, sample.mask,
+               ": mask is ", mask.indices.size(1), "x", mask.indices.size(0), " but its image ",
+               sample.image, " is ", width, "x", height);
   return mask;
 }
 

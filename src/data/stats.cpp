@@ -75,7 +75,7 @@ DatasetStats compute_stats(const DatasetIndex& index) {
   std::vector<std::vector<ObjectStats>> objects(samples.size());
   utils::parallel_for(static_cast<int64_t>(samples.size()), [&](int64_t i) {
     const auto& s = samples[static_cast<size_t>(i)];
-    Mask mask = decode_mask(s.mask, index.definition.encoding);
+    const Mask mask = decode_sample_mask(index.definition, s);
     auto& img = images[static_cast<size_t>(i)];
     img.stem = s.stem;
     img.split = s.split;

@@ -6,6 +6,7 @@
 #include "svanet/data/check.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/splits.h"
+#include "svanet/data/stats.h"
 
 #include <torch/torch.h>
 #include <opencv2/imgcodecs.hpp>
@@ -154,6 +155,10 @@ TEST(Datasets, FivesBinaryMasksTakeTheDiseaseFromTheFileName) {
   EXPECT_EQ(classes["1_A"], 1);
   EXPECT_EQ(classes["train_7_G"], 3);
   EXPECT_EQ(classes["12_N_train"], 4);
+  // Object statistics use the same class rule.
+  std::set<int64_t> object_classes;
+  for (const auto& o : data::compute_stats(index).objects) object_classes.insert(o.class_index);
+  EXPECT_EQ(object_classes, (std::set<int64_t>{1, 3, 4}));
   cv::imwrite((set / "train" / "9.png").string(), image);
   cv::imwrite((set / "mask" / "9.png").string(), vessel);
   ASSERT_THROWS_WITH(
