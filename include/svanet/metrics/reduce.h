@@ -1,0 +1,143 @@
+#pragma once
+/// @file
+/// The second stage of evaluation: reductions of case records. Each is a
+/// function of a set of records, so a size-stratified or per-object
+/// breakdown is the same reduction over a subset.
+///
+/// - Reference mode (`reference_metrics`): the official SvANet definitions
+///   (OFFICIAL.md section c), what compares with the paper's tables. Pixel
+///   counts are pooled over all cases per class, background included; the
+///   class values are averaged with weights = the number of images whose
+///   ground truth contains the class; the means are x 100. The official
+///   code's 1e-7 guards are kept, so an empty denominator gives 0. mEM and
+///   mAE are corrected: computed per image and averaged over images (the
+///   official code averages the E-measure per batch, divides the training
+///   MAE by the epoch number and the tiny-object MAE by N twice).
+/// - Default mode (`default_metrics`): per case and per foreground class,
+///   averaged over cases; NaN values (the rules of counts.h and surface.h)
+///   are left out and the number of cases behind each mean is given.
+/// - Size bins (`image_size_bins`): the paper's image-level grouping by the
+///   official largest-object ratio, cumulative (`ratio < r`, empty images
+///   included, as the official tool) and disjoint, in both modes.
+/// - Objects (`object_bins`): lesion-wise detection per class and object
+///   size (objects.h has the matching rule).
+
+#include "svanet/metrics/case.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace svanet::metrics {
+
+/// Mean, standard deviation (sample, n - 1) and count of the non-NaN values.
+struct Stat {
+  double mean = 0.0;
+  double std = 0.0;
+  int64_t n = 0;
+};
+Stat summarize_values(const std::vector<double>& values);
+
+struct ReferenceMetrics {
+  int64_t images = 0;
+  /// Weighted class means x 100 (the paper's numbers).
+  double miou = 0.0, mdice = 0.0, avg_recall = 0.0, avg_precision = 0.0, avg_f2 = 0.0;
+  /// Mean E-measure x 100.
+  double mem = 0.0;
+  /// Mean absolute error of the binary foreground, a fraction (as the
+  /// official tiny-object table).
+  double mae = 0.0;
+  /// Per class, background first, as fractions.
+  std::vector<double> iou, dice, recall, precision, f2;
+  /// Images whose ground truth contains each class (the weights).
+  std::vector<int64_t> images_with_class;
+};
+
+ReferenceMetrics reference_metrics(const std::vector<const CaseRecord*>& cases,
+                                   int64_t num_classes);
+
+/// Default-mode metrics of one foreground class (fractions; distances in
+/// the options' unit).
+struct ClassSummary {
+  int64_t class_index = 0;
+  std::string name;
+  /// Cases whose ground truth contains the class.
+  int64_t cases_with_class = 0;
+  Stat dice, iou, precision, recall, f2, specificity, hd95, assd;
+};
+
+struct DefaultMetrics {
+  /// One per foreground class.
+  std::vector<ClassSummary> classes;
+  /// The mean over foreground classes of each class mean (n = classes).
+  ClassSummary mean;
+};
+
+DefaultMetrics default_metrics(const std::vector<const CaseRecord*>& cases,
+                               const MetricOptions& options);
+
+/// One image-level size bin.
+struct ImageBin {
+  std::string label;
+  /// Largest-object ratio range (% of the image): [lower, upper).
+  double lower = 0.0, upper = 0.0;
+  /// Cumulative (`ratio < upper`) or disjoint.
+  bool cumulative = true;
+  int64_t images = 0;
+  /// Cumulative bins: whether the bin holds every case (the official tool
+  /// stops after the first such bin).
+  bool complete = false;
+  ReferenceMetrics reference;
+  DefaultMetrics metrics;
+};
+
+/// The cumulative bins, then the disjoint ones; the last disjoint bin also
+/// holds ratios at or above the last edge.
+std::vector<ImageBin> image_size_bins(const std::vector<const CaseRecord*>& cases,
+                                      const MetricOptions& options);
+
+/// Per-object detection in one object-size bin of one class (0 = all
+/// foreground classes).
+struct ObjectBin {
+  std::string label;
+  /// Object area range (% of the image): [lower, upper); upper is +inf for
+  /// the last bin and the "all" bin.
+  double lower = 0.0, upper = 0.0;
+  int64_t class_index = 0;
+  std::string class_name;
+  int64_t gt_objects = 0, detected = 0, missed = 0;
+  /// Ground-truth objects covered by several predicted components.
+  int64_t split = 0;
+  /// Predicted components in the bin (by their own area), false positives
+  /// among them, and those overlapping several objects.
+  int64_t predicted = 0, false_positives = 0, merged = 0;
+  /// detected / gt_objects; true positives / predicted; their harmonic mean.
+  double recall = 0.0, precision = 0.0, f1 = 0.0;
+  /// Mean per-object Dice over the ground-truth objects (missed = 0).
+  double dice = 0.0;
+  /// BraTS-style lesion-wise Dice pooled over cases: the summed per-object
+  /// Dice over (ground-truth objects + false positives).
+  double lesion_dice = 0.0;
+};
+
+/// Labels of bins with these edges: "<e0", "e0-e1", ..., ">=e_last".
+std::vector<std::string> bin_labels(const std::vector<double>& edges);
+
+/// For every class (all foreground classes first, then each class): the
+/// bins of options.object_bins_pct, then "all" sizes.
+std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
+                                   const MetricOptions& options);
+
+/// Every reduction of a set of cases.
+struct Summary {
+  MetricOptions options;
+  int64_t cases = 0;
+  ReferenceMetrics reference;
+  DefaultMetrics per_class;
+  std::vector<ImageBin> size_bins;
+  std::vector<ObjectBin> objects;
+};
+
+Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options);
+
+}  // namespace svanet::metrics

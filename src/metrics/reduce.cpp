@@ -1,0 +1,307 @@
+#include "svanet/metrics/reduce.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace svanet::metrics {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// The official code guards its divisions with 1e-7 (statistics.py).
+constexpr double kEps = 1e-7;
+
+std::string format_edge(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+double mean_of_means(const std::vector<ClassSummary>& classes, Stat ClassSummary::*field) {
+  double sum = 0.0;
+  int64_t n = 0;
+  for (const auto& c : classes) {
+    const Stat& s = c.*field;
+    if (s.n == 0) continue;
+    sum += s.mean;
+    ++n;
+  }
+  return n > 0 ? sum / static_cast<double>(n) : kNaN;
+}
+
+/// The mean over foreground classes, as a Stat with n = contributing classes.
+Stat class_mean(const std::vector<ClassSummary>& classes, Stat ClassSummary::*field) {
+  std::vector<double> means;
+  for (const auto& c : classes) {
+    if ((c.*field).n > 0) means.push_back((c.*field).mean);
+  }
+  Stat s = summarize_values(means);
+  s.mean = mean_of_means(classes, field);
+  return s;
+}
+
+}  // namespace
+
+Stat summarize_values(const std::vector<double>& values) {
+  Stat s;
+  double sum = 0.0;
+  for (const double v : values) {
+    if (std::isnan(v)) continue;
+    sum += v;
+    ++s.n;
+  }
+  if (s.n == 0) {
+    s.mean = s.std = kNaN;
+    return s;
+  }
+  s.mean = sum / static_cast<double>(s.n);
+  double squares = 0.0;
+  for (const double v : values) {
+    if (!std::isnan(v)) squares += (v - s.mean) * (v - s.mean);
+  }
+  s.std = s.n > 1 ? std::sqrt(squares / static_cast<double>(s.n - 1)) : 0.0;
+  return s;
+}
+
+ReferenceMetrics reference_metrics(const std::vector<const CaseRecord*>& cases,
+                                   int64_t num_classes) {
+  const auto c = static_cast<size_t>(num_classes);
+  ReferenceMetrics r;
+  r.images = static_cast<int64_t>(cases.size());
+  std::vector<Counts> pooled(c);
+  r.images_with_class.assign(c, 0);
+  double em = 0.0, ae = 0.0;
+  int64_t scored = 0;
+  for (const CaseRecord* record : cases) {
+    for (size_t k = 0; k < c; ++k) {
+      pooled[k] += record->reference_counts[k];
+      // The weight counts images by their native ground truth, as the
+      // official UnionCout counts the classes present in each label map.
+      if (record->reference_counts[k].ground_truth() > 0) ++r.images_with_class[k];
+    }
+    if (!std::isnan(record->e_measure)) {
+      em += record->e_measure;
+      ae += record->mae;
+      ++scored;
+    }
+  }
+  r.iou.resize(c);
+  r.dice.resize(c);
+  r.recall.resize(c);
+  r.precision.resize(c);
+  r.f2.resize(c);
+  double weights = 0.0;
+  double miou = 0.0, mdice = 0.0, mrec = 0.0, mprec = 0.0, mf2 = 0.0;
+  for (size_t k = 0; k < c; ++k) {
+    const auto inter = static_cast<double>(pooled[k].tp);
+    const auto pred = static_cast<double>(pooled[k].predicted());
+    const auto gt = static_cast<double>(pooled[k].ground_truth());
+    const double union_ = gt + pred - inter + kEps;
+    r.iou[k] = inter / union_;
+    r.dice[k] = 2.0 * inter / (union_ + inter);
+    r.precision[k] = inter / (pred + kEps);
+    r.recall[k] = inter / (gt + 2 * kEps);
+    r.f2[k] = 5.0 * r.precision[k] * r.recall[k] / (4.0 * r.precision[k] + r.recall[k] + kEps);
+    const auto w = static_cast<double>(r.images_with_class[k]);
+    weights += w;
+    miou += w * r.iou[k];
+    mdice += w * r.dice[k];
+    mrec += w * r.recall[k];
+    mprec += w * r.precision[k];
+    mf2 += w * r.f2[k];
+  }
+  const double scale = weights > 0 ? 100.0 / weights : kNaN;
+  r.miou = miou * scale;
+  r.mdice = mdice * scale;
+  r.avg_recall = mrec * scale;
+  r.avg_precision = mprec * scale;
+  r.avg_f2 = mf2 * scale;
+  r.mem = scored > 0 ? 100.0 * em / static_cast<double>(scored) : kNaN;
+  r.mae = scored > 0 ? ae / static_cast<double>(scored) : kNaN;
+  return r;
+}
+
+DefaultMetrics default_metrics(const std::vector<const CaseRecord*>& cases,
+                               const MetricOptions& options) {
+  DefaultMetrics out;
+  for (int64_t k = 1; k < options.num_classes; ++k) {
+    ClassSummary s;
+    s.class_index = k;
+    s.name = options.class_name(k);
+    std::vector<double> dsc, jac, prec, rec, f2, spec, hd, as;
+    for (const CaseRecord* record : cases) {
+      const ClassRecord& cls = record->classes[static_cast<size_t>(k)];
+      if (cls.counts.ground_truth() > 0) ++s.cases_with_class;
+      dsc.push_back(dice(cls.counts));
+      jac.push_back(iou(cls.counts));
+      prec.push_back(precision(cls.counts));
+      rec.push_back(recall(cls.counts));
+      f2.push_back(f_beta(cls.counts, 2.0));
+      spec.push_back(specificity(cls.counts));
+      hd.push_back(cls.hd95);
+      as.push_back(cls.assd);
+    }
+    s.dice = summarize_values(dsc);
+    s.iou = summarize_values(jac);
+    s.precision = summarize_values(prec);
+    s.recall = summarize_values(rec);
+    s.f2 = summarize_values(f2);
+    s.specificity = summarize_values(spec);
+    s.hd95 = summarize_values(hd);
+    s.assd = summarize_values(as);
+    out.classes.push_back(s);
+  }
+  ClassSummary& m = out.mean;
+  m.class_index = 0;
+  m.name = "mean";
+  for (const auto& c : out.classes) m.cases_with_class += c.cases_with_class;
+  m.dice = class_mean(out.classes, &ClassSummary::dice);
+  m.iou = class_mean(out.classes, &ClassSummary::iou);
+  m.precision = class_mean(out.classes, &ClassSummary::precision);
+  m.recall = class_mean(out.classes, &ClassSummary::recall);
+  m.f2 = class_mean(out.classes, &ClassSummary::f2);
+  m.specificity = class_mean(out.classes, &ClassSummary::specificity);
+  m.hd95 = class_mean(out.classes, &ClassSummary::hd95);
+  m.assd = class_mean(out.classes, &ClassSummary::assd);
+  return out;
+}
+
+std::vector<std::string> bin_labels(const std::vector<double>& edges) {
+  std::vector<std::string> labels;
+  if (edges.empty()) return labels;
+  labels.push_back("<" + format_edge(edges[0]));
+  for (size_t b = 1; b < edges.size(); ++b) {
+    labels.push_back(format_edge(edges[b - 1]) + "-" + format_edge(edges[b]));
+  }
+  labels.push_back(">=" + format_edge(edges.back()));
+  return labels;
+}
+
+std::vector<ImageBin> image_size_bins(const std::vector<const CaseRecord*>& cases,
+                                      const MetricOptions& options) {
+  std::vector<ImageBin> bins;
+  const auto& edges = options.image_bins_pct;
+  auto fill = [&](ImageBin bin, const std::vector<const CaseRecord*>& subset) {
+    bin.images = static_cast<int64_t>(subset.size());
+    bin.reference = reference_metrics(subset, options.num_classes);
+    bin.metrics = default_metrics(subset, options);
+    bins.push_back(std::move(bin));
+  };
+  for (const double edge : edges) {
+    std::vector<const CaseRecord*> subset;
+    for (const CaseRecord* c : cases) {
+      if (c->object_ratio < edge) subset.push_back(c);
+    }
+    ImageBin bin;
+    bin.label = "<" + format_edge(edge);
+    bin.lower = 0.0;
+    bin.upper = edge;
+    bin.cumulative = true;
+    bin.complete = subset.size() == cases.size();
+    fill(std::move(bin), subset);
+  }
+  // Disjoint: [0, e0), [e0, e1), ..., [e_{k-2}, +inf): the official edges end
+  // at 100 %, which only an image-filling object reaches.
+  for (size_t b = 0; b < edges.size(); ++b) {
+    const double lower = b == 0 ? 0.0 : edges[b - 1];
+    const double upper = b + 1 == edges.size() ? kInf : edges[b];
+    std::vector<const CaseRecord*> subset;
+    for (const CaseRecord* c : cases) {
+      if (c->object_ratio >= lower && c->object_ratio < upper) subset.push_back(c);
+    }
+    ImageBin bin;
+    bin.label = b == 0                  ? "<" + format_edge(edges[0])
+                : b + 1 == edges.size() ? ">=" + format_edge(lower)
+                                        : format_edge(lower) + "-" + format_edge(edges[b]);
+    bin.lower = lower;
+    bin.upper = upper;
+    bin.cumulative = false;
+    fill(std::move(bin), subset);
+  }
+  return bins;
+}
+
+std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
+                                   const MetricOptions& options) {
+  const auto& edges = options.object_bins_pct;
+  const auto labels = bin_labels(edges);
+  std::vector<ObjectBin> out;
+  for (int64_t k = 0; k < options.num_classes; ++k) {
+    // Bins of this class (k = 0: every foreground class together), then "all".
+    std::vector<ObjectBin> bins(labels.size() + 1);
+    for (size_t b = 0; b < bins.size(); ++b) {
+      ObjectBin& bin = bins[b];
+      bin.class_index = k;
+      bin.class_name = k == 0 ? "all" : options.class_name(k);
+      if (b < labels.size()) {
+        bin.label = labels[b];
+        bin.lower = b == 0 ? 0.0 : edges[b - 1];
+        bin.upper = b < edges.size() ? edges[b] : kInf;
+      } else {
+        bin.label = "all";
+        bin.lower = 0.0;
+        bin.upper = kInf;
+      }
+    }
+    std::vector<double> dice_sum(bins.size(), 0.0);
+    std::vector<int64_t> true_positives(bins.size(), 0);
+    auto bin_of = [&](double pct) {
+      size_t b = 0;
+      while (b < edges.size() && pct >= edges[b]) ++b;
+      return b;
+    };
+    for (const CaseRecord* c : cases) {
+      for (const ObjectRecord& o : c->objects) {
+        if (k != 0 && o.class_index != k) continue;
+        for (const size_t b : {bin_of(o.area_pct), labels.size()}) {
+          ObjectBin& bin = bins[b];
+          if (o.ground_truth) {
+            ++bin.gt_objects;
+            bin.detected += o.matched ? 1 : 0;
+            bin.split += o.partners > 1 ? 1 : 0;
+            dice_sum[b] += o.matched ? o.dice : 0.0;
+          } else {
+            ++bin.predicted;
+            true_positives[b] += o.matched ? 1 : 0;
+            bin.false_positives += o.matched ? 0 : 1;
+            bin.merged += o.partners > 1 ? 1 : 0;
+          }
+        }
+      }
+    }
+    for (size_t b = 0; b < bins.size(); ++b) {
+      ObjectBin& bin = bins[b];
+      bin.missed = bin.gt_objects - bin.detected;
+      bin.recall = ratio(static_cast<double>(bin.detected), static_cast<double>(bin.gt_objects));
+      bin.precision =
+          ratio(static_cast<double>(true_positives[b]), static_cast<double>(bin.predicted));
+      bin.f1 = ratio(2.0 * bin.precision * bin.recall, bin.precision + bin.recall);
+      if (std::isnan(bin.f1) && !std::isnan(bin.precision) && !std::isnan(bin.recall)) bin.f1 = 0.0;
+      bin.dice = ratio(dice_sum[b], static_cast<double>(bin.gt_objects));
+      bin.lesion_dice =
+          ratio(dice_sum[b], static_cast<double>(bin.gt_objects + bin.false_positives));
+      out.push_back(bin);
+    }
+    if (options.num_classes == 2) break;  // "all" is the only foreground class
+  }
+  return out;
+}
+
+Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options) {
+  options.validate();
+  std::vector<const CaseRecord*> all;
+  all.reserve(cases.size());
+  for (const auto& c : cases) all.push_back(&c);
+  Summary s;
+  s.options = options;
+  s.cases = static_cast<int64_t>(cases.size());
+  s.reference = reference_metrics(all, options.num_classes);
+  s.per_class = default_metrics(all, options);
+  s.size_bins = image_size_bins(all, options);
+  if (options.objects) s.objects = object_bins(all, options);
+  return s;
+}
+
+}  // namespace svanet::metrics

@@ -1,0 +1,481 @@
+// The metric core: hand-worked 4x4 cases, empty-mask rules, surface
+// distances and the distance transform against brute force, reference mode
+// against its formulas, per-object matching on drawn shapes, size-bin edges.
+
+#include "support/test_support.h"
+
+#include "svanet/metrics/evaluator.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace svanet::test {
+namespace {
+
+using metrics::CaseRecord;
+using metrics::MetricOptions;
+
+torch::Tensor grid(std::vector<std::vector<int>> rows) {
+  const auto h = static_cast<int64_t>(rows.size()), w = static_cast<int64_t>(rows[0].size());
+  auto t = torch::zeros({h, w}, torch::kByte);
+  for (int64_t r = 0; r < h; ++r) {
+    for (int64_t c = 0; c < w; ++c) t[r][c] = rows[static_cast<size_t>(r)][static_cast<size_t>(c)];
+  }
+  return t;
+}
+
+// The worked example: ground truth a 2x2 square, prediction an L covering
+// three of its pixels plus one outside.
+torch::Tensor example_gt() {
+  return grid({{0, 0, 0, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 0}});
+}
+torch::Tensor example_pred() {
+  return grid({{0, 0, 0, 0}, {0, 1, 1, 1}, {0, 0, 1, 0}, {0, 0, 0, 0}});
+}
+
+TEST(Metrics, CountsAndRatiosOnAWorkedFourByFour) {
+  const auto counts = metrics::class_counts(example_pred(), example_gt(), 2);
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[1], (metrics::Counts{3, 1, 1, 11}));
+  EXPECT_EQ(counts[0], (metrics::Counts{11, 1, 1, 3}));
+  const auto& c = counts[1];
+  EXPECT_DOUBLE_EQ(metrics::dice(c), 6.0 / 8.0);
+  EXPECT_DOUBLE_EQ(metrics::iou(c), 3.0 / 5.0);
+  EXPECT_DOUBLE_EQ(metrics::precision(c), 3.0 / 4.0);
+  EXPECT_DOUBLE_EQ(metrics::recall(c), 3.0 / 4.0);
+  EXPECT_DOUBLE_EQ(metrics::f_beta(c, 2.0), 15.0 / 20.0);
+  EXPECT_DOUBLE_EQ(metrics::specificity(c), 11.0 / 12.0);
+  // F2 weighs recall: a prediction covering everything has high F2, low precision.
+  const metrics::Counts wide{4, 12, 0, 0};
+  EXPECT_DOUBLE_EQ(metrics::f_beta(wide, 2.0), 20.0 / 32.0);
+}
+
+TEST(Metrics, IgnoredPixelsAreNeverCounted) {
+  auto gt = example_gt();
+  gt[1][3] = 255;  // the false-positive pixel is unlabelled
+  const auto counts = metrics::class_counts(example_pred(), gt, 2);
+  EXPECT_EQ(counts[1], (metrics::Counts{3, 0, 1, 11}));
+  EXPECT_EQ(counts[1].total(), 15);
+}
+
+TEST(Metrics, SurfaceDistancesOnTheWorkedExample) {
+  // Every pixel of both regions is a boundary pixel. Pred -> gt: 0, 0, 0 and
+  // 1 (the outside pixel); gt -> pred: 0, 0, 0 and 1. P95 of {0, 0, 0, 1}
+  // interpolates at rank 2.85: 0.85.
+  const auto d = metrics::surface_distance(example_pred(), example_gt());
+  EXPECT_NEAR(d.hd95, 0.85, 1e-12);
+  EXPECT_NEAR(d.assd, 2.0 / 8.0, 1e-12);
+  EXPECT_NEAR(d.hausdorff, 1.0, 1e-12);
+  // In mm with 0.5 mm rows and 2 mm columns: the outside pixel (1, 3) is
+  // 2 mm from (1, 2); the missed pixel (2, 1) is 0.5 mm from (1, 1).
+  const auto mm = metrics::surface_distance(example_pred(), example_gt(), {0.5, 2.0});
+  EXPECT_NEAR(mm.hausdorff, 2.0, 1e-12);
+  EXPECT_NEAR(mm.assd, (2.0 + 0.5) / 8.0, 1e-12);
+}
+
+TEST(Metrics, EmptyMaskRules) {
+  const auto empty = torch::zeros({4, 4}, torch::kByte);
+  const double diagonal = std::hypot(4.0, 4.0);
+  // Both empty: undefined, excluded from means.
+  auto both = metrics::surface_distance(empty, empty);
+  EXPECT_TRUE(std::isnan(both.hd95));
+  EXPECT_TRUE(std::isnan(both.assd));
+  EXPECT_TRUE(std::isnan(metrics::dice(metrics::Counts{0, 0, 0, 16})));
+  // A missed object and a false alarm: the worst case, not NaN.
+  auto missed = metrics::surface_distance(empty, example_gt());
+  EXPECT_DOUBLE_EQ(missed.hd95, diagonal);
+  EXPECT_DOUBLE_EQ(missed.assd, diagonal);
+  auto alarm = metrics::surface_distance(example_pred(), empty);
+  EXPECT_DOUBLE_EQ(alarm.hd95, diagonal);
+  const metrics::Counts missed_counts{0, 0, 4, 12}, alarm_counts{0, 4, 0, 12};
+  EXPECT_DOUBLE_EQ(metrics::dice(missed_counts), 0.0);
+  EXPECT_DOUBLE_EQ(metrics::recall(missed_counts), 0.0);
+  EXPECT_TRUE(std::isnan(metrics::precision(missed_counts)));  // nothing predicted
+  EXPECT_DOUBLE_EQ(metrics::dice(alarm_counts), 0.0);
+  EXPECT_DOUBLE_EQ(metrics::precision(alarm_counts), 0.0);
+  EXPECT_TRUE(std::isnan(metrics::recall(alarm_counts)));  // nothing to find
+
+  // Through the evaluator: a case with neither prediction nor ground truth
+  // of the class is left out of the class means; a false alarm counts 0.
+  MetricOptions options;
+  metrics::Evaluator evaluator(options);
+  evaluator.add("empty", empty, empty);
+  evaluator.add("alarm", example_pred(), empty);
+  evaluator.add("hit", example_gt(), example_gt());
+  const auto summary = evaluator.aggregate();
+  const auto& fg = summary.per_class.classes.at(0);
+  EXPECT_EQ(fg.dice.n, 2);
+  EXPECT_DOUBLE_EQ(fg.dice.mean, 0.5);
+  EXPECT_EQ(fg.hd95.n, 2);
+  EXPECT_DOUBLE_EQ(fg.hd95.mean, diagonal / 2.0);
+  EXPECT_EQ(fg.recall.n, 1);
+  EXPECT_EQ(fg.cases_with_class, 1);
+}
+
+// Brute force: boundary pixels and the distances between them.
+std::vector<std::array<int, 2>> boundary_pixels(const torch::Tensor& m) {
+  std::vector<std::array<int, 2>> out;
+  const auto a = m.accessor<uint8_t, 2>();
+  const int h = static_cast<int>(m.size(0)), w = static_cast<int>(m.size(1));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      if (a[r][c] == 0) continue;
+      bool edge = r == 0 || c == 0 || r == h - 1 || c == w - 1;
+      if (!edge)
+        edge = a[r - 1][c] == 0 || a[r + 1][c] == 0 || a[r][c - 1] == 0 || a[r][c + 1] == 0;
+      if (edge) out.push_back({r, c});
+    }
+  }
+  return out;
+}
+
+std::vector<double> directed(const std::vector<std::array<int, 2>>& from,
+                             const std::vector<std::array<int, 2>>& to, const metrics::Spacing& s) {
+  std::vector<double> d;
+  for (const auto& a : from) {
+    double best = INFINITY;
+    for (const auto& b : to) {
+      best = std::min(best, std::hypot((a[0] - b[0]) * s[0], (a[1] - b[1]) * s[1]));
+    }
+    d.push_back(best);
+  }
+  return d;
+}
+
+double numpy_percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double rank = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(rank));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (rank - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+TEST(Metrics, SurfaceDistancesMatchBruteForceOnRandomMasks) {
+  torch::manual_seed(3);
+  for (int trial = 0; trial < 12; ++trial) {
+    const metrics::Spacing spacing =
+        trial % 2 == 0 ? metrics::Spacing{1.0, 1.0} : metrics::Spacing{0.7, 1.9};
+    // Blobby random masks: smoothed noise thresholded.
+    auto noise = [&] {
+      auto x = torch::rand({1, 1, 24, 31});
+      x = torch::avg_pool2d(x, 5, 1, 2);
+      return (x.squeeze() > 0.52).to(torch::kByte);
+    };
+    const auto pred = noise(), gt = noise();
+    if (pred.sum().item<int64_t>() == 0 || gt.sum().item<int64_t>() == 0) continue;
+    const auto bp = boundary_pixels(pred), bg = boundary_pixels(gt);
+    const auto pg = directed(bp, bg, spacing), gp = directed(bg, bp, spacing);
+    double sum = 0.0;
+    for (double v : pg) sum += v;
+    for (double v : gp) sum += v;
+    const auto d = metrics::surface_distance(pred, gt, spacing);
+    EXPECT_NEAR(d.hd95, std::max(numpy_percentile(pg, 0.95), numpy_percentile(gp, 0.95)), 1e-9);
+    EXPECT_NEAR(d.assd, sum / static_cast<double>(pg.size() + gp.size()), 1e-9);
+    EXPECT_NEAR(
+        d.hausdorff,
+        std::max(*std::max_element(pg.begin(), pg.end()), *std::max_element(gp.begin(), gp.end())),
+        1e-9);
+  }
+}
+
+TEST(Metrics, DistanceTransformIsExactWithAnisotropicSpacing) {
+  torch::manual_seed(5);
+  const auto mask = (torch::rand({13, 17}) > 0.93).to(torch::kByte);
+  mask[0][0] = 1;
+  const metrics::Spacing spacing{1.3, 0.6};
+  const auto d = metrics::distance_transform(mask, spacing);
+  const auto m = mask.accessor<uint8_t, 2>();
+  for (int r = 0; r < 13; ++r) {
+    for (int c = 0; c < 17; ++c) {
+      double best = INFINITY;
+      for (int i = 0; i < 13; ++i) {
+        for (int j = 0; j < 17; ++j) {
+          if (m[i][j] != 0) best = std::min(best, std::hypot((r - i) * 1.3, (c - j) * 0.6));
+        }
+      }
+      ASSERT_NEAR(d[r][c].item<double>(), best, 1e-9) << r << "," << c;
+    }
+  }
+  EXPECT_TRUE(std::isinf(metrics::distance_transform(torch::zeros({3, 3}))[1][1].item<double>()));
+}
+
+TEST(Metrics, EMeasureAndMaeOnTheWorkedExample) {
+  // n11 = 3, n10 = 1, n01 = 1, n00 = 11; both means 1/4. Aligned pixels
+  // score 1, the two disagreeing ones ((1 - 0.6) / 2)^2 = 0.04 each.
+  const double expected = (3.0 + 11.0 + 2 * 0.04) / (15.0 + 1e-7);
+  EXPECT_NEAR(metrics::e_measure(example_pred(), example_gt()), expected, 1e-6);
+  const auto record = metrics::analyze_case("x", example_pred(), example_gt(), MetricOptions());
+  EXPECT_NEAR(record.e_measure, expected, 1e-6);
+  EXPECT_DOUBLE_EQ(record.mae, 2.0 / 16.0);
+  // Empty ground truth: 1 - the predicted fraction; a perfect empty prediction is 16/15.
+  const auto empty = torch::zeros({4, 4}, torch::kByte);
+  EXPECT_NEAR(metrics::e_measure(example_pred(), empty), 12.0 / 15.0, 1e-6);
+  EXPECT_NEAR(metrics::e_measure(empty, empty), 16.0 / 15.0, 1e-6);
+}
+
+TEST(Metrics, ReferenceModeOnTheWorkedExample) {
+  metrics::Evaluator evaluator(MetricOptions{});
+  evaluator.add("x", example_pred(), example_gt());
+  const auto r = evaluator.aggregate().reference;
+  // Both classes are present in the one image: the plain mean of the two.
+  EXPECT_NEAR(r.miou, 100.0 * (11.0 / 13.0 + 3.0 / 5.0) / 2.0, 1e-5);
+  EXPECT_NEAR(r.mdice, 100.0 * (22.0 / 24.0 + 6.0 / 8.0) / 2.0, 1e-5);
+  EXPECT_NEAR(r.avg_recall, 100.0 * (11.0 / 12.0 + 3.0 / 4.0) / 2.0, 1e-5);
+  EXPECT_NEAR(r.avg_precision, 100.0 * (11.0 / 12.0 + 3.0 / 4.0) / 2.0, 1e-5);
+  EXPECT_EQ(r.images_with_class, (std::vector<int64_t>{1, 1}));
+}
+
+TEST(Metrics, ReferenceModeMatchesItsFormulasOnRandomMasks) {
+  torch::manual_seed(11);
+  const int64_t classes = 3;
+  MetricOptions options;
+  options.num_classes = classes;
+  metrics::Evaluator evaluator(options);
+  std::vector<torch::Tensor> preds, gts;
+  for (int i = 0; i < 9; ++i) {
+    auto gt = torch::randint(0, classes, {20, 24}, torch::kByte);
+    if (i % 3 == 0) gt.masked_fill_(gt == 2, 0);  // some images lack class 2
+    if (i == 4) gt.zero_();                       // one lacks all foreground
+    gt.masked_fill_(torch::rand({20, 24}) > 0.95, 255);
+    auto pred = torch::randint(0, classes, {20, 24}, torch::kByte);
+    preds.push_back(pred);
+    gts.push_back(gt);
+    evaluator.add("case" + std::to_string(i), pred, gt);
+  }
+  const auto summary = evaluator.aggregate();
+  // The oracle: tensors all the way.
+  const auto p = torch::stack(preds), g = torch::stack(gts);
+  const auto valid = g != 255;
+  double weights = 0, miou = 0, mdice = 0, mrec = 0, mprec = 0, mf2 = 0;
+  for (int64_t c = 0; c < classes; ++c) {
+    const double inter = ((p == c) & (g == c) & valid).sum().item<double>();
+    const double pred_area = ((p == c) & valid).sum().item<double>();
+    const double gt_area = (g == c).sum().item<double>();
+    const double w = (g == c).flatten(1).any(1).sum().item<double>();
+    const double u = gt_area + pred_area - inter + 1e-7;
+    const double prec = inter / (pred_area + 1e-7), rec = inter / (gt_area + 2e-7);
+    weights += w;
+    miou += w * inter / u;
+    mdice += w * 2 * inter / (u + inter);
+    mrec += w * rec;
+    mprec += w * prec;
+    mf2 += w * 5 * prec * rec / (4 * prec + rec + 1e-7);
+    EXPECT_EQ(summary.reference.images_with_class[static_cast<size_t>(c)], static_cast<int64_t>(w));
+  }
+  EXPECT_NEAR(summary.reference.miou, 100 * miou / weights, 1e-9);
+  EXPECT_NEAR(summary.reference.mdice, 100 * mdice / weights, 1e-9);
+  EXPECT_NEAR(summary.reference.avg_recall, 100 * mrec / weights, 1e-9);
+  EXPECT_NEAR(summary.reference.avg_precision, 100 * mprec / weights, 1e-9);
+  EXPECT_NEAR(summary.reference.avg_f2, 100 * mf2 / weights, 1e-9);
+  // Default mode: the mean of per-case Dice, NaN cases left out.
+  for (int64_t c = 1; c < classes; ++c) {
+    double sum = 0;
+    int n = 0;
+    for (size_t i = 0; i < preds.size(); ++i) {
+      const auto v = gts[i] != 255;
+      const double inter = ((preds[i] == c) & (gts[i] == c)).sum().item<double>();
+      const double total =
+          ((preds[i] == c) & v).sum().item<double>() + (gts[i] == c).sum().item<double>();
+      if (total == 0) continue;
+      sum += 2 * inter / total;
+      ++n;
+    }
+    const auto& s = summary.per_class.classes[static_cast<size_t>(c - 1)];
+    EXPECT_EQ(s.dice.n, n);
+    EXPECT_NEAR(s.dice.mean, sum / n, 1e-12);
+  }
+}
+
+// Drawn shapes on a 20 x 20 canvas (rows, columns).
+struct Scene {
+  torch::Tensor gt = torch::zeros({20, 20}, torch::kByte);
+  torch::Tensor pred = torch::zeros({20, 20}, torch::kByte);
+};
+
+Scene drawn_scene() {
+  Scene s;
+  auto box = [](torch::Tensor& t, int r0, int r1, int c0, int c1) {
+    t.slice(0, r0, r1 + 1).slice(1, c0, c1 + 1).fill_(1);
+  };
+  box(s.gt, 2, 4, 2, 4);  // A: found exactly
+  box(s.pred, 2, 4, 2, 4);
+  box(s.gt, 2, 3, 10, 11);  // B and C: two squares a row apart ...
+  box(s.gt, 5, 6, 10, 11);
+  box(s.pred, 2, 6, 10, 11);  // ... merged by one predicted component
+  s.gt[17][17] = 1;           // D: a dot nobody found
+  box(s.pred, 15, 16, 2, 3);  // a false alarm
+  box(s.gt, 8, 8, 2, 7);      // E: a bar split in two predicted pieces
+  box(s.pred, 8, 8, 2, 3);
+  box(s.pred, 8, 8, 6, 7);
+  return s;
+}
+
+TEST(Metrics, ObjectMatchingOnDrawnShapes) {
+  const Scene s = drawn_scene();
+  const auto objects = metrics::match_objects(s.pred, s.gt, 2);
+  std::vector<metrics::ObjectRecord> gt, pred;
+  for (const auto& o : objects) (o.ground_truth ? gt : pred).push_back(o);
+  ASSERT_EQ(gt.size(), 5u);
+  ASSERT_EQ(pred.size(), 5u);
+  auto find_gt = [&](int64_t x, int64_t y) {
+    for (const auto& o : gt) {
+      if (o.x == x && o.y == y) return o;
+    }
+    ADD_FAILURE() << "no object at " << x << "," << y;
+    return metrics::ObjectRecord{};
+  };
+  const auto a = find_gt(2, 2), b = find_gt(10, 2), c = find_gt(10, 5), d = find_gt(17, 17),
+             e = find_gt(2, 8);
+  EXPECT_TRUE(a.matched);
+  EXPECT_DOUBLE_EQ(a.dice, 1.0);
+  EXPECT_EQ(a.area_px, 9);
+  // Merged: both detected, each scored against the whole 10-pixel component.
+  EXPECT_TRUE(b.matched);
+  EXPECT_TRUE(c.matched);
+  EXPECT_DOUBLE_EQ(b.dice, 8.0 / 14.0);
+  EXPECT_DOUBLE_EQ(c.iou, 4.0 / 10.0);
+  EXPECT_FALSE(d.matched);
+  EXPECT_DOUBLE_EQ(d.dice, 0.0);
+  EXPECT_DOUBLE_EQ(d.area_pct, 100.0 / 400.0);
+  // Split: one detection from the union of both pieces.
+  EXPECT_TRUE(e.matched);
+  EXPECT_EQ(e.partners, 2);
+  EXPECT_DOUBLE_EQ(e.dice, 2.0 * 4.0 / (6.0 + 4.0));
+  int64_t false_positives = 0, merges = 0;
+  for (const auto& o : pred) {
+    false_positives += o.matched ? 0 : 1;
+    merges += o.partners > 1 ? 1 : 0;
+  }
+  EXPECT_EQ(false_positives, 1);
+  EXPECT_EQ(merges, 1);
+
+  // The reduction over these objects: one bin holds them all at 20 x 20.
+  MetricOptions options;
+  options.object_bins_pct = {0.5, 2, 5};  // <0.5 | 0.5-2 | 2-5 | >=5
+  metrics::Evaluator evaluator(options);
+  evaluator.add("scene", s.pred, s.gt);
+  const auto bins = evaluator.aggregate().objects;
+  ASSERT_EQ(bins.size(), 5u);  // 4 bins + "all" for the one foreground class
+  const auto& all = bins.back();
+  EXPECT_EQ(all.label, "all");
+  EXPECT_EQ(all.gt_objects, 5);
+  EXPECT_EQ(all.detected, 4);
+  EXPECT_EQ(all.missed, 1);
+  EXPECT_EQ(all.predicted, 5);
+  EXPECT_EQ(all.false_positives, 1);
+  EXPECT_EQ(all.merged, 1);
+  EXPECT_EQ(all.split, 1);
+  EXPECT_DOUBLE_EQ(all.recall, 0.8);
+  EXPECT_DOUBLE_EQ(all.precision, 0.8);
+  EXPECT_DOUBLE_EQ(all.f1, 0.8);
+  const double dice_sum = 1.0 + 2 * 8.0 / 14.0 + 0.8;
+  EXPECT_DOUBLE_EQ(all.dice, dice_sum / 5.0);
+  EXPECT_DOUBLE_EQ(all.lesion_dice, dice_sum / 6.0);
+  // The dot (0.25 %) is the only object under 0.5 %, and it was missed.
+  EXPECT_EQ(bins[0].label, "<0.5");
+  EXPECT_EQ(bins[0].gt_objects, 1);
+  EXPECT_EQ(bins[0].detected, 0);
+  EXPECT_DOUBLE_EQ(bins[0].recall, 0.0);
+  // A (9 px = 2.25 %) falls in 2-5; B, C (1 %) and E (1.5 %) in 0.5-2.
+  EXPECT_EQ(bins[1].gt_objects, 3);
+  EXPECT_EQ(bins[2].gt_objects, 1);
+}
+
+TEST(Metrics, AnIouThresholdTurnsWeakOverlapsIntoMisses) {
+  const Scene s = drawn_scene();
+  metrics::MatchOptions strict;
+  strict.iou_threshold = 0.5;
+  const auto objects = metrics::match_objects(s.pred, s.gt, 2, strict);
+  int64_t detected = 0, false_positives = 0;
+  for (const auto& o : objects) {
+    if (o.ground_truth) detected += o.matched ? 1 : 0;
+    if (!o.ground_truth) false_positives += o.matched ? 0 : 1;
+  }
+  // B and C (IoU 0.4 with the merged component) are now missed, and the
+  // component, overlapping only missed objects, is a false positive.
+  EXPECT_EQ(detected, 2);
+  EXPECT_EQ(false_positives, 2);
+}
+
+CaseRecord record_with_ratio(const std::string& id, double ratio) {
+  CaseRecord r;
+  r.id = id;
+  r.object_ratio = ratio;
+  r.classes.resize(2);
+  r.classes[1].counts = {1, 0, 0, 3};
+  r.classes[0].counts = {3, 0, 0, 1};
+  r.reference_counts = {r.classes[0].counts, r.classes[1].counts};
+  return r;
+}
+
+TEST(Metrics, SizeBinEdgesAreStrictUpperBounds) {
+  metrics::Evaluator evaluator(MetricOptions{});
+  evaluator.add_record(record_with_ratio("empty", 0.0));
+  evaluator.add_record(record_with_ratio("half", 0.5));  // exactly on an edge
+  evaluator.add_record(record_with_ratio("small", 0.49));
+  evaluator.add_record(record_with_ratio("large", 12.0));
+  const auto bins = evaluator.aggregate().size_bins;
+  ASSERT_EQ(bins.size(), 14u);  // 7 cumulative + 7 disjoint
+  // Cumulative "< 0.5": the empty image and 0.49, not 0.5.
+  EXPECT_EQ(bins[0].label, "<0.5");
+  EXPECT_TRUE(bins[0].cumulative);
+  EXPECT_EQ(bins[0].images, 2);
+  EXPECT_EQ(bins[1].images, 3);    // "< 1" takes 0.5
+  EXPECT_FALSE(bins[5].complete);  // "< 10" misses the 12 % image
+  EXPECT_TRUE(bins[6].complete);   // "< 100"
+  EXPECT_EQ(bins[6].images, 4);
+  // Disjoint: 0.5 opens the "0.5-1" bin; 12 % lands in ">=10".
+  EXPECT_FALSE(bins[7].cumulative);
+  EXPECT_EQ(bins[7].images, 2);
+  EXPECT_EQ(bins[8].label, "0.5-1");
+  EXPECT_EQ(bins[8].images, 1);
+  EXPECT_EQ(bins[13].label, ">=10");
+  EXPECT_EQ(bins[13].images, 1);
+}
+
+TEST(Metrics, CaseRecordsCarryTheOfficialObjectRatio) {
+  // A 10x10 square in 100x100: OpenCV's contour area through the border
+  // pixel centres is 9 x 9 = 0.81 % of the image.
+  auto gt = torch::zeros({100, 100}, torch::kByte);
+  gt.slice(0, 10, 20).slice(1, 10, 20).fill_(1);
+  const auto r = metrics::analyze_case("sq", gt, gt, MetricOptions{});
+  EXPECT_DOUBLE_EQ(r.object_ratio, 0.81);
+}
+
+TEST(Metrics, RecordsSurviveSerializationAndDuplicatesCountOnce) {
+  const Scene s = drawn_scene();
+  MetricOptions options;
+  metrics::Evaluator a(options), b(options);
+  a.add("scene", s.pred, s.gt);
+  a.add("example", torch::constant_pad_nd(example_pred(), {0, 16, 0, 16}),
+        torch::constant_pad_nd(example_gt(), {0, 16, 0, 16}));
+  b.merge_serialized(a.serialize());
+  b.add("scene", s.pred, s.gt);  // a padded shard repeats a case
+  const auto sa = a.aggregate(), sb = b.aggregate();
+  EXPECT_EQ(sb.cases, 2);
+  EXPECT_DOUBLE_EQ(sa.reference.miou, sb.reference.miou);
+  EXPECT_DOUBLE_EQ(sa.per_class.mean.hd95.mean, sb.per_class.mean.hd95.mean);
+  EXPECT_EQ(sa.objects.back().gt_objects, sb.objects.back().gt_objects);
+  a.reset();
+  EXPECT_EQ(a.size(), 0);
+  ASSERT_THROWS_WITH(b.merge_serialized("not cbor"), "corrupt evaluation records");
+}
+
+TEST(Metrics, BadInputNamesTheCase) {
+  MetricOptions options;
+  metrics::Evaluator evaluator(options);
+  auto pred = example_pred();
+  pred[0][0] = 2;
+  ASSERT_THROWS_WITH(evaluator.add("img_007", pred, example_gt()),
+                     "img_007: the prediction holds the value 2, but there are only 2 classes");
+  ASSERT_THROWS_WITH(evaluator.add("img_008", torch::zeros({3, 4}, torch::kByte), example_gt()),
+                     "img_008: the prediction is 4x3 but the ground truth is 4x4");
+  options.num_classes = 1;
+  ASSERT_THROWS_WITH(metrics::Evaluator{options}, "num_classes must be in 2..255");
+}
+
+}  // namespace
+}  // namespace svanet::test
