@@ -1,5 +1,6 @@
 #include "svanet/config/data_config.h"
 
+#include "config/sections.h"
 #include "config/yaml_util.h"
 #include "svanet/core/error.h"
 #include "svanet/utils/atomic_file.h"
@@ -49,13 +50,6 @@ const std::map<std::string, Setter>& augment_keys() {
   return keys;
 }
 
-std::vector<std::string> names(const std::map<std::string, Setter>& keys) {
-  std::vector<std::string> out;
-  out.reserve(keys.size());
-  for (const auto& [k, v] : keys) out.push_back(k);
-  return out;
-}
-
 Normalization parse_normalization(const YAML::Node& node, const std::string& source) {
   Normalization n;
   if (node.IsScalar()) {
@@ -85,14 +79,15 @@ Normalization parse_normalization(const YAML::Node& node, const std::string& sou
 
 }  // namespace
 
-DataConfig parse_data_config(const std::string& yaml_text, const std::string& source) {
-  const YAML::Node root = load_yaml(yaml_text, source);
-  SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
-  const YAML::Node node = root["data"];
-  SVANET_CHECK(node.IsDefined() && node.IsMap(), source, ": missing the 'data:' section");
-  check_keys(node,
-             {"root", "dataset", "normalization", "splits", "augment", "batch_size", "workers"},
-             source, "data");
+std::vector<std::string> augment_key_names() {
+  std::vector<std::string> out;
+  for (const auto& item : augment_keys()) out.push_back(item.first);
+  return out;
+}
+
+DataConfig parse_data_section(const YAML::Node& node, const std::string& source) {
+  SVANET_CHECK(node.IsMap(), where(node, source), ": 'data' must be a mapping");
+  check_keys(node, section_keys("data"), source, "data");
   DataConfig c;
   if (node["root"]) c.root = scalar<std::string>(node, "root", source, "data");
   if (node["dataset"]) c.dataset = scalar<std::string>(node, "dataset", source, "data");
@@ -103,8 +98,7 @@ DataConfig parse_data_config(const std::string& yaml_text, const std::string& so
   if (node["normalization"]) c.normalization = parse_normalization(node["normalization"], source);
   if (const YAML::Node splits = node["splits"]) {
     SVANET_CHECK(splits.IsMap(), where(splits, source), ": data.splits must be a mapping");
-    check_keys(splits, {"seed", "val_fraction", "test_fraction", "folds", "fold"}, source,
-               "data.splits");
+    check_keys(splits, section_keys("data.splits"), source, "data.splits");
     if (splits["seed"]) c.splits.seed = scalar<uint64_t>(splits, "seed", source, "data.splits");
     if (splits["val_fraction"])
       c.splits.val_fraction = scalar<double>(splits, "val_fraction", source, "data.splits");
@@ -116,12 +110,20 @@ DataConfig parse_data_config(const std::string& yaml_text, const std::string& so
   }
   if (const YAML::Node augment = node["augment"]) {
     SVANET_CHECK(augment.IsMap(), where(augment, source), ": data.augment must be a mapping");
-    check_keys(augment, names(augment_keys()), source, "data.augment");
+    check_keys(augment, section_keys("data.augment"), source, "data.augment");
     for (const auto& item : augment) {
       augment_keys().at(item.first.as<std::string>())(c.augment, item.second, source);
     }
   }
   return c;
+}
+
+DataConfig parse_data_config(const std::string& yaml_text, const std::string& source) {
+  const YAML::Node root = load_yaml(yaml_text, source);
+  SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
+  const YAML::Node node = root["data"];
+  SVANET_CHECK(node.IsDefined() && node.IsMap(), source, ": missing the 'data:' section");
+  return parse_data_section(node, source);
 }
 
 DataConfig load_data_config(const std::string& path) {

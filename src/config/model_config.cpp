@@ -1,5 +1,6 @@
 #include "svanet/config/model_config.h"
 
+#include "config/sections.h"
 #include "config/yaml_util.h"
 #include "svanet/core/error.h"
 #include "svanet/models/registry.h"
@@ -13,14 +14,9 @@
 
 namespace svanet::config {
 
-namespace {
-
-models::ModelSpec spec_from_node(const YAML::Node& root, const std::string& source) {
-  SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
-  const YAML::Node node = root["model"];
-  SVANET_CHECK(node.IsDefined() && node.IsMap(), source, ": missing the 'model:' section");
-  check_keys(node, {"name", "num_classes", "in_channels", "image_size", "options"}, source,
-             "model");
+models::ModelSpec parse_model_section(const YAML::Node& node, const std::string& source) {
+  SVANET_CHECK(node.IsMap(), where(node, source), ": 'model' must be a mapping");
+  check_keys(node, section_keys("model"), source, "model");
   models::ModelSpec spec;
   spec.name = scalar<std::string>(node, "name", source, "model");
   SVANET_CHECK(has_model(spec.name), where(node["name"], source), ": unknown model '", spec.name,
@@ -49,10 +45,12 @@ models::ModelSpec spec_from_node(const YAML::Node& root, const std::string& sour
   return spec;
 }
 
-}  // namespace
-
 models::ModelSpec parse_model_spec(const std::string& yaml_text, const std::string& source) {
-  return spec_from_node(load_yaml(yaml_text, source), source);
+  const YAML::Node root = load_yaml(yaml_text, source);
+  SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
+  const YAML::Node node = root["model"];
+  SVANET_CHECK(node.IsDefined() && node.IsMap(), source, ": missing the 'model:' section");
+  return parse_model_section(node, source);
 }
 
 models::ModelSpec load_model_spec(const std::string& path) {

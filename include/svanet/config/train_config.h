@@ -1,0 +1,114 @@
+#pragma once
+/// @file
+/// A training config: the `model:`, `data:`, `train:` and `evaluate:`
+/// sections of one YAML file, parsed into typed structs. Unknown keys are
+/// errors naming the file, line and the valid keys; `--set key=value`
+/// overrides (dotted paths, YAML values) are applied before parsing and
+/// checked against the same keys.
+///
+///     model: {name: svanet_r18_tiny, image_size: 256}
+///     data: {root: demo_data, dataset: demo, batch_size: 8}
+///     train:
+///       epochs: 40
+///       device: auto                # auto | cpu | cuda | cuda:N
+///       precision: fp32             # fp32 | bf16 | fp16 (CUDA)
+///       optimizer: {name: adamw, weight_decay: 0.03}
+///       schedule: {name: official_cosine, min_lr: 1e-6, warmup_init_lr: 5e-5, max_lr: 5e-4}
+///       loss: {name: cross_entropy}
+///       freeze_encoder_epochs: first_cycle   # or a number; 0 = never
+///     evaluate: {split: test, checkpoint: best}
+///
+/// to_yaml writes the resolved config back with every key, so a run folder's
+/// config.yaml repeats the run exactly.
+
+#include "svanet/config/data_config.h"
+#include "svanet/engine/schedule.h"
+#include "svanet/losses/loss.h"
+#include "svanet/models/segmentation_model.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace svanet::config {
+
+struct OptimizerConfig {
+  /// adamw, adam or sgd.
+  std::string name = "adamw";
+  double weight_decay = 0.03;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  /// sgd only.
+  double momentum = 0.9;
+  bool nesterov = false;
+};
+
+struct TrainSection {
+  int64_t epochs = 100;
+  /// auto (CUDA when available), cpu, cuda or cuda:N.
+  std::string device = "auto";
+  /// fp32, bf16 (autocast) or fp16 (autocast with loss scaling); reduced
+  /// precision needs CUDA.
+  std::string precision = "fp32";
+  bool channels_last = false;
+  uint64_t seed = 0;
+  /// Deterministic algorithms only (slower on CUDA).
+  bool deterministic = false;
+  OptimizerConfig optimizer;
+  engine::ScheduleOptions schedule;
+  losses::LossOptions loss;
+  /// Epochs trained with a frozen encoder; -1 = the schedule's first cycle
+  /// (the official recipe, written `first_cycle` in YAML).
+  int64_t freeze_encoder_epochs = -1;
+  /// Keep frozen BatchNorm statistics fixed (the official recipe updates them).
+  bool fix_norm_statistics = false;
+  /// Validate every N epochs (and after the last).
+  int64_t validate_every = 1;
+  /// What selects the best checkpoint: ref_miou (official), ref_mdice, dice,
+  /// iou (default-mode foreground means) or val_loss.
+  std::string select_metric = "ref_miou";
+  /// Clip the gradients' global norm; 0 = off.
+  double grad_clip = 0.0;
+  /// Independent runs with seeds seed, seed + 1, ... (official --num_repeat).
+  int64_t repeats = 1;
+};
+
+struct EvaluateSection {
+  /// The split evaluated after training (and by `svanet evaluate --run`).
+  std::string split = "test";
+  /// best or last.
+  std::string checkpoint = "best";
+  /// Evaluate right after training.
+  bool after_training = true;
+  double iou_threshold = 0.0;
+  std::vector<double> image_bins_pct{0.5, 1, 2, 3, 5, 10, 100};
+  std::vector<double> object_bins_pct{0.1, 0.5, 1, 5};
+  bool surface_distances = true;
+  /// Overlays in the HTML report (worst cases and missed small objects, each).
+  int64_t overlays = 6;
+  /// Write each prediction as a palette PNG.
+  bool save_predictions = true;
+};
+
+struct TrainConfig {
+  models::ModelSpec model;
+  /// Whether the config set model.num_classes (otherwise the dataset does).
+  bool num_classes_given = false;
+  DataConfig data;
+  TrainSection train;
+  EvaluateSection evaluate;
+  /// Where the config came from (for messages).
+  std::string source;
+};
+
+/// Parses YAML text, applying `overrides` ("key.path=value") first.
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& source,
+                               const std::vector<std::string>& overrides = {});
+/// Reads a YAML file (see parse_train_config).
+TrainConfig load_train_config(const std::string& path,
+                              const std::vector<std::string>& overrides = {});
+
+/// The whole config as YAML, every key written.
+std::string to_yaml(const TrainConfig& config);
+
+}  // namespace svanet::config

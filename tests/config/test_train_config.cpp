@@ -1,0 +1,133 @@
+// Training configs: defaults, `--set` overrides, unknown keys, and the
+// resolved config written back.
+
+#include "support/test_support.h"
+
+#include "svanet/config/train_config.h"
+
+namespace svanet::test {
+namespace {
+
+using config::parse_train_config;
+
+const char* kConfig = R"(# a small config
+model:
+  name: svanet_test
+  image_size: 64
+data:
+  root: demo_data
+  dataset: demo
+  batch_size: 2
+  augment: {size: 64, rotation_degrees: 5}
+train:
+  epochs: 3
+  optimizer: {name: adamw, weight_decay: 0.01}
+  schedule: {name: cosine, max_lr: 1e-3, warmup_epochs: 1}
+  loss: {name: dice_ce, class_weights: [1, 2, 2]}
+  freeze_encoder_epochs: 0
+  select_metric: dice
+evaluate: {overlays: 2}
+)";
+
+TEST(TrainConfig, ParsesEverySectionWithDefaultsForTheRest) {
+  const auto c = parse_train_config(kConfig, "small.yaml");
+  EXPECT_EQ(c.model.name, "svanet_test");
+  EXPECT_FALSE(c.num_classes_given);
+  EXPECT_EQ(c.data.batch_size, 2);
+  EXPECT_EQ(c.data.augment.size, 64);
+  EXPECT_DOUBLE_EQ(c.data.augment.rotation_degrees, 5.0);
+  EXPECT_DOUBLE_EQ(c.data.augment.hflip, 0.5);  // default
+  EXPECT_EQ(c.train.epochs, 3);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.01);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.beta2, 0.999);
+  EXPECT_EQ(c.train.schedule.name, "cosine");
+  EXPECT_EQ(c.train.loss.class_weights, (std::vector<double>{1, 2, 2}));
+  EXPECT_EQ(c.train.freeze_encoder_epochs, 0);
+  EXPECT_EQ(c.train.select_metric, "dice");
+  EXPECT_EQ(c.evaluate.overlays, 2);
+  EXPECT_EQ(c.evaluate.split, "test");
+  // The paper's recipe is the default of the train section.
+  const auto defaults = parse_train_config("model: {name: svanet_r50}", "d.yaml");
+  EXPECT_EQ(defaults.train.epochs, 100);
+  EXPECT_EQ(defaults.train.optimizer.name, "adamw");
+  EXPECT_DOUBLE_EQ(defaults.train.optimizer.weight_decay, 0.03);
+  EXPECT_EQ(defaults.train.schedule.name, "official_cosine");
+  EXPECT_EQ(defaults.train.loss.name, "cross_entropy");
+  EXPECT_EQ(defaults.train.freeze_encoder_epochs, -1);  // first cycle
+  EXPECT_EQ(defaults.train.select_metric, "ref_miou");
+}
+
+TEST(TrainConfig, SetOverridesApplyBeforeParsing) {
+  const auto c = parse_train_config(
+      kConfig, "small.yaml",
+      {"train.epochs=7", "model.options.link=add", "data.augment.size=96",
+       "train.optimizer.betas=[0.8, 0.95]", "train.freeze_encoder_epochs=first_cycle",
+       "model.num_classes=3", "evaluate.object_bins_pct=[1, 2]", "train.device=cpu"});
+  EXPECT_EQ(c.train.epochs, 7);
+  EXPECT_EQ(c.model.options.overrides().at("link"), "add");
+  EXPECT_EQ(c.data.augment.size, 96);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.beta1, 0.8);
+  EXPECT_EQ(c.train.freeze_encoder_epochs, -1);
+  EXPECT_TRUE(c.num_classes_given);
+  EXPECT_EQ(c.model.options.num_classes(), 3);
+  EXPECT_EQ(c.evaluate.object_bins_pct, (std::vector<double>{1, 2}));
+  EXPECT_EQ(c.train.device, "cpu");
+  // A whole section can be created by overrides.
+  const auto fresh = parse_train_config("model: {name: svanet_test}", "m.yaml",
+                                        {"train.loss.name=focal", "data.root=/data/x"});
+  EXPECT_EQ(fresh.train.loss.name, "focal");
+  EXPECT_EQ(fresh.data.root, "/data/x");
+}
+
+TEST(TrainConfig, UnknownKeysAreErrorsThatListTheValidOnes) {
+  ASSERT_THROWS_WITH(
+      parse_train_config("model: {name: svanet_test}\ntrain:\n  epoch: 3\n", "c.yaml"),
+      "c.yaml:3:3: unknown key 'train.epoch'; valid keys: epochs");
+  ASSERT_THROWS_WITH(
+      parse_train_config("model: {name: svanet_test}\ntrain: {schedule: {max: 1}}\n", "c.yaml"),
+      "unknown key 'train.schedule.max'");
+  ASSERT_THROWS_WITH(parse_train_config("model: {name: svanet_test}\nevaluation: {}\n", "c.yaml"),
+                     "c.yaml:2:1: unknown key 'config.evaluation'; valid keys: model, data, train, "
+                     "evaluate");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epoch=3"}),
+                     "--set 'train.epoch=3': unknown key 'train.epoch'; valid keys under 'train': "
+                     "epochs, device");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"trainer.epochs=3"}),
+                     "unknown key 'trainer'; valid keys: model, data, train, evaluate");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epochs"}),
+                     "expected key=value");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epochs.x=1"}),
+                     "'train.epochs' is a value, not a section");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.optimizer=sgd"}),
+                     "'train.optimizer' is a section; set one of its keys: name");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epochs=many"}),
+                     "'train.epochs' has an invalid value 'many'");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"model.options.linkk=add"}),
+                     "unknown option 'model.options.linkk' for model 'svanet_test'");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.precision=fp8"}),
+                     "train.precision is fp32, bf16 or fp16, got 'fp8'");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.freeze_encoder_epochs=x"}),
+                     "freeze_encoder_epochs is first_cycle or a number of epochs, got 'x'");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.schedule.name=step"}),
+                     "unknown schedule 'step'");
+}
+
+TEST(TrainConfig, TheResolvedConfigReadsBackIdentically) {
+  auto c =
+      parse_train_config(kConfig, "small.yaml",
+                         {"model.options.mc_pool_sizes=[1, 2]", "train.schedule.min_lr=1e-7",
+                          "data.normalization={mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.5]}"});
+  const std::string yaml = config::to_yaml(c);
+  const auto again = parse_train_config(yaml, "config.yaml");
+  EXPECT_EQ(config::to_yaml(again), yaml);
+  EXPECT_EQ(again.model.options.overrides().at("mc_pool_sizes"), "1,2");
+  EXPECT_DOUBLE_EQ(again.train.schedule.min_lr, 1e-7);
+  EXPECT_EQ(again.data.normalization.mode, "custom");
+  EXPECT_DOUBLE_EQ(again.data.normalization.std[2], 0.5);
+  EXPECT_EQ(again.train.loss.class_weights, c.train.loss.class_weights);
+  EXPECT_EQ(again.data.dataset, "demo");
+  EXPECT_NE(yaml.find("freeze_encoder_epochs: 0"), std::string::npos) << yaml;
+}
+
+}  // namespace
+}  // namespace svanet::test
