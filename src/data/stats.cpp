@@ -4,6 +4,7 @@
 #include "svanet/core/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"
+#include "utils/plot.h"
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -116,28 +117,8 @@ size_t official_bin(double ratio) {
   return edges.size() - 1;
 }
 
-/// A bar chart drawn with OpenCV: labels under the bars, counts above.
-cv::Mat bar_chart(const std::string& title, const std::vector<std::string>& labels,
-                  const std::vector<int64_t>& counts, const cv::Scalar& colour) {
-  const int width = 560, height = 370, left = 50, bottom = 310, top = 70;
-  cv::Mat chart(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
-  cv::putText(chart, title, {left, 30}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(20, 20, 20), 1,
-              cv::LINE_AA);
-  const int64_t max_count = std::max<int64_t>(1, *std::max_element(counts.begin(), counts.end()));
-  const int slot = (width - left - 20) / static_cast<int>(std::max<size_t>(1, counts.size()));
-  cv::line(chart, {left, bottom}, {width - 10, bottom}, cv::Scalar(80, 80, 80), 1);
-  for (size_t i = 0; i < counts.size(); ++i) {
-    const int x0 = left + static_cast<int>(i) * slot + 4;
-    const int bar =
-        static_cast<int>(static_cast<double>(bottom - top) * static_cast<double>(counts[i]) /
-                         static_cast<double>(max_count));
-    cv::rectangle(chart, {x0, bottom - bar}, {x0 + slot - 8, bottom}, colour, cv::FILLED);
-    cv::putText(chart, std::to_string(counts[i]), {x0, bottom - bar - 5}, cv::FONT_HERSHEY_SIMPLEX,
-                0.4, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
-    cv::putText(chart, labels[i], {x0, bottom + 18 + 14 * static_cast<int>(i % 2)},
-                cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
-  }
-  return chart;
+std::vector<double> as_doubles(const std::vector<int64_t>& counts) {
+  return {counts.begin(), counts.end()};
 }
 
 }  // namespace
@@ -236,10 +217,11 @@ void write_stats(const DatasetStats& stats, const std::string& out_dir) {
   summary["objects_per_pixel_area"] = pixels;
   utils::write_file_atomic((out / "summary.json").string(), summary.dump(1) + "\n");
 
-  cv::Mat left = bar_chart("Images by largest-object ratio (% of image, official)", bin_labels,
-                           image_bins, cv::Scalar(180, 120, 40));
-  cv::Mat right =
-      bar_chart("Objects by area (pixels)", pixel_labels, pixel_bins, cv::Scalar(60, 140, 60));
+  namespace plot = utils::plot;
+  cv::Mat left = plot::bar_chart("Images by largest-object ratio (% of image, official)", "images",
+                                 bin_labels, {{"", as_doubles(image_bins), plot::colour::kBlue}});
+  cv::Mat right = plot::bar_chart("Objects by area (pixels)", "objects", pixel_labels,
+                                  {{"", as_doubles(pixel_bins), plot::colour::kGreen}});
   cv::Mat both;
   cv::hconcat(left, right, both);
   write_mat((out / "size_histogram.png").string(), both);

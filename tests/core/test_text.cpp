@@ -37,5 +37,17 @@ TEST(Text, StripsSuffixesOnlyWhenSomethingRemains) {
   EXPECT_EQ(utils::strip_suffix("im1.nii", ".nii.gz"), std::nullopt);
 }
 
+TEST(Text, Base64AndHtmlEscaping) {
+  // RFC 4648's test vectors.
+  EXPECT_EQ(utils::base64_encode(""), "");
+  EXPECT_EQ(utils::base64_encode("f"), "Zg==");
+  EXPECT_EQ(utils::base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(utils::base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(utils::base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(utils::base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(utils::base64_encode(std::string("\xff\x00\x10", 3)), "/wAQ");
+  EXPECT_EQ(utils::html_escape("a<b & \"c\" 'd'>"), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;");
+}
+
 }  // namespace
 }  // namespace svanet::test

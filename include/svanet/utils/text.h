@@ -17,6 +17,11 @@ std::vector<std::string> split(const std::string& s, char separator);
 /// `text` without `suffix` when it ends with it and something is left; nothing otherwise.
 std::optional<std::string> strip_suffix(const std::string& text, const std::string& suffix);
 
+/// Base64 (RFC 4648, with padding) of bytes, for data: URLs.
+std::string base64_encode(const std::string& bytes);
+/// Text safe inside HTML elements and attribute values.
+std::string html_escape(const std::string& text);
+
 /// A whole decimal integer, e.g. "42" or "-3".
 int64_t parse_int(const std::string& s);
 /// A whole floating-point number, e.g. "0.1" or "1e-3".
