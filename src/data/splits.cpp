@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 namespace svanet::data {
@@ -151,8 +152,30 @@ Splits read_splits(const std::string& path, const DatasetIndex& index) {
     SVANET_FAIL(path, ": invalid JSON: ", e.what());
   }
   SVANET_CHECK(json.value("format", "") == "svanet.splits", path, ": not an svanet splits file");
-  std::map<std::string, const Sample*> by_image;
-  for (const auto& sample : index.samples) by_image[sample.image] = &sample;
+  // Images are found by their path as written, by their absolute path (the
+  // dataset given relative to another folder), or by their last two path
+  // components (the dataset moved as a whole).
+  namespace fs = std::filesystem;
+  auto absolute = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
+  auto tail = [](const std::string& p) {
+    const fs::path path(p);
+    return (path.parent_path().filename() / path.filename()).string();
+  };
+  std::map<std::string, const Sample*> by_image, by_absolute;
+  std::map<std::string, std::vector<const Sample*>> by_tail;
+  for (const auto& sample : index.samples) {
+    by_image[sample.image] = &sample;
+    by_absolute[absolute(sample.image)] = &sample;
+    by_tail[tail(sample.image)].push_back(&sample);
+  }
+  auto find = [&](const std::string& image) -> const Sample* {
+    if (auto it = by_image.find(image); it != by_image.end()) return it->second;
+    if (auto it = by_absolute.find(absolute(image)); it != by_absolute.end()) return it->second;
+    if (auto it = by_tail.find(tail(image)); it != by_tail.end() && it->second.size() == 1) {
+      return it->second.front();
+    }
+    return nullptr;
+  };
   Splits s;
   s.options.seed = json.value("seed", uint64_t{0});
   s.options.val_fraction = json.value("val_fraction", 0.2);
@@ -166,10 +189,10 @@ Splits read_splits(const std::string& path, const DatasetIndex& index) {
                  "' list");
     for (const auto& item : json[name]) {
       const std::string image = item.value("image", "");
-      auto it = by_image.find(image);
-      SVANET_CHECK(it != by_image.end(), path, ": image ", image, " of the '", name,
+      const Sample* sample = find(image);
+      SVANET_CHECK(sample != nullptr, path, ": image ", image, " of the '", name,
                    "' split is no longer in the dataset");
-      part->push_back(*it->second);
+      part->push_back(*sample);
     }
   }
   return s;

@@ -47,7 +47,9 @@ struct LoaderOptions {
   bool drop_single = true;
   /// Decoding threads; 0 = as many as LibTorch's intra-op threads.
   int workers = 0;
-  /// Batches prepared ahead of the consumer.
+  /// Batches prepared ahead of the consumer on worker threads; 0 prepares
+  /// each batch when it is asked for, with `workers` threads, while the
+  /// caller waits (best when the model runs on the same CPU cores).
   int prefetch = 2;
   uint64_t seed = 0;
   /// Keep each sample's native-size mask in the batch (evaluation).
@@ -58,6 +60,9 @@ struct LoaderOptions {
   /// `world_size`-th sample starting at `rank` (after shuffling).
   int64_t rank = 0;
   int64_t world_size = 1;
+  /// Every rank takes the same number of samples, wrapping around the order
+  /// (training); false gives each sample to exactly one rank (evaluation).
+  bool even_shards = true;
 };
 
 /// Loads samples of one split in batches.
@@ -70,7 +75,9 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   /// Starts (or restarts) an epoch: draws its order and starts the workers.
-  void start_epoch(int64_t epoch);
+  /// The first `skip_batches` batches are left out (resuming inside an
+  /// epoch); the rest are exactly those of the whole epoch.
+  void start_epoch(int64_t epoch, int64_t skip_batches = 0);
   /// The next batch of the epoch, or nothing when the epoch is over. Errors
   /// of a worker (an unreadable file) are rethrown here, naming the file.
   std::optional<Batch> next();
@@ -82,6 +89,10 @@ class DataLoader {
   const std::vector<Sample>& samples() const { return samples_; }
 
  private:
+  /// Decodes, transforms and collates the samples `indices` of `epoch` on
+  /// up to `threads` threads.
+  Batch build_batch(const std::vector<int64_t>& indices, int64_t epoch, int threads) const;
+
   struct State;
   DatasetDefinition definition_;
   std::vector<Sample> samples_;
