@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 
 namespace svanet::config {
@@ -247,6 +248,52 @@ void emit_numbers(YAML::Emitter& out, const std::vector<double>& values) {
   out << YAML::EndSeq;
 }
 
+/// Checks the keys of every section of a (partial) config tree.
+void check_tree(const YAML::Node& node, const std::string& section, const std::string& source) {
+  check_keys(node, section_keys(section), source, section.empty() ? "config" : section);
+  for (const auto& item : node) {
+    const auto key = item.first.as<std::string>();
+    const std::string path = section.empty() ? key : section + "." + key;
+    if (is_section(path) && item.second.IsMap()) check_tree(item.second, path, source);
+  }
+}
+
+/// `overlay` on top of `base`: mappings merge key by key, anything else replaces.
+YAML::Node merge(const YAML::Node& base, const YAML::Node& overlay) {
+  if (!base.IsMap() || !overlay.IsMap()) return YAML::Clone(overlay);
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& item : overlay) {
+    const auto key = item.first.as<std::string>();
+    out[key] = out[key] ? merge(out[key], item.second) : YAML::Clone(item.second);
+  }
+  return out;
+}
+
+/// The config tree of a file with its `base:` chain resolved (a base path is
+/// relative to the file naming it).
+YAML::Node resolve_bases(YAML::Node root, const std::string& source,
+                         std::vector<std::string>& chain) {
+  SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
+  const YAML::Node base = root["base"];
+  if (!base) return root;
+  SVANET_CHECK(base.IsScalar(), where(base, source), ": 'base' names another config file");
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      source.empty() || source[0] == '<' ? fs::current_path() : fs::path(source).parent_path();
+  const std::string path = (dir / base.Scalar()).lexically_normal().string();
+  SVANET_CHECK(std::find(chain.begin(), chain.end(), path) == chain.end(), where(base, source),
+               ": the base config ", path, " includes itself");
+  SVANET_CHECK(fs::exists(path), where(base, source), ": the base config ", path,
+               " does not exist");
+  chain.push_back(path);
+  YAML::Node parent = load_yaml(utils::read_file(path), path);
+  if (parent.IsNull()) parent = YAML::Node(YAML::NodeType::Map);
+  parent = resolve_bases(parent, path, chain);
+  check_tree(parent, "", path);
+  root.remove("base");
+  return merge(parent, root);
+}
+
 }  // namespace
 
 const std::vector<std::string>& section_keys(const std::string& name) {
@@ -264,6 +311,8 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
   YAML::Node root = load_yaml(yaml_text, source);
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
+  std::vector<std::string> chain{source};
+  root = resolve_bases(root, source, chain);
   for (const auto& o : overrides) apply_override(root, o);
   check_keys(root, section_keys(""), source, "config");
   TrainConfig c;

@@ -5,10 +5,14 @@
 
 #include "svanet/config/train_config.h"
 
+#include <filesystem>
+#include <fstream>
+
 namespace svanet::test {
 namespace {
 
 using config::parse_train_config;
+namespace fs = std::filesystem;
 
 const char* kConfig = R"(# a small config
 model:
@@ -127,6 +131,33 @@ TEST(TrainConfig, TheResolvedConfigReadsBackIdentically) {
   EXPECT_EQ(again.train.loss.class_weights, c.train.loss.class_weights);
   EXPECT_EQ(again.data.dataset, "demo");
   EXPECT_NE(yaml.find("freeze_encoder_epochs: 0"), std::string::npos) << yaml;
+}
+
+TEST(TrainConfig, ABaseConfigIsMergedUnderTheFile) {
+  TempDir dir;
+  std::ofstream(dir.path() / "recipe.yaml") << "train:\n  epochs: 100\n  optimizer: {name: adamw, "
+                                               "weight_decay: 0.03}\n  repeats: 3\n";
+  fs::create_directories(dir.path() / "sets");
+  std::ofstream(dir.path() / "sets" / "fives.yaml")
+      << "base: ../recipe.yaml\nmodel: {name: svanet_test}\ndata: {dataset: fives}\n"
+         "train:\n  optimizer: {weight_decay: 0.05}\n";
+  const auto c =
+      config::load_train_config((dir.path() / "sets" / "fives.yaml").string(), {"train.repeats=1"});
+  EXPECT_EQ(c.train.epochs, 100);                          // from the base
+  EXPECT_EQ(c.train.optimizer.name, "adamw");              // merged section
+  EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.05);  // the file wins
+  EXPECT_EQ(c.train.repeats, 1);                           // --set wins over both
+  EXPECT_EQ(c.data.dataset, "fives");
+  std::ofstream(dir.path() / "bad_base.yaml") << "train: {epoch: 3}\n";
+  std::ofstream(dir.path() / "child.yaml") << "base: bad_base.yaml\nmodel: {name: svanet_test}\n";
+  ASSERT_THROWS_WITH(config::load_train_config((dir.path() / "child.yaml").string()),
+                     "bad_base.yaml:1:9: unknown key 'train.epoch'");
+  std::ofstream(dir.path() / "loop.yaml") << "base: loop.yaml\n";
+  ASSERT_THROWS_WITH(config::load_train_config((dir.path() / "loop.yaml").string()),
+                     "includes itself");
+  std::ofstream(dir.path() / "lost.yaml") << "base: nowhere.yaml\n";
+  ASSERT_THROWS_WITH(config::load_train_config((dir.path() / "lost.yaml").string()),
+                     "nowhere.yaml does not exist");
 }
 
 }  // namespace

@@ -18,6 +18,10 @@
 ///       freeze_encoder_epochs: first_cycle   # or a number; 0 = never
 ///     evaluate: {split: test, checkpoint: best}
 ///
+/// A config may start from another: `base: ../paper/_recipe.yaml` (a path
+/// relative to the file) is read first and this file's keys are merged over
+/// it, section by section.
+///
 /// to_yaml writes the resolved config back with every key, so a run folder's
 /// config.yaml repeats the run exactly.
 
