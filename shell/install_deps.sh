@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU)
+  libgloo-dev             # headers of LibTorch's Gloo backend (multi-process training)
   libopenblas0-openmp     # fast BLAS for LibTorch (the reference BLAS is ~4x slower)
   libopencv-dev
   libyaml-cpp-dev
