@@ -1,0 +1,70 @@
+#pragma once
+/// @file
+/// Evaluation of a trained run, or of prediction masks against ground-truth
+/// masks, with every reduction of svanet/metrics and the outputs:
+///
+///     summary.json     top-level keys reference, per_class, size_bins, objects
+///     per_case.csv     one row per case and foreground class
+///     per_object.csv   one row per ground-truth object and predicted component
+///     size_bins.csv    image-level size bins (cumulative and disjoint), both modes
+///     report.html      one self-contained page: tables, charts, overlays
+///     predictions/     the predicted masks (palette PNGs), for `--run`
+
+#include "svanet/metrics/reduce.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace svanet::engine {
+
+struct EvaluateOptions {
+  /// best, last, or a checkpoint file.
+  std::string checkpoint = "best";
+  /// test, val or train (of the run's splits.json).
+  std::string split = "test";
+  /// Output folder; empty = RUN/eval_<split> (or eval_<split>_<checkpoint>
+  /// for a checkpoint other than the config's).
+  std::string out;
+  /// auto, cpu, cuda or cuda:N.
+  std::string device = "auto";
+  /// Average the logits with those of the flipped image.
+  bool flip = false;
+  /// Overrides of the run config's evaluate section (negative / empty = keep).
+  int64_t overlays = -1;
+  int save_predictions = -1;
+};
+
+struct EvaluationResult {
+  metrics::Summary summary;
+  std::string out_dir;
+};
+
+/// Predicts the split of a trained run with its checkpoint and scores it.
+/// Reference mode is scored at the model's resolution (as the official
+/// code), everything else at each image's native resolution.
+EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions& options = {});
+
+struct FolderEvaluateOptions {
+  std::string pred_dir, gt_dir, out;
+  /// A built-in dataset definition for the masks' classes and encoding...
+  std::string dataset;
+  /// ... or the class names (background first); masks hold class indices.
+  std::vector<std::string> classes;
+  /// Images for the report's overlays (matched by stem); optional.
+  std::string images_dir;
+  metrics::MetricOptions metrics;
+  int64_t overlays = 6;
+};
+
+/// Scores prediction masks against ground-truth masks, matched by file stem.
+/// A ground-truth mask without a prediction is an error naming the file.
+EvaluationResult evaluate_folders(const FolderEvaluateOptions& options);
+
+/// The headline numbers of a summary by name: dice, iou, precision, recall,
+/// hd95, assd (default mode, foreground means), ref_miou, ref_mdice,
+/// ref_recall, ref_precision, ref_f2, ref_mem, ref_mae (reference mode),
+/// object_recall, object_precision, object_f1, object_dice (all objects).
+std::map<std::string, double> headline_metrics(const metrics::Summary& summary);
+
+}  // namespace svanet::engine

@@ -1,0 +1,36 @@
+#pragma once
+/// @file
+/// From logits to label maps, shared by validation during training and by
+/// evaluation: the model runs at its training resolution (the official
+/// evaluation resizes every image to it), reference-mode metrics are taken
+/// there, and the logits are resized back (bilinear) to each image's native
+/// size for everything else.
+
+#include "svanet/data/loader.h"
+#include "svanet/metrics/evaluator.h"
+#include "svanet/models/segmentation_model.h"
+
+#include <torch/types.h>
+
+#include <vector>
+
+namespace svanet::engine {
+
+/// Logits (B, C, h, w) -> one (H_i, W_i) uint8 label map per sample at its
+/// native size (from batch.native_sizes), on the CPU.
+std::vector<torch::Tensor> native_labels(const torch::Tensor& logits, const data::Batch& batch);
+
+/// Scores a batch: reference counts at the model's resolution against the
+/// resized masks, everything else at native resolution against
+/// batch.native_masks (the loader must keep them). Returns the native label
+/// maps.
+std::vector<torch::Tensor> add_batch(metrics::Evaluator& evaluator, const torch::Tensor& logits,
+                                     const data::Batch& batch);
+
+/// Logits of a model for a batch of images, in eval mode without gradients,
+/// optionally averaged with the horizontally flipped image's (test-time
+/// augmentation).
+torch::Tensor predict_logits(models::SegmentationModelImpl& model, const torch::Tensor& images,
+                             bool flip = false);
+
+}  // namespace svanet::engine

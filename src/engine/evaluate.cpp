@@ -1,0 +1,249 @@
+#include "svanet/engine/evaluate.h"
+
+#include "data/cv_io.h"
+#include "engine/run_files.h"
+#include "svanet/config/train_config.h"
+#include "svanet/core/error.h"
+#include "svanet/data/dataset.h"
+#include "svanet/data/image_io.h"
+#include "svanet/data/loader.h"
+#include "svanet/data/splits.h"
+#include "svanet/engine/inference.h"
+#include "svanet/engine/precision.h"
+#include "svanet/io/checkpoint.h"
+#include "svanet/metrics/report.h"
+#include "svanet/utils/parallel.h"
+#include "svanet/utils/text.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+namespace svanet::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+metrics::MetricOptions metric_options(const config::EvaluateSection& e,
+                                      const std::vector<std::string>& classes) {
+  metrics::MetricOptions o;
+  o.num_classes = static_cast<int64_t>(classes.size());
+  o.class_names = classes;
+  o.surface_distances = e.surface_distances;
+  o.match.iou_threshold = e.iou_threshold;
+  o.image_bins_pct = e.image_bins_pct;
+  o.object_bins_pct = e.object_bins_pct;
+  return o;
+}
+
+const std::vector<data::Sample>& split_samples(const data::Splits& splits, const std::string& split,
+                                               const std::string& run_dir) {
+  if (split == "train") return splits.train;
+  if (split == "val") return splits.val;
+  SVANET_CHECK(split == "test", "--split is test, val or train, got '", split, "'");
+  SVANET_CHECK(!splits.test.empty(), run_dir,
+               ": the run has no test split (its dataset has no held-out images)");
+  return splits.test;
+}
+
+bool is_image_file(const fs::path& p) {
+  static const std::set<std::string> extensions{".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
+  return fs::is_regular_file(p) && extensions.count(utils::to_lower(p.extension().string())) > 0;
+}
+
+/// Files of a folder by stem; two files with one stem are an error.
+std::map<std::string, fs::path> files_by_stem(const std::string& dir, const char* what) {
+  SVANET_CHECK(fs::is_directory(dir), dir, ": the ", what, " folder does not exist");
+  std::map<std::string, fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!is_image_file(entry.path())) continue;
+    const auto stem = entry.path().stem().string();
+    const auto [it, inserted] = out.emplace(stem, entry.path());
+    SVANET_CHECK(inserted, dir, ": two ", what, " files share the stem '", stem,
+                 "': ", it->second.filename().string(), " and ", entry.path().filename().string());
+  }
+  SVANET_CHECK(!out.empty(), dir, ": no image files (png, jpg, tif, bmp) in the ", what, " folder");
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, double> headline_metrics(const metrics::Summary& summary) {
+  return metrics::headline(summary);
+}
+
+EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions& options) {
+  const fs::path run(run_dir);
+  const fs::path config_path = run / kConfig;
+  SVANET_CHECK(fs::exists(config_path), run_dir, ": not a run folder (no ", kConfig, ")");
+  const auto config = config::load_train_config(config_path.string());
+  const bool own_checkpoint = options.checkpoint == config.evaluate.checkpoint;
+  fs::path checkpoint;
+  if (options.checkpoint == "best" || options.checkpoint == "last") {
+    checkpoint =
+        run / kCheckpointsDir / (options.checkpoint == "best" ? kBestCheckpoint : kLastCheckpoint);
+    SVANET_CHECK(fs::exists(checkpoint), checkpoint.string(),
+                 ": no such checkpoint (has the run finished an epoch?)");
+  } else {
+    checkpoint = options.checkpoint;
+    SVANET_CHECK(fs::exists(checkpoint), checkpoint.string(), ": no such checkpoint file");
+  }
+  const fs::path out = !options.out.empty() ? fs::path(options.out)
+                       : own_checkpoint
+                           ? run / ("eval_" + options.split)
+                           : run / ("eval_" + options.split + "_" + checkpoint.stem().string());
+
+  const auto& d = config.data;
+  const auto index = data::index_dataset(
+      d.root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+  const auto splits = data::read_splits((run / kSplits).string(), index);
+  const auto& samples = split_samples(splits, options.split, run_dir);
+
+  const torch::Device device = resolve_device(options.device);
+  auto loaded = io::load_checkpoint(checkpoint.string(), device);
+  auto& model = loaded.model;
+  SVANET_CHECK(loaded.meta.classes == index.definition.classes, checkpoint.string(),
+               ": the checkpoint's classes (", utils::join(loaded.meta.classes, ", "),
+               ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
+  const auto autocast = autocast_dtype(config.train.precision, device);
+
+  data::LoaderOptions lo;
+  lo.batch_size = d.batch_size;
+  lo.workers = d.workers;
+  lo.shuffle = false;
+  lo.drop_single = false;
+  lo.keep_native_masks = true;
+  lo.prefetch = device.is_cuda() ? 2 : 0;
+  const int64_t size = loaded.meta.model.options.image_size();
+  data::DataLoader loader(index.definition, samples,
+                          data::Transform::eval(size, loaded.meta.normalization), lo);
+  const auto mo = metric_options(config.evaluate, index.definition.classes);
+  metrics::Evaluator evaluator(mo);
+  const bool save = options.save_predictions >= 0 ? options.save_predictions != 0
+                                                  : config.evaluate.save_predictions;
+  const fs::path predictions = out / "predictions";
+  fs::create_directories(predictions);
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    torch::Tensor logits;
+    {
+      AutocastGuard guard(device, autocast);
+      logits = predict_logits(*model, batch->images.to(device), options.flip).to(torch::kFloat);
+    }
+    const auto labels = add_batch(evaluator, logits, *batch);
+    utils::parallel_for(static_cast<int64_t>(labels.size()), [&](int64_t i) {
+      const auto k = static_cast<size_t>(i);
+      data::write_mask_png((predictions / (batch->stems[k] + ".png")).string(), labels[k]);
+    });
+  }
+  EvaluationResult result;
+  result.summary = evaluator.aggregate();
+  result.out_dir = out.string();
+  const auto records = evaluator.records();
+  std::map<std::string, const data::Sample*> by_stem;
+  for (const auto& s : samples) by_stem[s.stem] = &s;
+  metrics::ReportOptions ro;
+  ro.title = "svanet evaluation: " + index.definition.name + " " + options.split;
+  ro.subject = "run " + fs::absolute(run).lexically_normal().string() + ", checkpoint " +
+               checkpoint.filename().string() + " (epoch " + std::to_string(loaded.meta.epoch + 1) +
+               ")";
+  ro.details = {{"model", loaded.meta.model.name},
+                {"input", "resized to " + std::to_string(size) + "x" + std::to_string(size) +
+                              "; reference metrics at that size, the rest at native size"},
+                {"test-time flip", options.flip ? "yes" : "no"}};
+  ro.overlays = options.overlays >= 0 ? options.overlays : config.evaluate.overlays;
+  const auto definition = index.definition;
+  metrics::write_evaluation(result.summary, records, out.string(), ro, [&](const std::string& id) {
+    const auto sample = data::load_sample(definition, *by_stem.at(id));
+    metrics::CaseImages c;
+    c.image = sample.image;
+    c.gt = sample.mask;
+    data::MaskEncoding indices;
+    indices.num_classes = static_cast<int64_t>(definition.classes.size());
+    c.pred = data::read_mask((predictions / (id + ".png")).string(), indices).indices;
+    return c;
+  });
+  if (!save) fs::remove_all(predictions);
+  return result;
+}
+
+EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
+  SVANET_CHECK(!options.out.empty(), "evaluate: --out is required with --pred/--gt");
+  data::MaskEncoding encoding;
+  std::vector<std::string> classes = options.classes;
+  std::optional<data::DatasetDefinition> definition;
+  if (!options.dataset.empty()) {
+    definition = data::builtin_dataset(options.dataset);
+    classes = definition->classes;
+    encoding = definition->encoding;
+  } else {
+    SVANET_CHECK(classes.size() >= 2,
+                 "evaluate: give --dataset NAME or --classes with at least two "
+                 "names (background first)");
+    encoding.num_classes = static_cast<int64_t>(classes.size());
+  }
+  metrics::MetricOptions mo = options.metrics;
+  mo.num_classes = static_cast<int64_t>(classes.size());
+  mo.class_names = classes;
+  // Predictions hold class indices (or 0/255 for binary), whatever the ground truth's encoding.
+  data::MaskEncoding pred_encoding;
+  pred_encoding.num_classes = mo.num_classes;
+  const auto gts = files_by_stem(options.gt_dir, "ground-truth");
+  const auto preds = files_by_stem(options.pred_dir, "prediction");
+  for (const auto& [stem, path] : gts) {
+    SVANET_CHECK(preds.count(stem) > 0, path.string(), ": no prediction with the stem '", stem,
+                 "' in ", options.pred_dir);
+  }
+  for (const auto& [stem, path] : preds) {
+    if (gts.count(stem) == 0) {
+      spdlog::warn("{}: no ground truth with this stem; ignored", path.string());
+    }
+  }
+  std::map<std::string, fs::path> images;
+  if (!options.images_dir.empty()) images = files_by_stem(options.images_dir, "image");
+  std::vector<std::pair<std::string, fs::path>> items(gts.begin(), gts.end());
+  auto read_gt = [&](const std::string& stem, const fs::path& path) {
+    if (definition) {
+      data::Sample s;
+      s.stem = stem;
+      s.mask = path.string();
+      return data::decode_sample_mask(*definition, s).indices;
+    }
+    return data::read_mask(path.string(), encoding).indices;
+  };
+  metrics::Evaluator evaluator(mo);
+  utils::parallel_for(static_cast<int64_t>(items.size()), [&](int64_t i) {
+    const auto& [stem, gt_path] = items[static_cast<size_t>(i)];
+    const auto gt = read_gt(stem, gt_path);
+    const auto pred = data::read_mask(preds.at(stem).string(), pred_encoding).indices;
+    try {
+      evaluator.add(stem, pred, gt);
+    } catch (const Error& e) {
+      SVANET_FAIL(preds.at(stem).string(), " vs ", gt_path.string(), ": ", e.what());
+    }
+  });
+  EvaluationResult result;
+  result.summary = evaluator.aggregate();
+  result.out_dir = options.out;
+  metrics::ReportOptions ro;
+  ro.title = "svanet evaluation";
+  ro.subject = "predictions " + options.pred_dir + " against " + options.gt_dir;
+  ro.overlays = options.overlays;
+  metrics::write_evaluation(
+      result.summary, evaluator.records(), options.out, ro, [&](const std::string& id) {
+        metrics::CaseImages c;
+        c.gt = read_gt(id, gts.at(id));
+        c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
+        if (const auto it = images.find(id); it != images.end()) {
+          c.image = data::read_image(it->second.string());
+        }
+        return c;
+      });
+  return result;
+}
+
+}  // namespace svanet::engine

@@ -1,0 +1,54 @@
+#include "svanet/engine/inference.h"
+
+#include "svanet/core/error.h"
+
+#include <torch/torch.h>
+
+namespace svanet::engine {
+
+namespace F = torch::nn::functional;
+
+std::vector<torch::Tensor> native_labels(const torch::Tensor& logits, const data::Batch& batch) {
+  SVANET_CHECK(
+      logits.dim() == 4 && logits.size(0) == static_cast<int64_t>(batch.native_sizes.size()),
+      "native_labels: ", logits.size(0), " logits for ", batch.native_sizes.size(), " samples");
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < logits.size(0); ++i) {
+    const auto [h, w] = batch.native_sizes[static_cast<size_t>(i)];
+    auto l = logits.slice(0, i, i + 1).to(torch::kFloat);
+    if (l.size(2) != h || l.size(3) != w) {
+      l = F::interpolate(l, F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{h, w})
+                                .mode(torch::kBilinear)
+                                .align_corners(false));
+    }
+    out.push_back(l.argmax(1).squeeze(0).to(torch::kByte).cpu());
+  }
+  return out;
+}
+
+std::vector<torch::Tensor> add_batch(metrics::Evaluator& evaluator, const torch::Tensor& logits,
+                                     const data::Batch& batch) {
+  SVANET_CHECK(batch.native_masks.size() == batch.stems.size(),
+               "add_batch: the loader did not keep the native masks");
+  const auto reference = logits.argmax(1).to(torch::kByte).cpu();
+  const auto masks = batch.masks.to(torch::kByte).cpu();
+  auto labels = native_labels(logits, batch);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const auto k = static_cast<int64_t>(i);
+    evaluator.add(batch.stems[i], labels[i], batch.native_masks[i], reference[k], masks[k]);
+  }
+  return labels;
+}
+
+torch::Tensor predict_logits(models::SegmentationModelImpl& model, const torch::Tensor& images,
+                             bool flip) {
+  torch::NoGradGuard no_grad;
+  auto logits = model.forward(images);
+  if (flip) {
+    logits = 0.5 * (logits + model.forward(images.flip({3})).flip({3}));
+  }
+  return logits;
+}
+
+}  // namespace svanet::engine
