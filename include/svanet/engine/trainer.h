@@ -1,0 +1,96 @@
+#pragma once
+/// @file
+/// The config-driven trainer: `svanet train` as a library call.
+///
+///     auto config = svanet::config::load_train_config("configs/demo.yaml", {"train.epochs=5"});
+///     auto result = svanet::engine::train(config, "runs/demo");
+///     // later, after an interruption:
+///     result = svanet::engine::resume("runs/demo");
+///
+/// A run folder holds:
+///
+///     config.yaml        the resolved config (every key)
+///     splits.json        the train/val/test stems
+///     train.log          the log (also on the console)
+///     metrics.csv        one row per epoch
+///     progress.png       loss, validation metrics and learning rate per epoch
+///     checkpoints/last.pt, checkpoints/best.pt     svanet checkpoints (best on validation)
+///     checkpoints/last.state                      everything needed to resume
+///     eval_<split>/      the evaluation after training (svanet/engine/evaluate.h)
+///
+/// Every file is written atomically. SIGINT/SIGTERM finish the current step,
+/// save `checkpoints/interrupted.state` and return; after a crash or `kill
+/// -9`, resume continues from the last completed epoch, and on the CPU ends
+/// with the same weights as an uninterrupted run. A non-finite loss stops
+/// the run and keeps the last good checkpoint. With `train.repeats` > 1 the
+/// runs go to `repeat_<i>/` (seeds seed + i) and `repeats.json` holds the
+/// mean and standard deviation of their test metrics.
+
+#include "svanet/config/train_config.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace svanet::engine {
+
+/// One epoch of a run.
+struct EpochRecord {
+  int64_t epoch = 0;
+  double lr = 0.0;
+  double train_loss = 0.0;
+  /// Validation (NaN on epochs without it).
+  double val_loss = 0.0;
+  /// Validation metrics by name: dice, iou, hd95 (default mode, foreground
+  /// means) and ref_miou, ref_mdice, ref_recall, ref_precision, ref_f2,
+  /// ref_mem, ref_mae (reference mode).
+  std::map<std::string, double> val;
+  double seconds = 0.0;
+  double images_per_second = 0.0;
+  bool frozen_encoder = false;
+  /// This epoch's checkpoint became the best.
+  bool best = false;
+};
+
+struct RunOptions {
+  /// Replace an existing run folder (its contents are deleted first).
+  bool overwrite = false;
+  /// A live progress bar on stderr (the CLI sets it for terminals).
+  bool progress_bar = false;
+  /// Without the bar: a progress line every this many seconds.
+  double log_interval_s = 30.0;
+  /// Called on rank 0 after every epoch.
+  std::function<void(const EpochRecord&)> on_epoch;
+};
+
+struct TrainResult {
+  std::string run_dir;
+  /// Every epoch trained (and the evaluation after training done).
+  bool completed = false;
+  /// Stopped by SIGINT/SIGTERM; resume continues.
+  bool interrupted = false;
+  int64_t epochs_completed = 0;
+  std::string select_metric;
+  double best_value = 0.0;
+  int64_t best_epoch = -1;
+  std::vector<EpochRecord> history;
+  /// Test metrics of the evaluation after training, by name (see
+  /// engine::headline_metrics); empty when it did not run.
+  std::map<std::string, double> test;
+  /// With repeats: each repeat's folder.
+  std::vector<std::string> repeat_dirs;
+};
+
+/// Trains `config` into `run_dir`, which must not exist or be empty unless
+/// options.overwrite. Throws svanet::Error naming the problem (bad data, a
+/// non-finite loss, ...).
+TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
+                  const RunOptions& options = {});
+
+/// Continues the run in `run_dir` from its last saved state (the
+/// interrupted state when it is newer), repeats included. A finished run
+/// only completes what is missing (the evaluation after training).
+TrainResult resume(const std::string& run_dir, const RunOptions& options = {});
+
+}  // namespace svanet::engine

@@ -1,0 +1,305 @@
+#include "engine/run_files.h"
+
+#include "data/cv_io.h"
+#include "svanet/core/error.h"
+#include "svanet/metrics/report.h"
+#include "svanet/utils/atomic_file.h"
+#include "utils/plot.h"
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+namespace svanet::engine {
+
+namespace {
+
+using nlohmann::json;
+
+/// JSON has no NaN: written as null, read back as NaN.
+json number(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+double number(const json& j) {
+  return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
+}
+
+std::string csv_number(double v) {
+  if (!std::isfinite(v)) return "";
+  std::ostringstream out;
+  out << std::setprecision(8) << v;
+  return out.str();
+}
+
+std::string fixed(double v, int digits) {
+  if (!std::isfinite(v)) return "n/a";
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, v);
+  return buffer;
+}
+
+std::string label_of(const std::string& metric) {
+  static const std::map<std::string, std::string> labels = {
+      {"dice", "val Dice"},           {"iou", "val IoU"},
+      {"ref_miou", "val mIoU (ref)"}, {"ref_mdice", "val mDice (ref)"},
+      {"val_loss", "val loss"},       {"hd95", "val HD95"}};
+  const auto it = labels.find(metric);
+  return it == labels.end() ? metric : it->second;
+}
+
+}  // namespace
+
+const std::vector<std::string>& validation_metric_names() {
+  static const std::vector<std::string> names{
+      "dice",       "iou",           "hd95",   "ref_miou", "ref_mdice",
+      "ref_recall", "ref_precision", "ref_f2", "ref_mem",  "ref_mae"};
+  return names;
+}
+
+std::string history_to_json(const std::vector<EpochRecord>& history) {
+  json all = json::array();
+  for (const auto& r : history) {
+    json val = json::object();
+    for (const auto& [k, v] : r.val) val[k] = number(v);
+    all.push_back({{"epoch", r.epoch},
+                   {"lr", r.lr},
+                   {"train_loss", number(r.train_loss)},
+                   {"val_loss", number(r.val_loss)},
+                   {"val", val},
+                   {"seconds", r.seconds},
+                   {"images_per_second", r.images_per_second},
+                   {"frozen_encoder", r.frozen_encoder},
+                   {"best", r.best}});
+  }
+  return all.dump();
+}
+
+std::vector<EpochRecord> history_from_json(const std::string& text) {
+  std::vector<EpochRecord> out;
+  try {
+    for (const auto& j : json::parse(text)) {
+      EpochRecord r;
+      r.epoch = j.at("epoch").get<int64_t>();
+      r.lr = j.at("lr").get<double>();
+      r.train_loss = number(j.at("train_loss"));
+      r.val_loss = number(j.at("val_loss"));
+      for (const auto& [k, v] : j.at("val").items()) r.val[k] = number(v);
+      r.seconds = j.at("seconds").get<double>();
+      r.images_per_second = j.at("images_per_second").get<double>();
+      r.frozen_encoder = j.at("frozen_encoder").get<bool>();
+      r.best = j.at("best").get<bool>();
+      out.push_back(r);
+    }
+  } catch (const json::exception& e) {
+    SVANET_FAIL("the training history in the saved state is corrupt: ", e.what());
+  }
+  return out;
+}
+
+std::string metrics_csv(const std::vector<EpochRecord>& history) {
+  std::ostringstream csv;
+  csv << "epoch,lr,train_loss,val_loss";
+  for (const auto& name : validation_metric_names()) csv << ",val_" << name;
+  csv << ",seconds,images_per_s,frozen_encoder,best\n";
+  for (const auto& r : history) {
+    csv << r.epoch + 1 << ',' << csv_number(r.lr) << ',' << csv_number(r.train_loss) << ','
+        << csv_number(r.val_loss);
+    for (const auto& name : validation_metric_names()) {
+      const auto it = r.val.find(name);
+      csv << ',' << (it == r.val.end() ? "" : csv_number(it->second));
+    }
+    csv << ',' << csv_number(r.seconds) << ',' << csv_number(r.images_per_second) << ','
+        << (r.frozen_encoder ? 1 : 0) << ',' << (r.best ? 1 : 0) << '\n';
+  }
+  return csv.str();
+}
+
+void write_progress_png(const std::string& path, const std::vector<EpochRecord>& history,
+                        const std::string& select_metric) {
+  namespace plot = utils::plot;
+  std::vector<double> x, train, val, lr, seconds, dice, iou, ref_miou, ref_mdice, best_x, best_y;
+  auto get = [](const EpochRecord& r, const char* key) {
+    const auto it = r.val.find(key);
+    return it == r.val.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+  };
+  for (const auto& r : history) {
+    x.push_back(static_cast<double>(r.epoch + 1));
+    train.push_back(r.train_loss);
+    val.push_back(r.val_loss);
+    lr.push_back(r.lr);
+    seconds.push_back(r.seconds);
+    dice.push_back(get(r, "dice"));
+    iou.push_back(get(r, "iou"));
+    ref_miou.push_back(get(r, "ref_miou") / 100.0);
+    ref_mdice.push_back(get(r, "ref_mdice") / 100.0);
+    if (r.best) {
+      best_x.push_back(x.back());
+      best_y.push_back(select_metric == "val_loss"           ? r.val_loss
+                       : select_metric.rfind("ref_", 0) == 0 ? get(r, select_metric.c_str()) / 100.0
+                                                             : get(r, select_metric.c_str()));
+    }
+  }
+  // Validation runs only on some epochs: draw those as dots joined by lines.
+  auto validated = [](const std::vector<double>& xs, const std::vector<double>& ys) {
+    plot::Series s;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (std::isfinite(ys[i])) {
+        s.x.push_back(xs[i]);
+        s.y.push_back(ys[i]);
+      }
+    }
+    s.markers = s.x.size() < 30;
+    return s;
+  };
+  plot::Series s_train{"train loss", x, train, plot::colour::kBlue};
+  plot::Series s_val = validated(x, val);
+  s_val.label = "val loss";
+  s_val.colour = plot::colour::kRed;
+  plot::Series s_sel = validated(x, select_metric == "val_loss"    ? val
+                                    : select_metric == "dice"      ? dice
+                                    : select_metric == "iou"       ? iou
+                                    : select_metric == "ref_mdice" ? ref_mdice
+                                                                   : ref_miou);
+  s_sel.label = label_of(select_metric) + (select_metric.rfind("ref_", 0) == 0 ? " / 100" : "");
+  s_sel.colour = plot::colour::kGreen;
+  s_sel.right_axis = select_metric != "val_loss";
+  plot::Series s_best{"best so far", best_x, best_y, plot::colour::kOrange};
+  s_best.markers = true;
+  s_best.right_axis = s_sel.right_axis;
+  s_best.dashed = true;
+  plot::Axes losses;
+  losses.title = "Loss and the metric that selects the best checkpoint";
+  losses.x_label = "epoch";
+  losses.integer_x = true;
+  losses.y_label = "loss";
+  losses.y2_label = label_of(select_metric);
+  losses.y2_min = 0.0;
+  losses.y2_max = 1.0;
+  // A validation loss that spikes early (a few random-init epochs) would
+  // flatten everything else: the axis stops at 1.5 x the largest training
+  // loss, and higher points are drawn at its top.
+  double train_max = 0.0;
+  for (const double v : train) {
+    if (std::isfinite(v)) train_max = std::max(train_max, v);
+  }
+  losses.y_min = 0.0;
+  if (train_max > 0) losses.y_max = 1.5 * train_max;
+  const cv::Mat top = plot::line_chart(losses, {s_train, s_val, s_sel, s_best}, 900, 320);
+
+  plot::Series v_dice = validated(x, dice), v_iou = validated(x, iou),
+               v_miou = validated(x, ref_miou), v_mdice = validated(x, ref_mdice);
+  v_dice.label = "Dice (foreground mean)";
+  v_dice.colour = plot::colour::kGreen;
+  v_iou.label = "IoU (foreground mean)";
+  v_iou.colour = plot::colour::kBlue;
+  v_miou.label = "mIoU, reference / 100";
+  v_miou.colour = plot::colour::kPurple;
+  v_miou.dashed = true;
+  v_mdice.label = "mDice, reference / 100";
+  v_mdice.colour = plot::colour::kOrange;
+  v_mdice.dashed = true;
+  plot::Axes val_axes;
+  val_axes.title = "Validation metrics";
+  val_axes.x_label = "epoch";
+  val_axes.integer_x = true;
+  val_axes.y_label = "score";
+  val_axes.y_min = 0.0;
+  val_axes.y_max = 1.0;
+  const cv::Mat middle = plot::line_chart(val_axes, {v_dice, v_iou, v_miou, v_mdice}, 900, 260);
+
+  plot::Series s_lr{"learning rate", x, lr, plot::colour::kPurple};
+  s_lr.markers = x.size() < 30;
+  plot::Series s_time{"seconds per epoch", x, seconds, plot::colour::kGray};
+  s_time.right_axis = true;
+  plot::Axes lr_axes;
+  lr_axes.title = "Learning rate (log scale) and epoch time";
+  lr_axes.x_label = "epoch";
+  lr_axes.integer_x = true;
+  lr_axes.y_label = "learning rate";
+  lr_axes.y2_label = "seconds";
+  lr_axes.log_y = true;
+  lr_axes.y2_min = 0.0;
+  const cv::Mat bottom = plot::line_chart(lr_axes, {s_lr, s_time}, 900, 240);
+  data::write_mat(path, plot::stack_vertical({top, middle, bottom}));
+}
+
+std::string epoch_line(const EpochRecord& r, int64_t epochs, const std::string& select_metric,
+                       double best_value, int64_t best_epoch) {
+  std::ostringstream line;
+  line << "epoch " << r.epoch + 1 << "/" << epochs << "  lr " << std::setprecision(3)
+       << std::scientific << r.lr << std::defaultfloat << "  train loss " << fixed(r.train_loss, 4);
+  if (!r.val.empty()) {
+    line << "  val loss " << fixed(r.val_loss, 4) << "  Dice " << fixed(r.val.at("dice"), 4)
+         << "  IoU " << fixed(r.val.at("iou"), 4) << "  mIoU(ref) "
+         << fixed(r.val.at("ref_miou"), 2);
+    line << "  best " << label_of(select_metric) << " "
+         << fixed(best_value, select_metric.rfind("ref_", 0) == 0 ? 2 : 4) << " (epoch "
+         << best_epoch + 1 << ")" << (r.best ? " *" : "");
+  }
+  line << "  " << fixed(r.seconds, 1) << " s, " << fixed(r.images_per_second, 1) << " img/s"
+       << (r.frozen_encoder ? "  [encoder frozen]" : "");
+  return line.str();
+}
+
+std::string test_line(const metrics::Summary& s, const std::string& out_dir) {
+  std::ostringstream line;
+  const auto& m = s.per_class.mean;
+  line << s.cases << " cases: Dice " << fixed(m.dice.mean, 4) << ", IoU " << fixed(m.iou.mean, 4)
+       << ", HD95 " << fixed(m.hd95.mean, 2) << " " << s.options.distance_unit << " (foreground "
+       << "means); reference mIoU " << fixed(s.reference.miou, 2) << ", mDice "
+       << fixed(s.reference.mdice, 2);
+  if (const metrics::ObjectBin* all = metrics::all_objects(s)) {
+    line << "; objects: " << all->detected << "/" << all->gt_objects << " found, "
+         << all->false_positives << " false positives";
+  }
+  line << "; report: " << out_dir << "/report.html";
+  return line.str();
+}
+
+void write_repeats_summary(const std::filesystem::path& run_dir,
+                           const std::vector<std::string>& repeat_dirs,
+                           const std::vector<std::map<std::string, double>>& tests) {
+  std::vector<std::string> names;
+  for (const auto& t : tests) {
+    for (const auto& [k, v] : t) {
+      if (std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
+    }
+  }
+  json j;
+  j["repeats"] = json::array();
+  for (size_t i = 0; i < tests.size(); ++i) {
+    json m = json::object();
+    for (const auto& [k, v] : tests[i]) m[k] = number(v);
+    j["repeats"].push_back({{"folder", repeat_dirs[i]}, {"test", m}});
+  }
+  std::ostringstream md;
+  md << "| metric | mean ± std | ";
+  for (size_t i = 0; i < tests.size(); ++i) md << "repeat " << i << " | ";
+  md << "\n|---|---|";
+  for (size_t i = 0; i < tests.size(); ++i) md << "---|";
+  md << "\n";
+  json mean = json::object(), std = json::object();
+  for (const auto& name : names) {
+    std::vector<double> values;
+    for (const auto& t : tests) {
+      const auto it = t.find(name);
+      values.push_back(it == t.end() ? std::numeric_limits<double>::quiet_NaN() : it->second);
+    }
+    const auto stat = metrics::summarize_values(values);
+    mean[name] = number(stat.mean);
+    std[name] = number(stat.std);
+    md << "| " << name << " | " << fixed(stat.mean, 4) << " ± " << fixed(stat.std, 4) << " | ";
+    for (const double v : values) md << fixed(v, 4) << " | ";
+    md << "\n";
+  }
+  j["mean"] = mean;
+  j["std"] = std;
+  utils::write_file_atomic((run_dir / kRepeatsJson).string(), j.dump(1) + "\n");
+  utils::write_file_atomic((run_dir / kRepeatsMarkdown).string(), md.str());
+}
+
+}  // namespace svanet::engine

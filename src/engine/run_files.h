@@ -1,0 +1,57 @@
+#pragma once
+// The files of a run folder and their formats (private to the library).
+
+#include "svanet/engine/trainer.h"
+#include "svanet/metrics/reduce.h"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace svanet::engine {
+
+inline constexpr const char* kConfig = "config.yaml";
+inline constexpr const char* kSplits = "splits.json";
+inline constexpr const char* kTrainLog = "train.log";
+inline constexpr const char* kMetricsCsv = "metrics.csv";
+inline constexpr const char* kProgressPng = "progress.png";
+inline constexpr const char* kDataProblems = "data_problems.txt";
+inline constexpr const char* kCheckpointsDir = "checkpoints";
+inline constexpr const char* kLastCheckpoint = "last.pt";
+inline constexpr const char* kBestCheckpoint = "best.pt";
+inline constexpr const char* kLastState = "last.state";
+inline constexpr const char* kInterruptedState = "interrupted.state";
+inline constexpr const char* kSummaryJson = "summary.json";
+inline constexpr const char* kRepeatsJson = "repeats.json";
+inline constexpr const char* kRepeatsMarkdown = "repeats.md";
+
+/// The validation metric names of EpochRecord::val, in column order.
+const std::vector<std::string>& validation_metric_names();
+
+std::string history_to_json(const std::vector<EpochRecord>& history);
+std::vector<EpochRecord> history_from_json(const std::string& text);
+
+/// metrics.csv: epoch (1-based), lr, train_loss, val_loss, every validation
+/// metric, seconds, images_per_s, frozen_encoder, best.
+std::string metrics_csv(const std::vector<EpochRecord>& history);
+
+/// progress.png: losses with the selection metric, the validation metrics,
+/// the learning rate and the epoch time, one panel each.
+void write_progress_png(const std::string& path, const std::vector<EpochRecord>& history,
+                        const std::string& select_metric);
+
+/// The one-line summary of an epoch.
+std::string epoch_line(const EpochRecord& record, int64_t epochs, const std::string& select_metric,
+                       double best_value, int64_t best_epoch);
+
+/// The one-line summary of an evaluation.
+std::string test_line(const metrics::Summary& summary, const std::string& out_dir);
+
+/// repeats.json and repeats.md: each repeat's test metrics and their mean
+/// and sample standard deviation.
+void write_repeats_summary(const std::filesystem::path& run_dir,
+                           const std::vector<std::string>& repeat_dirs,
+                           const std::vector<std::map<std::string, double>>& tests);
+
+}  // namespace svanet::engine

@@ -1,0 +1,724 @@
+#include "svanet/engine/trainer.h"
+
+#include "engine/progress.h"
+#include "engine/run_files.h"
+#include "engine/signals.h"
+#include "svanet/core/error.h"
+#include "svanet/data/check.h"
+#include "svanet/data/loader.h"
+#include "svanet/data/splits.h"
+#include "svanet/engine/distributed.h"
+#include "svanet/engine/evaluate.h"
+#include "svanet/engine/inference.h"
+#include "svanet/engine/precision.h"
+#include "svanet/io/checkpoint.h"
+#include "svanet/losses/loss.h"
+#include "svanet/metrics/report.h"
+#include "svanet/models/registry.h"
+#include "svanet/utils/atomic_file.h"
+#include "svanet/version.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <optional>
+
+namespace svanet::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Whether a larger value of the selection metric is better.
+bool higher_is_better(const std::string& metric) {
+  return metric != "val_loss";
+}
+
+/// A logger writing to the run's train.log and to the console sinks the
+/// program set up (only rank 0 writes the file).
+std::shared_ptr<spdlog::logger> run_logger(const fs::path& run_dir, bool rank0) {
+  std::vector<spdlog::sink_ptr> sinks;
+  if (auto console = spdlog::default_logger()) {
+    sinks.insert(sinks.end(), console->sinks().begin(), console->sinks().end());
+  }
+  if (rank0) {
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / kTrainLog).string());
+    file->set_pattern("%Y-%m-%d %H:%M:%S %l: %v");
+    sinks.push_back(file);
+  }
+  auto logger = std::make_shared<spdlog::logger>("svanet.train", sinks.begin(), sinks.end());
+  logger->set_level(rank0 ? spdlog::level::info : spdlog::level::warn);
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::OptimizerConfig& o,
+                                                        const std::vector<torch::Tensor>& params,
+                                                        double lr) {
+  if (o.name == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr)
+                                                             .betas({o.beta1, o.beta2})
+                                                             .eps(o.eps)
+                                                             .weight_decay(o.weight_decay));
+  }
+  if (o.name == "adam") {
+    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr)
+                                                            .betas({o.beta1, o.beta2})
+                                                            .eps(o.eps)
+                                                            .weight_decay(o.weight_decay));
+  }
+  SVANET_CHECK(o.name == "sgd", "train.optimizer.name: unknown optimizer '", o.name, "'");
+  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr)
+                                                         .momentum(o.momentum)
+                                                         .nesterov(o.nesterov)
+                                                         .weight_decay(o.weight_decay));
+}
+
+std::map<std::string, double> validation_metrics(const metrics::Summary& s) {
+  const auto& mean = s.per_class.mean;
+  return {{"dice", mean.dice.mean},
+          {"iou", mean.iou.mean},
+          {"hd95", mean.hd95.mean},
+          {"ref_miou", s.reference.miou},
+          {"ref_mdice", s.reference.mdice},
+          {"ref_recall", s.reference.avg_recall},
+          {"ref_precision", s.reference.avg_precision},
+          {"ref_f2", s.reference.avg_f2},
+          {"ref_mem", s.reference.mem},
+          {"ref_mae", s.reference.mae}};
+}
+
+/// Where a run stands: the next epoch and batch to train.
+struct Position {
+  int64_t epoch = 0;
+  int64_t batch = 0;
+  bool operator<(const Position& o) const {
+    return epoch != o.epoch ? epoch < o.epoch : batch < o.batch;
+  }
+};
+
+/// A partly trained epoch, kept across an interruption.
+struct PartialEpoch {
+  double loss_sum = 0.0;
+  int64_t steps = 0;
+  int64_t images = 0;
+  double seconds = 0.0;
+};
+
+class Trainer {
+ public:
+  Trainer(config::TrainConfig config, fs::path run_dir, RunOptions options, bool resuming)
+      : config_(std::move(config)),
+        run_dir_(std::move(run_dir)),
+        options_(std::move(options)),
+        resuming_(resuming) {}
+
+  TrainResult run();
+
+ private:
+  void setup();
+  void restore();
+  /// Trains one epoch from batch `first`; false when stopped by a signal.
+  bool train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial);
+  /// Validation loss and metrics.
+  std::pair<double, std::map<std::string, double>> validate();
+  void save_state(const fs::path& path, const Position& next, const PartialEpoch& partial);
+  io::CheckpointMeta meta(int64_t epoch, const std::map<std::string, double>& metrics) const;
+  void write_history() const;
+  bool rank0() const { return env_.rank == 0; }
+  std::vector<torch::Tensor> trainable() const;
+  /// Any rank's flag, on every rank (one collective).
+  std::pair<bool, bool> agree(bool stop, bool non_finite);
+  /// Fails when the processes' parameters differ (they must not: every
+  /// rank applies the same averaged gradients).
+  void check_in_sync(int64_t epoch);
+
+  config::TrainConfig config_;
+  fs::path run_dir_;
+  RunOptions options_;
+  bool resuming_;
+
+  std::shared_ptr<spdlog::logger> log_;
+  DistributedEnv env_;
+  std::unique_ptr<ProcessGroup> group_;
+  torch::Device device_{torch::kCPU};
+  torch::ScalarType autocast_ = torch::kFloat;
+  data::DatasetIndex index_;
+  data::Splits splits_;
+  models::SegmentationModel model_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<losses::Loss> loss_;
+  std::unique_ptr<data::DataLoader> train_loader_, val_loader_;
+  std::unique_ptr<GradScaler> scaler_;
+  StopRequest stop_;
+  int64_t freeze_epochs_ = 0;
+
+  Position position_;
+  PartialEpoch partial_;
+  std::vector<EpochRecord> history_;
+  double best_value_ = kNaN;
+  int64_t best_epoch_ = -1;
+};
+
+std::vector<torch::Tensor> Trainer::trainable() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model_->parameters()) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+void Trainer::setup() {
+  env_ = DistributedEnv::from_environment();
+  const auto& t = config_.train;
+  device_ = resolve_device(t.device, env_.local_rank);
+  autocast_ = autocast_dtype(t.precision, device_);
+  if (env_.active()) group_ = std::make_unique<ProcessGroup>(env_, device_);
+  if (rank0()) fs::create_directories(run_dir_ / kCheckpointsDir);
+  log_ = run_logger(run_dir_, rank0());
+  if (group_) {
+    log_->info("process group: {} processes ({}), backend {}, this is rank {}", env_.world_size,
+               env_.launcher, group_->backend(), env_.rank);
+  }
+  if (device_.is_cuda()) torch::cuda::manual_seed_all(t.seed);
+  torch::manual_seed(t.seed);
+  if (t.deterministic) {
+    at::globalContext().setDeterministicAlgorithms(true, false);
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+  } else if (device_.is_cuda()) {
+    at::globalContext().setBenchmarkCuDNN(true);
+  }
+
+  // Data: the index, its check, the splits.
+  const auto& d = config_.data;
+  SVANET_CHECK(!d.root.empty(), config_.source, ": data.root is not set (--data ROOT)");
+  index_ = data::index_dataset(
+      d.root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+  const fs::path splits_path = run_dir_ / kSplits;
+  if (resuming_ && fs::exists(splits_path)) {
+    splits_ = data::read_splits(splits_path.string(), index_);
+  } else {
+    const auto report = data::check_dataset(index_);
+    if (report.errors() > 0) {
+      std::string listing;
+      int64_t shown = 0;
+      std::string all;
+      for (const auto& p : report.problems) {
+        if (p.severity != data::Problem::Severity::kError) continue;
+        all += p.file + ": " + p.message + "\n";
+        if (shown++ < 5) listing += "\n  " + p.file + ": " + p.message;
+      }
+      if (rank0()) utils::write_file_atomic((run_dir_ / kDataProblems).string(), all);
+      SVANET_FAIL("the dataset at ", index_.root, " has ", report.errors(),
+                  " error(s); refusing to train on it:", listing,
+                  report.errors() > 5 ? "\n  ..." : "", "\n(all of them in ",
+                  (run_dir_ / kDataProblems).string(), "; `svanet check-data ", d.root,
+                  "` checks it again)");
+    }
+    for (const auto& p : report.problems) log_->warn("{}: {}", p.file, p.message);
+    splits_ = data::make_splits(index_, d.splits);
+    if (rank0()) data::write_splits(splits_path.string(), splits_);
+  }
+  SVANET_CHECK(!splits_.train.empty(), index_.root, ": the training split is empty");
+  SVANET_CHECK(!splits_.val.empty(), index_.root,
+               ": the validation split is empty (data.splits.val_fraction)");
+  log_->info("data: {} ({} layout at {}): {} train, {} val, {} test images; {}",
+             index_.definition.name, index_.layout, index_.root, splits_.train.size(),
+             splits_.val.size(), splits_.test.size(), splits_.rule);
+
+  // Model.
+  const auto classes = static_cast<int64_t>(index_.definition.classes.size());
+  auto& spec = config_.model;
+  if (config_.num_classes_given) {
+    SVANET_CHECK(spec.options.num_classes() == classes, config_.source, ": model.num_classes is ",
+                 spec.options.num_classes(), " but the dataset '", index_.definition.name, "' has ",
+                 classes, " classes (background included)");
+  }
+  spec.options.num_classes(classes);
+  if (spec.options.image_size() == 0) spec.options.image_size(d.augment.size);
+  model_ = create_model(spec);
+  model_->to(device_);
+  if (t.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  if (group_) broadcast_module(*group_, *model_);
+  optimizer_ =
+      make_optimizer(t.optimizer, model_->parameters(), learning_rate(t.schedule, 0, t.epochs));
+  loss_ = losses::create_loss(t.loss, classes);
+  loss_->to(device_);
+  scaler_ = std::make_unique<GradScaler>(autocast_ == torch::kHalf);
+  freeze_epochs_ = t.freeze_encoder_epochs < 0 ? first_cycle_epochs(t.schedule, t.epochs)
+                                               : t.freeze_encoder_epochs;
+  if (freeze_epochs_ > 0 && model_->encoder() == nullptr) {
+    log_->warn("model '{}' has no encoder to freeze; train.freeze_encoder_epochs is ignored",
+               spec.name);
+    freeze_epochs_ = 0;
+  } else if (freeze_epochs_ > 0 && spec.options.overrides().count("pretrained_backbone") == 0) {
+    log_->warn(
+        "the encoder is frozen for {} epoch(s) but starts from random weights (set "
+        "model.options.pretrained_backbone, or train.freeze_encoder_epochs: 0)",
+        freeze_epochs_);
+  }
+
+  // Loaders.
+  data::LoaderOptions lo;
+  lo.batch_size = d.batch_size;
+  lo.workers = d.workers;
+  lo.seed = t.seed;
+  lo.rank = env_.rank;
+  lo.world_size = env_.world_size;
+  // On the CPU the model uses every core: decode between steps, not beside them.
+  lo.prefetch = device_.is_cuda() ? 2 : 0;
+  train_loader_ = std::make_unique<data::DataLoader>(
+      index_.definition, splits_.train, data::Transform::train(d.augment, d.normalization), lo);
+  lo.shuffle = false;
+  lo.drop_single = false;
+  lo.keep_native_masks = true;
+  lo.even_shards = false;
+  // Validation (and evaluation) resize to the model's nominal size, which
+  // may differ from the training crop (data.augment.size).
+  val_loader_ = std::make_unique<data::DataLoader>(
+      index_.definition, splits_.val,
+      data::Transform::eval(spec.options.image_size(), d.normalization), lo);
+
+  if (rank0()) {
+    config_.data.root = fs::absolute(d.root).lexically_normal().string();
+    utils::write_file_atomic((run_dir_ / kConfig).string(), config::to_yaml(config_));
+  }
+  const int64_t params = [&] {
+    int64_t n = 0;
+    for (const auto& p : model_->parameters()) n += p.numel();
+    return n;
+  }();
+  log_->info(
+      "model: {} ({} parameters, {} classes, nominal size {}); device {}{}; {} epochs of {} "
+      "batches of {}",
+      spec.name, params, classes, spec.options.image_size(), device_.str(),
+      autocast_ == torch::kFloat ? "" : " with " + t.precision + " autocast", t.epochs,
+      train_loader_->batches_per_epoch(), d.batch_size);
+}
+
+void Trainer::restore() {
+  const fs::path last = run_dir_ / kCheckpointsDir / kLastState;
+  const fs::path interrupted = run_dir_ / kCheckpointsDir / kInterruptedState;
+  std::optional<io::TrainingState> state;
+  std::string from;
+  auto position_of = [](const io::TrainingState& s) {
+    return Position{static_cast<int64_t>(s.values.at("next_epoch")),
+                    static_cast<int64_t>(s.values.at("next_batch"))};
+  };
+  for (const auto& path : {last, interrupted}) {
+    if (!fs::exists(path)) continue;
+    auto s = io::load_training_state(path.string());
+    SVANET_CHECK(s.values.count("next_epoch") && s.values.count("next_batch"), path.string(),
+                 ": not a training state of svanet's trainer");
+    if (!state || position_of(*state) < position_of(s)) {
+      state = std::move(s);
+      from = path.string();
+    }
+  }
+  if (!state) {
+    log_->info("no saved state in {}: starting from the first epoch", run_dir_.string());
+    return;
+  }
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& [name, tensor] : state->tensors) {
+    if (name.rfind("model.", 0) == 0) weights.emplace(name.substr(6), tensor);
+  }
+  io::load_state_dict(*model_, weights, io::LoadOptions().source(from));
+  position_ = position_of(*state);
+  io::restore_optimizer(*optimizer_, *state);
+  io::restore_rng(*state);
+  partial_.loss_sum = state->values.at("partial_loss_sum");
+  partial_.steps = static_cast<int64_t>(state->values.at("partial_steps"));
+  partial_.images = static_cast<int64_t>(state->values.at("partial_images"));
+  partial_.seconds = state->values.at("partial_seconds");
+  best_value_ = state->values.at("best_value");
+  best_epoch_ = static_cast<int64_t>(state->values.at("best_epoch"));
+  scaler_->restore(state->values.at("scaler_scale"),
+                   static_cast<int64_t>(state->values.at("scaler_growth")));
+  history_ = history_from_json(state->texts.at("history"));
+  log_->info("resuming from {}: epoch {}{}", from, position_.epoch,
+             position_.batch > 0 ? ", batch " + std::to_string(position_.batch) : "");
+}
+
+void Trainer::save_state(const fs::path& path, const Position& next, const PartialEpoch& partial) {
+  io::TrainingState state;
+  state.epoch = next.epoch - 1;
+  state.values["next_epoch"] = static_cast<double>(next.epoch);
+  state.values["next_batch"] = static_cast<double>(next.batch);
+  state.values["partial_loss_sum"] = partial.loss_sum;
+  state.values["partial_steps"] = static_cast<double>(partial.steps);
+  state.values["partial_images"] = static_cast<double>(partial.images);
+  state.values["partial_seconds"] = partial.seconds;
+  state.values["best_value"] = best_value_;
+  state.values["best_epoch"] = static_cast<double>(best_epoch_);
+  state.values["scaler_scale"] = scaler_->value();
+  state.values["scaler_growth"] = static_cast<double>(scaler_->growth_tracker());
+  state.texts["history"] = history_to_json(history_);
+  state.texts["select_metric"] = config_.train.select_metric;
+  for (const auto& [name, tensor] : io::state_dict(*model_)) {
+    state.tensors.emplace_back("model." + name, tensor);
+  }
+  io::capture_optimizer(*optimizer_, state);
+  io::capture_rng(state);
+  io::save_training_state(path.string(), state);
+}
+
+io::CheckpointMeta Trainer::meta(int64_t epoch,
+                                 const std::map<std::string, double>& metrics) const {
+  io::CheckpointMeta m;
+  m.classes = index_.definition.classes;
+  m.normalization = config_.data.normalization;
+  m.epoch = epoch;
+  m.metrics = metrics;
+  m.note = "trained by svanet " SVANET_VERSION " (" + config_.model.name + ", " +
+           index_.definition.name + ")";
+  return m;
+}
+
+void Trainer::write_history() const {
+  utils::write_file_atomic((run_dir_ / kMetricsCsv).string(), metrics_csv(history_));
+  write_progress_png((run_dir_ / kProgressPng).string(), history_, config_.train.select_metric);
+}
+
+std::pair<bool, bool> Trainer::agree(bool stop, bool non_finite) {
+  if (!group_) return {stop, non_finite};
+  std::vector<torch::Tensor> flags{
+      torch::tensor({stop ? 1.0F : 0.0F, non_finite ? 1.0F : 0.0F}).to(device_)};
+  group_->all_reduce_sum(flags);
+  const auto cpu = flags[0].cpu();
+  return {cpu[0].item<float>() > 0, cpu[1].item<float>() > 0};
+}
+
+void Trainer::check_in_sync(int64_t epoch) {
+  torch::NoGradGuard no_grad;
+  double checksum = 0.0;
+  int64_t i = 0;
+  for (const auto& p : model_->parameters()) {
+    checksum += p.to(torch::kDouble).sum().item<double>() * static_cast<double>(++i % 7 + 1);
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), "%a", checksum);
+  const auto all = group_->all_gather_bytes(text);
+  for (size_t r = 1; r < all.size(); ++r) {
+    SVANET_CHECK(all[r] == all[0], "epoch ", epoch + 1, ": the weights of rank ", r,
+                 " differ from rank 0's (checksums ", all[r], " and ", all[0],
+                 "): the processes are out of step");
+  }
+}
+
+bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
+  const auto& t = config_.train;
+  model_->train();
+  train_loader_->start_epoch(epoch, first);
+  const int64_t total = train_loader_->batches_per_epoch();
+  Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs), total,
+                    options_.progress_bar && rank0(), options_.log_interval_s,
+                    [this](const std::string& line) { log_->info("{}", line); });
+  for (int64_t b = 0; b < first; ++b)
+    progress.step(0, partial.steps > 0 ? partial.loss_sum / partial.steps : 0);
+  const auto start = std::chrono::steady_clock::now();
+  const double seconds_before = partial.seconds;
+  int64_t batch_index = first;
+  while (auto batch = train_loader_->next()) {
+    auto images = batch->images.to(device_, /*non_blocking=*/true);
+    const auto masks = batch->masks.to(device_, /*non_blocking=*/true);
+    if (t.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor loss;
+    {
+      AutocastGuard autocast(device_, autocast_);
+      const auto logits = model_->forward(images);
+      loss = (*loss_)(logits, masks);
+    }
+    const double value = loss.item<double>();
+    const auto [stop, non_finite] = agree(stop_.requested(), !std::isfinite(value));
+    if (non_finite) {
+      progress.finish();
+      SVANET_FAIL("epoch ", epoch + 1, ", batch ", batch_index + 1, ": the loss is ",
+                  std::isfinite(value) ? "not finite on another process" : std::to_string(value),
+                  ", so training stopped (a learning rate too high for this model and data, or "
+                  "bad input values). The last good checkpoint is kept: ",
+                  (run_dir_ / kCheckpointsDir / kLastCheckpoint).string(), " (epoch ",
+                  position_.epoch, ")");
+    }
+    optimizer_->zero_grad();
+    scaler_->scale(loss).backward();
+    auto params = trainable();
+    if (group_) average_gradients(*group_, params);
+    const bool finite = scaler_->unscale(params);
+    if (finite) {
+      if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
+      optimizer_->step();
+    }
+    scaler_->update(finite);
+    const auto n = static_cast<int64_t>(batch->stems.size());
+    partial.loss_sum += value;
+    ++partial.steps;
+    partial.images += n * env_.world_size;
+    ++batch_index;
+    progress.step(n * env_.world_size, value);
+    partial.seconds =
+        seconds_before +
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (stop && batch_index < total) {
+      progress.finish();
+      position_ = {epoch, batch_index};
+      if (rank0()) {
+        save_state(run_dir_ / kCheckpointsDir / kInterruptedState, position_, partial);
+      }
+      log_->warn(
+          "stopped by {} during epoch {} after batch {}/{}; `svanet train --resume {}` "
+          "continues from there",
+          stop_.signal() == SIGTERM ? "SIGTERM" : "SIGINT", epoch + 1, batch_index, total,
+          run_dir_.string());
+      return false;
+    }
+  }
+  progress.finish();
+  return true;
+}
+
+std::pair<double, std::map<std::string, double>> Trainer::validate() {
+  model_->eval();
+  metrics::MetricOptions mo;
+  mo.num_classes = static_cast<int64_t>(index_.definition.classes.size());
+  mo.class_names = index_.definition.classes;
+  mo.surface_distances = config_.evaluate.surface_distances;
+  mo.objects = false;
+  mo.image_bins_pct = config_.evaluate.image_bins_pct;
+  metrics::Evaluator evaluator(mo);
+  double loss_sum = 0.0, count = 0.0;
+  val_loader_->start_epoch(0);
+  torch::NoGradGuard no_grad;
+  while (auto batch = val_loader_->next()) {
+    auto images = batch->images.to(device_, true);
+    if (config_.train.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor logits;
+    {
+      AutocastGuard autocast(device_, autocast_);
+      logits = model_->forward(images).to(torch::kFloat);
+    }
+    const auto n = static_cast<double>(batch->stems.size());
+    loss_sum += (*loss_)(logits, batch->masks.to(device_)).item<double>() * n;
+    count += n;
+    add_batch(evaluator, logits, *batch);
+  }
+  if (group_) {
+    std::vector<torch::Tensor> sums{torch::tensor({loss_sum, count}, torch::kDouble)};
+    if (device_.is_cuda()) sums[0] = sums[0].to(device_);
+    group_->all_reduce_sum(sums);
+    const auto cpu = sums[0].cpu();
+    loss_sum = cpu[0].item<double>();
+    count = cpu[1].item<double>();
+    metrics::Evaluator all(mo);
+    for (const auto& bytes : group_->all_gather_bytes(evaluator.serialize())) {
+      all.merge_serialized(bytes);
+    }
+    return {loss_sum / std::max(1.0, count), validation_metrics(all.aggregate())};
+  }
+  return {loss_sum / std::max(1.0, count), validation_metrics(evaluator.aggregate())};
+}
+
+TrainResult Trainer::run() {
+  setup();
+  if (resuming_) restore();
+  const auto& t = config_.train;
+  TrainResult result;
+  result.run_dir = run_dir_.string();
+  result.select_metric = t.select_metric;
+  const fs::path checkpoints = run_dir_ / kCheckpointsDir;
+  while (position_.epoch < t.epochs) {
+    const int64_t epoch = position_.epoch;
+    if (agree(stop_.requested(), false).first) {
+      // Between epochs the saved state is already current.
+      log_->warn("stopped before epoch {}; `svanet train --resume {}` continues from there",
+                 epoch + 1, run_dir_.string());
+      result.interrupted = true;
+      result.epochs_completed = epoch;
+      result.history = history_;
+      return result;
+    }
+    const double lr = learning_rate(t.schedule, epoch, t.epochs);
+    for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+    const bool frozen = epoch < freeze_epochs_;
+    if (frozen && model_->frozen_encoder_stages() == 0) {
+      model_->freeze_encoder(-1, t.fix_norm_statistics);
+      log_->info("encoder frozen for epochs 1-{} (BatchNorm statistics {})", freeze_epochs_,
+                 t.fix_norm_statistics ? "fixed" : "updating");
+    } else if (!frozen && model_->frozen_encoder_stages() != 0) {
+      model_->unfreeze_encoder();
+      log_->info("encoder unfrozen from epoch {}", epoch + 1);
+    }
+    if (!train_epoch(epoch, position_.batch, partial_)) {
+      result.interrupted = true;
+      result.epochs_completed = epoch;
+      result.history = history_;
+      return result;
+    }
+    if (group_) {
+      check_in_sync(epoch);
+      broadcast_module(*group_, *model_, /*buffers_only=*/true);
+    }
+    EpochRecord record;
+    record.epoch = epoch;
+    record.lr = lr;
+    record.train_loss =
+        partial_.steps > 0 ? partial_.loss_sum / static_cast<double>(partial_.steps) : kNaN;
+    record.frozen_encoder = frozen;
+    record.val_loss = kNaN;
+    const bool validate_now = (epoch + 1) % t.validate_every == 0 || epoch + 1 == t.epochs;
+    if (validate_now) {
+      auto [val_loss, metrics] = validate();
+      record.val_loss = val_loss;
+      record.val = std::move(metrics);
+      const double value =
+          t.select_metric == "val_loss" ? val_loss : record.val.at(t.select_metric);
+      const bool better =
+          std::isfinite(value) &&
+          (best_epoch_ < 0 ||
+           (higher_is_better(t.select_metric) ? value > best_value_ : value < best_value_));
+      if (better) {
+        best_value_ = value;
+        best_epoch_ = epoch;
+        record.best = true;
+      }
+    }
+    record.seconds = partial_.seconds;
+    record.images_per_second =
+        partial_.seconds > 0 ? static_cast<double>(partial_.images) / partial_.seconds : 0.0;
+    history_.push_back(record);
+    position_ = {epoch + 1, 0};
+    const PartialEpoch done;
+    if (rank0()) {
+      // The state file is written last: it is what resume trusts.
+      std::map<std::string, double> m = record.val;
+      m["train_loss"] = record.train_loss;
+      m["val_loss"] = record.val_loss;
+      if (record.best)
+        io::save_checkpoint((checkpoints / kBestCheckpoint).string(), *model_, meta(epoch, m));
+      io::save_checkpoint((checkpoints / kLastCheckpoint).string(), *model_, meta(epoch, m));
+      save_state(checkpoints / kLastState, position_, done);
+      std::error_code ignored;
+      fs::remove(checkpoints / kInterruptedState, ignored);
+      write_history();
+    }
+    partial_ = done;
+    log_->info("{}", epoch_line(record, t.epochs, t.select_metric, best_value_, best_epoch_));
+    if (rank0() && options_.on_epoch) options_.on_epoch(record);
+  }
+  result.epochs_completed = t.epochs;
+  result.history = history_;
+  result.best_value = best_value_;
+  result.best_epoch = best_epoch_;
+  const fs::path evaluation_summary = run_dir_ / ("eval_" + config_.evaluate.split) / kSummaryJson;
+  if (rank0() && config_.evaluate.after_training && fs::exists(evaluation_summary)) {
+    log_->info("the run is complete; its evaluation is in {}",
+               evaluation_summary.parent_path().string());
+    result.test = metrics::read_headline(evaluation_summary.string());
+  } else if (rank0() && config_.evaluate.after_training) {
+    // Free the training machinery before predicting the test split.
+    train_loader_.reset();
+    val_loader_.reset();
+    optimizer_.reset();
+    EvaluateOptions eo;
+    eo.checkpoint = config_.evaluate.checkpoint;
+    eo.split = config_.evaluate.split;
+    eo.device = device_.str();
+    log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);
+    const auto evaluation = evaluate_run(run_dir_.string(), eo);
+    result.test = headline_metrics(evaluation.summary);
+    log_->info("{}", test_line(evaluation.summary, evaluation.out_dir));
+  }
+  if (group_) group_->barrier();
+  result.completed = true;
+  return result;
+}
+
+void prepare_new_run(const fs::path& run_dir, bool overwrite) {
+  // Only rank 0 judges and fills the folder; the others touch it only after
+  // joining the process group, which rank 0 hosts once it got here.
+  if (DistributedEnv::from_environment().rank != 0) return;
+  if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
+    SVANET_CHECK(overwrite, run_dir.string(),
+                 " already exists and is not empty; `svanet train --resume ", run_dir.string(),
+                 "` continues it, --overwrite replaces it, or choose another --out");
+    for (const auto& entry : fs::directory_iterator(run_dir)) fs::remove_all(entry.path());
+  }
+  fs::create_directories(run_dir);
+}
+
+/// Trains repeat after repeat (resuming those already started) and writes
+/// repeats.json / repeats.md.
+TrainResult run_repeats(const config::TrainConfig& base, const fs::path& run_dir,
+                        const RunOptions& options) {
+  TrainResult all;
+  all.run_dir = run_dir.string();
+  all.select_metric = base.train.select_metric;
+  std::vector<std::map<std::string, double>> tests;
+  for (int64_t i = 0; i < base.train.repeats; ++i) {
+    const fs::path dir = run_dir / ("repeat_" + std::to_string(i));
+    config::TrainConfig c = base;
+    c.train.repeats = 1;
+    c.train.seed = base.train.seed + static_cast<uint64_t>(i);
+    TrainResult r;
+    if (fs::exists(dir / kConfig)) {
+      r = resume(dir.string(), options);
+    } else {
+      fs::create_directories(dir);
+      r = Trainer(c, dir, options, false).run();
+    }
+    all.repeat_dirs.push_back(dir.string());
+    if (r.interrupted) {
+      all.interrupted = true;
+      return all;
+    }
+    tests.push_back(r.test);
+  }
+  if (DistributedEnv::from_environment().rank == 0) {
+    write_repeats_summary(run_dir, all.repeat_dirs, tests);
+  }
+  all.completed = true;
+  all.epochs_completed = base.train.epochs;
+  return all;
+}
+
+}  // namespace
+
+TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
+                  const RunOptions& options) {
+  const fs::path dir(run_dir);
+  prepare_new_run(dir, options.overwrite);
+  if (config.train.repeats > 1) {
+    if (DistributedEnv::from_environment().rank == 0) {
+      utils::write_file_atomic((dir / kConfig).string(), config::to_yaml(config));
+    }
+    return run_repeats(config, dir, options);
+  }
+  return Trainer(config, dir, options, false).run();
+}
+
+TrainResult resume(const std::string& run_dir, const RunOptions& options) {
+  const fs::path dir(run_dir);
+  const fs::path config_path = dir / kConfig;
+  SVANET_CHECK(fs::exists(config_path), run_dir, ": not a run folder (no ", kConfig, ")");
+  const auto config = config::load_train_config(config_path.string());
+  if (config.train.repeats > 1) return run_repeats(config, dir, options);
+  return Trainer(config, dir, options, true).run();
+}
+
+}  // namespace svanet::engine

@@ -1,0 +1,325 @@
+// The trainer end to end on a tiny generated dataset: the run folder, refusal
+// to overwrite, a non-finite loss, repeats, kill -9 and SIGINT followed by
+// --resume (the same weights as an uninterrupted run), and a two-process
+// Gloo run (label slow).
+
+#include "support/test_support.h"
+
+#include "svanet/config/train_config.h"
+#include "svanet/data/demo.h"
+#include "svanet/engine/distributed.h"
+#include "svanet/engine/trainer.h"
+#include "svanet/io/checkpoint.h"
+#include "svanet/io/pytorch_file.h"
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace svanet::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A tiny demo dataset, generated once for the whole test program.
+const fs::path& tiny_dataset() {
+  static TempDir dir;
+  static const fs::path root = [] {
+    data::DemoOptions o;
+    o.count = 30;
+    o.size = 64;
+    data::generate_demo_dataset(dir.path().string(), o);
+    return dir.path();
+  }();
+  return root;
+}
+
+std::string tiny_config_text(int64_t epochs) {
+  std::ostringstream c;
+  c << "model: {name: svanet_test, image_size: 64}\n"
+    << "data:\n  root: " << tiny_dataset().string() << "\n  dataset: demo\n  batch_size: 4\n"
+    << "  workers: 2\n  augment: {size: 64}\n"
+    << "train:\n  epochs: " << epochs << "\n  device: cpu\n  seed: 3\n"
+    << "  schedule: {name: cosine, warmup_init_lr: 1e-3, max_lr: 2e-3, min_lr: 1e-4, "
+       "warmup_epochs: 1}\n"
+    << "  loss: {name: dice_ce}\n  freeze_encoder_epochs: 1\n  select_metric: dice\n"
+    << "evaluate: {overlays: 2}\n";
+  return c.str();
+}
+
+config::TrainConfig tiny_config(int64_t epochs, std::vector<std::string> overrides = {}) {
+  return config::parse_train_config(tiny_config_text(epochs), "tiny.yaml", overrides);
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int64_t lines(const fs::path& p) {
+  const auto text = read(p);
+  return static_cast<int64_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+/// The model weights of a checkpoint, by name.
+std::map<std::string, torch::Tensor> weights_of(const fs::path& checkpoint) {
+  auto loaded = io::load_checkpoint(checkpoint.string());
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& item : loaded.model->named_parameters()) out[item.key()] = item.value();
+  for (const auto& item : loaded.model->named_buffers()) out[item.key()] = item.value();
+  return out;
+}
+
+void expect_same_weights(const fs::path& a, const fs::path& b) {
+  const auto wa = weights_of(a), wb = weights_of(b);
+  ASSERT_EQ(wa.size(), wb.size());
+  int64_t different = 0;
+  for (const auto& [name, tensor] : wa) {
+    if (!torch::equal(tensor, wb.at(name))) {
+      ++different;
+      ADD_FAILURE() << name << " differs: max |diff| "
+                    << (tensor - wb.at(name)).abs().max().item<double>();
+      if (different > 3) return;
+    }
+  }
+}
+
+TEST(Trainer, TrainsEvaluatesAndWritesTheRunFolder) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  std::vector<int64_t> seen;
+  engine::RunOptions ro;
+  ro.on_epoch = [&](const engine::EpochRecord& r) { seen.push_back(r.epoch); };
+  const auto result = engine::train(tiny_config(3), run.string(), ro);
+  EXPECT_TRUE(result.completed);
+  EXPECT_FALSE(result.interrupted);
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2}));
+  ASSERT_EQ(result.history.size(), 3u);
+  EXPECT_TRUE(result.history[0].frozen_encoder);  // freeze_encoder_epochs: 1
+  EXPECT_FALSE(result.history[1].frozen_encoder);
+  for (const char* f : {"config.yaml", "splits.json", "train.log", "metrics.csv", "progress.png",
+                        "checkpoints/last.pt", "checkpoints/best.pt", "checkpoints/last.state",
+                        "eval_test/summary.json", "eval_test/report.html", "eval_test/per_case.csv",
+                        "eval_test/per_object.csv", "eval_test/size_bins.csv"}) {
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  }
+  EXPECT_EQ(lines(run / "metrics.csv"), 4);  // header + 3 epochs
+  EXPECT_NE(read(run / "metrics.csv").find("epoch,lr,train_loss,val_loss,val_dice"),
+            std::string::npos);
+  EXPECT_NE(read(run / "train.log").find("epoch 3/3"), std::string::npos);
+  // The resolved config rebuilds the same run; the best checkpoint rebuilds its model.
+  const auto again = config::load_train_config((run / "config.yaml").string());
+  EXPECT_EQ(again.model.options.num_classes(), 3);
+  EXPECT_EQ(again.train.epochs, 3);
+  const auto meta = io::read_checkpoint_meta((run / "checkpoints/best.pt").string());
+  EXPECT_EQ(meta.classes, (std::vector<std::string>{"background", "lesion", "nucleus"}));
+  EXPECT_EQ(meta.epoch, result.best_epoch);
+  EXPECT_TRUE(meta.metrics.count("dice"));
+  // The evaluation after training.
+  EXPECT_TRUE(result.test.count("dice"));
+  EXPECT_TRUE(result.test.count("object_recall"));
+  const auto summary = nlohmann::json::parse(read(run / "eval_test/summary.json"));
+  for (const char* key : {"reference", "per_class", "size_bins", "objects"}) {
+    EXPECT_TRUE(summary.contains(key)) << key;
+  }
+  const auto splits = nlohmann::json::parse(read(run / "splits.json"));
+  EXPECT_EQ(summary.at("cases").get<size_t>(), splits.at("test").size());
+  // Resuming a finished run only reports it.
+  const auto resumed = engine::resume(run.string());
+  EXPECT_TRUE(resumed.completed);
+  EXPECT_EQ(resumed.history.size(), 3u);
+  EXPECT_DOUBLE_EQ(resumed.test.at("dice"), result.test.at("dice"));
+}
+
+TEST(Trainer, NeverOverwritesARunUnlessAsked) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  fs::create_directories(run);
+  std::ofstream(run / "notes.txt") << "mine";
+  auto config = tiny_config(1, {"evaluate.after_training=false"});
+  ASSERT_THROWS_WITH(engine::train(config, run.string()), "already exists and is not empty");
+  EXPECT_TRUE(fs::exists(run / "notes.txt"));
+  engine::RunOptions ro;
+  ro.overwrite = true;
+  EXPECT_TRUE(engine::train(config, run.string(), ro).completed);
+  EXPECT_FALSE(fs::exists(run / "notes.txt"));
+  ASSERT_THROWS_WITH(engine::resume((dir.path() / "nothing").string()), "not a run folder");
+}
+
+TEST(Trainer, ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  // The official schedule trains epoch 1 at min_lr and epoch 2 at
+  // warmup_init_lr: an absurd one there blows the weights up.
+  auto config = tiny_config(3, {"train.schedule.name=official_cosine", "train.schedule.min_lr=1e-4",
+                                "train.schedule.warmup_init_lr=1e30", "train.schedule.max_lr=1e30",
+                                "train.schedule.milestones=2"});
+  std::string message;
+  try {
+    engine::train(config, run.string());
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  ASSERT_NE(message.find("epoch 2, batch"), std::string::npos) << message;
+  EXPECT_NE(message.find("training stopped"), std::string::npos) << message;
+  EXPECT_NE(message.find("checkpoints/last.pt (epoch 1)"), std::string::npos) << message;
+  const auto loaded = io::load_checkpoint((run / "checkpoints/last.pt").string());
+  EXPECT_EQ(loaded.meta.epoch, 0);
+  for (const auto& p : loaded.model->parameters()) {
+    ASSERT_TRUE(torch::isfinite(p).all().item<bool>());
+  }
+  EXPECT_EQ(lines(run / "metrics.csv"), 2);
+}
+
+TEST(Trainer, RepeatsWriteMeanAndStd) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  const auto result = engine::train(tiny_config(1, {"train.repeats=2"}), run.string());
+  ASSERT_EQ(result.repeat_dirs.size(), 2u);
+  EXPECT_TRUE(result.completed);
+  const auto j = nlohmann::json::parse(read(run / "repeats.json"));
+  ASSERT_EQ(j.at("repeats").size(), 2u);
+  EXPECT_TRUE(j.at("mean").contains("dice"));
+  EXPECT_TRUE(j.at("std").contains("dice"));
+  EXPECT_NE(read(run / "repeats.md").find("| dice |"), std::string::npos);
+  // Different seeds: the repeats differ.
+  const auto c0 = config::load_train_config((run / "repeat_0/config.yaml").string());
+  const auto c1 = config::load_train_config((run / "repeat_1/config.yaml").string());
+  EXPECT_EQ(c1.train.seed, c0.train.seed + 1);
+}
+
+// The CLI in a child process, for signals.
+struct Child {
+  pid_t pid = -1;
+  int wait() const {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+Child spawn(const std::vector<std::string>& args, const fs::path& log,
+            const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  Child c;
+  c.pid = fork();
+  if (c.pid == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    std::vector<char*> argv;
+    std::string program = SVANET_CLI_PATH;
+    argv.push_back(program.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  return c;
+}
+
+int run_cli(const std::vector<std::string>& args, const fs::path& log) {
+  return spawn(args, log).wait();
+}
+
+/// Waits until `file` has at least `n` lines (or the child ends).
+bool wait_for_lines(const fs::path& file, int64_t n, const Child& child) {
+  for (int i = 0; i < 6000; ++i) {
+    if (fs::exists(file) && lines(file) >= n) return true;
+    int status = 0;
+    if (waitpid(child.pid, &status, WNOHANG) == child.pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST(Trainer, KillNineOrCtrlCThenResumeEndsWithTheSameWeights) {
+  TempDir dir;
+  const fs::path config = dir.path() / "tiny.yaml";
+  std::ofstream(config) << tiny_config_text(4) << "\n";
+  const std::vector<std::string> common = {"--threads",     "1",          "train", "--config",
+                                           config.string(), "--progress", "lines"};
+  auto with_out = [&](const std::string& name) {
+    auto args = common;
+    args.push_back("--out");
+    args.push_back((dir.path() / name).string());
+    return args;
+  };
+  ASSERT_EQ(run_cli(with_out("whole"), dir.path() / "whole.log"), 0)
+      << read(dir.path() / "whole.log");
+
+  // kill -9 once the first epoch is on disk.
+  const fs::path killed = dir.path() / "killed";
+  Child child = spawn(with_out("killed"), dir.path() / "killed.log");
+  ASSERT_TRUE(wait_for_lines(killed / "metrics.csv", 2, child)) << read(dir.path() / "killed.log");
+  kill(child.pid, SIGKILL);
+  EXPECT_EQ(child.wait(), 128 + SIGKILL);
+  EXPECT_FALSE(fs::exists(killed / "eval_test/summary.json")) << "the run ended before the kill";
+  ASSERT_EQ(
+      run_cli({"--threads", "1", "train", "--resume", killed.string()}, dir.path() / "r1.log"), 0)
+      << read(dir.path() / "r1.log");
+  EXPECT_NE(read(dir.path() / "r1.log").find("resuming from"), std::string::npos);
+  expect_same_weights(dir.path() / "whole/checkpoints/last.pt", killed / "checkpoints/last.pt");
+  EXPECT_EQ(lines(killed / "metrics.csv"), 5);
+
+  // SIGINT during the second epoch: the state is saved mid-epoch, exit 130.
+  const fs::path stopped = dir.path() / "stopped";
+  child = spawn(with_out("stopped"), dir.path() / "stopped.log");
+  ASSERT_TRUE(wait_for_lines(stopped / "metrics.csv", 2, child))
+      << read(dir.path() / "stopped.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  kill(child.pid, SIGINT);
+  EXPECT_EQ(child.wait(), 130) << read(dir.path() / "stopped.log");
+  EXPECT_NE(read(dir.path() / "stopped.log").find("--resume"), std::string::npos);
+  ASSERT_EQ(
+      run_cli({"--threads", "1", "train", "--resume", stopped.string()}, dir.path() / "r2.log"), 0)
+      << read(dir.path() / "r2.log");
+  expect_same_weights(dir.path() / "whole/checkpoints/last.pt", stopped / "checkpoints/last.pt");
+  EXPECT_FALSE(fs::exists(stopped / "checkpoints/interrupted.state"));
+}
+
+TEST(TrainerSlow, TwoProcessGlooRunOnOneMachine) {
+  if (!engine::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  TempDir dir;
+  const fs::path config = dir.path() / "tiny.yaml";
+  std::ofstream(config) << tiny_config_text(2) << "\n";
+  const fs::path run = dir.path() / "run";
+  const std::string port = std::to_string(30000 + getpid() % 20000);
+  std::vector<Child> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.push_back(spawn({"--threads", "1", "train", "--config", config.string(), "--out",
+                           run.string(), "--progress", "lines"},
+                          dir.path() / ("rank" + std::to_string(r) + ".log"),
+                          {{"RANK", std::to_string(r)},
+                           {"LOCAL_RANK", std::to_string(r)},
+                           {"WORLD_SIZE", "2"},
+                           {"MASTER_ADDR", "127.0.0.1"},
+                           {"MASTER_PORT", port}}));
+  }
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(ranks[static_cast<size_t>(r)].wait(), 0)
+        << read(dir.path() / ("rank" + std::to_string(r) + ".log"));
+  }
+  const auto log = read(dir.path() / "rank0.log");
+  EXPECT_NE(log.find("2 processes (torchrun), backend gloo"), std::string::npos) << log;
+  EXPECT_EQ(lines(run / "metrics.csv"), 3);
+  EXPECT_TRUE(fs::exists(run / "eval_test/summary.json"));
+  // Each rank trains on 11 of the 21 training images per epoch (3 batches of
+  // at most 4), and the weights stay in step (the trainer checks it every
+  // epoch and fails otherwise).
+  EXPECT_NE(log.find("3 batches of 4"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace svanet::test
