@@ -84,7 +84,7 @@ Command register_convert(CLI::App& app) {
   sub->footer(
       "Without --num-classes the checkpoint's classifier decides; without --image-size, "
       "the model's default.");
-  sub->add_option("--classes", args->classes, "Class names, comma-separated, background first");
+  add_classes_flag(sub, args->classes);
   sub->add_option("--option", args->options, "Model option key=value (with --model; repeatable)");
   return {sub, [args] { return run_convert(*args); }};
 }

@@ -154,7 +154,7 @@ Command register_data_stats(CLI::App& app) {
       "data-stats",
       "Object sizes of a dataset: per-object CSV, per-image CSV, JSON summary, histogram");
   sub->add_option("root", args->root, "Dataset folder")->required();
-  sub->add_option("--out", args->out, "Folder for the statistics")->required();
+  add_out_flag(sub, args->out)->required();
   add_dataset_flag(sub, args->dataset);
   return {sub, [args] { return run_stats(*args); }};
 }

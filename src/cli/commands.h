@@ -24,11 +24,28 @@ CLI::Option* add_num_classes_flag(CLI::App* sub, int64_t& value);
 CLI::Option* add_image_size_flag(CLI::App* sub, int64_t& value);
 CLI::Option* add_dataset_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_seed_flag(CLI::App* sub, uint64_t& value);
+CLI::Option* add_out_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_classes_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_device_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_config_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_set_flag(CLI::App* sub, std::vector<std::string>& value);
+CLI::Option* add_data_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value);
+CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
+
+/// Whether to draw a live progress bar for --progress auto|bar|lines.
+bool want_progress_bar(const std::string& mode);
+/// Exit status of an interrupted run (128 + SIGINT, as shells report it).
+inline constexpr int kInterruptedExit = 130;
 
 /// Adds every subcommand to `app` (what main() and the CLI tests use).
 std::vector<Command> register_all(CLI::App& app);
 
 Command register_check_data(CLI::App& app);
+Command register_compare(CLI::App& app);
+Command register_demo(CLI::App& app);
+Command register_evaluate(CLI::App& app);
+Command register_train(CLI::App& app);
 Command register_checkpoint_info(CLI::App& app);
 Command register_data_stats(CLI::App& app);
 Command register_demo_data(CLI::App& app);

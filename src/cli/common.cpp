@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include <unistd.h>
+
 namespace svanet::cli {
 
 CLI::Option* add_num_classes_flag(CLI::App* sub, int64_t& value) {
@@ -25,10 +27,57 @@ CLI::Option* add_seed_flag(CLI::App* sub, uint64_t& value) {
       ->capture_default_str();
 }
 
+CLI::Option* add_out_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--out", value, "Output folder");
+}
+
+CLI::Option* add_classes_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--classes", value, "Class names, comma-separated, background first");
+}
+
+CLI::Option* add_device_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--device", value,
+                         "Device: auto (CUDA when available), cpu, cuda, cuda:N");
+}
+
+CLI::Option* add_config_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--config", value, "Training config (YAML; see configs/)");
+}
+
+CLI::Option* add_set_flag(CLI::App* sub, std::vector<std::string>& value) {
+  return sub->add_option("--set", value,
+                         "Override a config key: --set train.epochs=20 (dotted path, YAML value; "
+                         "repeatable)");
+}
+
+CLI::Option* add_data_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--data", value, "Dataset folder (sets data.root)");
+}
+
+CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value) {
+  return sub->add_flag("--overwrite", value,
+                       "Replace an existing, non-empty output folder (its contents are deleted)");
+}
+
+CLI::Option* add_progress_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--progress", value,
+                   "Progress display: auto (a bar on a terminal, lines otherwise), bar, lines")
+      ->check(CLI::IsMember({"auto", "bar", "lines"}))
+      ->capture_default_str();
+}
+
+bool want_progress_bar(const std::string& mode) {
+  if (mode == "bar") return true;
+  if (mode == "lines") return false;
+  return isatty(STDERR_FILENO) != 0;
+}
+
 std::vector<Command> register_all(CLI::App& app) {
-  return {register_models(app),        register_convert(app),    register_checkpoint_info(app),
-          register_demo_data(app),     register_check_data(app), register_data_stats(app),
-          register_slice_volumes(app), register_version(app)};
+  return {register_train(app),           register_demo(app),          register_evaluate(app),
+          register_compare(app),         register_models(app),        register_convert(app),
+          register_checkpoint_info(app), register_demo_data(app),     register_check_data(app),
+          register_data_stats(app),      register_slice_volumes(app), register_version(app)};
 }
 
 }  // namespace svanet::cli

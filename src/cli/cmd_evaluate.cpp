@@ -1,0 +1,285 @@
+// svanet evaluate and svanet compare.
+
+#include "commands.h"
+
+#include "svanet/core/error.h"
+#include "svanet/engine/evaluate.h"
+#include "svanet/metrics/report.h"
+#include "svanet/utils/atomic_file.h"
+#include "svanet/utils/text.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+namespace svanet::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct EvaluateArgs {
+  std::string run, checkpoint = "best", split = "test", out, device = "auto";
+  std::string pred, gt, dataset, classes, images, spacing;
+  double iou_threshold = 0.0;
+  bool flip = false, no_surface = false;
+  int64_t overlays = -1;
+};
+
+void print_summary(const metrics::Summary& s, const std::string& out_dir) {
+  const auto h = metrics::headline(s);
+  auto v = [&](const char* k) {
+    const auto it = h.find(k);
+    return it == h.end() ? std::nan("") : it->second;
+  };
+  std::printf("%lld cases; foreground means: Dice %.4f, IoU %.4f, HD95 %.2f %s, ASSD %.2f %s\n",
+              static_cast<long long>(s.cases), v("dice"), v("iou"), v("hd95"),
+              s.options.distance_unit.c_str(), v("assd"), s.options.distance_unit.c_str());
+  std::printf(
+      "paper's definitions: mIoU %.2f, mDice %.2f, mEM %.2f, mAE %.4f, AvgRecall %.2f, "
+      "AvgPrecision %.2f, AvgF2 %.2f\n",
+      s.reference.miou, s.reference.mdice, s.reference.mem, s.reference.mae, s.reference.avg_recall,
+      s.reference.avg_precision, s.reference.avg_f2);
+  std::printf("objects by size (%% of image):\n");
+  for (const auto& b : s.objects) {
+    if (b.class_index != 0) continue;
+    std::printf(
+        "  %-9s %5lld objects, %5lld found (recall %.3f), %5lld false positives, "
+        "per-object Dice %.3f\n",
+        b.label.c_str(), static_cast<long long>(b.gt_objects), static_cast<long long>(b.detected),
+        b.recall, static_cast<long long>(b.false_positives), b.dice);
+  }
+  std::printf(
+      "wrote summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html to "
+      "%s\n",
+      out_dir.c_str());
+}
+
+int run_evaluate(const EvaluateArgs& a) {
+  const bool run_mode = !a.run.empty();
+  const bool folder_mode = !a.pred.empty() || !a.gt.empty();
+  SVANET_CHECK(run_mode != folder_mode,
+               "give either --run RUN_DIR, or --pred PRED_DIR --gt GT_DIR --out DIR");
+  engine::EvaluationResult result;
+  if (run_mode) {
+    SVANET_CHECK(a.dataset.empty() && a.classes.empty() && a.images.empty() && a.spacing.empty(),
+                 "--dataset, --classes, --images and --spacing are for --pred/--gt; a run knows "
+                 "its data");
+    engine::EvaluateOptions o;
+    o.checkpoint = a.checkpoint;
+    o.split = a.split;
+    o.out = a.out;
+    o.device = a.device;
+    o.flip = a.flip;
+    o.overlays = a.overlays;
+    result = engine::evaluate_run(a.run, o);
+  } else {
+    SVANET_CHECK(!a.pred.empty() && !a.gt.empty() && !a.out.empty(),
+                 "--pred, --gt and --out go together");
+    engine::FolderEvaluateOptions o;
+    o.pred_dir = a.pred;
+    o.gt_dir = a.gt;
+    o.out = a.out;
+    o.dataset = a.dataset;
+    if (!a.classes.empty()) {
+      for (const auto& c : utils::split(a.classes, ',')) o.classes.push_back(utils::trim(c));
+    }
+    o.images_dir = a.images;
+    o.metrics.match.iou_threshold = a.iou_threshold;
+    o.metrics.surface_distances = !a.no_surface;
+    if (!a.spacing.empty()) {
+      const auto parts = utils::split(a.spacing, ',');
+      SVANET_CHECK(parts.size() == 2, "--spacing expects ROW,COLUMN in mm, got '", a.spacing, "'");
+      o.metrics.spacing = {utils::parse_double(parts[0]), utils::parse_double(parts[1])};
+      SVANET_CHECK(o.metrics.spacing[0] > 0 && o.metrics.spacing[1] > 0,
+                   "--spacing must be positive, got '", a.spacing, "'");
+      o.metrics.distance_unit = "mm";
+    }
+    if (a.overlays >= 0) o.overlays = a.overlays;
+    result = engine::evaluate_folders(o);
+  }
+  print_summary(result.summary, result.out_dir);
+  return 0;
+}
+
+// compare
+
+struct CompareArgs {
+  std::vector<std::string> dirs;
+  std::string out, split = "test",
+                   metrics =
+                       "dice,iou,hd95,object_recall,object_precision,"
+                       "object_dice,ref_miou,ref_mdice";
+};
+
+/// The summary.json files a folder stands for: an evaluation folder, a
+/// run, or a run with repeats.
+std::vector<fs::path> summaries_of(const fs::path& dir, const std::string& split) {
+  const std::string eval = "eval_" + split;
+  if (fs::exists(dir / "summary.json")) return {dir / "summary.json"};
+  if (fs::exists(dir / eval / "summary.json")) return {dir / eval / "summary.json"};
+  std::vector<fs::path> repeats;
+  if (fs::is_directory(dir)) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const auto name = entry.path().filename().string();
+      if (entry.is_directory() && name.rfind("repeat_", 0) == 0 &&
+          fs::exists(entry.path() / eval / "summary.json")) {
+        repeats.push_back(entry.path() / eval / "summary.json");
+      }
+    }
+  }
+  std::sort(repeats.begin(), repeats.end());
+  SVANET_CHECK(!repeats.empty(), dir.string(), ": no evaluation found (summary.json, ", eval,
+               "/summary.json or repeat_*/", eval, "/summary.json); run `svanet evaluate --run ",
+               dir.string(), "` first");
+  return repeats;
+}
+
+std::string cell(const metrics::Stat& s, const std::string& metric, const char* separator) {
+  if (s.n == 0) return "n/a";
+  const int digits = metric.rfind("ref_", 0) == 0 || metric == "hd95" || metric == "assd" ? 2 : 4;
+  char buffer[64];
+  if (s.n > 1) {
+    std::snprintf(buffer, sizeof(buffer), "%.*f%s%.*f", digits, s.mean, separator, digits, s.std);
+  } else {
+    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, s.mean);
+  }
+  return buffer;
+}
+
+int run_compare(const CompareArgs& a) {
+  std::vector<std::string> names;
+  for (const auto& m : utils::split(a.metrics, ',')) names.push_back(utils::trim(m));
+  struct Row {
+    std::string label;
+    size_t runs = 0;
+    std::vector<metrics::Stat> stats;
+  };
+  std::vector<Row> rows;
+  for (const auto& dir : a.dirs) {
+    Row row;
+    row.label = fs::path(dir).lexically_normal().filename().string();
+    if (row.label.empty() || row.label == ".") row.label = dir;
+    const auto files = summaries_of(dir, a.split);
+    row.runs = files.size();
+    std::vector<std::map<std::string, double>> values;
+    for (const auto& f : files) values.push_back(metrics::read_headline(f.string()));
+    for (const auto& name : names) {
+      std::vector<double> v;
+      for (const auto& m : values) {
+        const auto it = m.find(name);
+        SVANET_CHECK(it != m.end(), files.front().string(), ": no metric '", name,
+                     "' (--metrics takes names of the summary's headline)");
+        v.push_back(it->second);
+      }
+      row.stats.push_back(metrics::summarize_values(v));
+    }
+    rows.push_back(std::move(row));
+  }
+  std::ostringstream md, csv, tex;
+  md << "| run | n |";
+  csv << "run,n";
+  tex << "\\begin{tabular}{l r" << std::string(names.size(), 'r') << "}\n\\hline\nrun & n";
+  for (const auto& n : names) {
+    md << ' ' << n << " |";
+    csv << ',' << n << "_mean," << n << "_std";
+    std::string escaped;
+    for (const char c : n) escaped += c == '_' ? std::string("\\_") : std::string(1, c);
+    tex << " & " << escaped;
+  }
+  md << "\n|---|---|" << [&] {
+    std::string s;
+    for (size_t i = 0; i < names.size(); ++i) s += "---|";
+    return s;
+  }() << "\n";
+  tex << " \\\\\n\\hline\n";
+  csv << "\n";
+  for (const auto& r : rows) {
+    md << "| " << r.label << " | " << r.runs << " |";
+    csv << r.label << ',' << r.runs;
+    std::string label;
+    for (const char c : r.label) label += c == '_' ? std::string("\\_") : std::string(1, c);
+    tex << label << " & " << r.runs;
+    for (size_t i = 0; i < names.size(); ++i) {
+      md << ' ' << cell(r.stats[i], names[i], " ± ") << " |";
+      char buffer[64];
+      std::snprintf(buffer, sizeof(buffer), ",%.6g,%.6g", r.stats[i].mean,
+                    r.stats[i].n > 1 ? r.stats[i].std : 0.0);
+      csv << buffer;
+      tex << " & " << cell(r.stats[i], names[i], " $\\pm$ ");
+    }
+    md << "\n";
+    csv << "\n";
+    tex << " \\\\\n";
+  }
+  tex << "\\hline\n\\end{tabular}\n";
+  std::printf("%s", md.str().c_str());
+  if (!a.out.empty()) {
+    const fs::path out(a.out);
+    fs::create_directories(out);
+    utils::write_file_atomic((out / "compare.md").string(), md.str());
+    utils::write_file_atomic((out / "compare.csv").string(), csv.str());
+    utils::write_file_atomic((out / "compare.tex").string(), tex.str());
+    std::printf("wrote compare.md, compare.csv and compare.tex to %s\n", a.out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_evaluate(CLI::App& app) {
+  auto a = std::make_shared<EvaluateArgs>();
+  auto* sub = app.add_subcommand(
+      "evaluate",
+      "Score a trained run on a split, or prediction masks against ground truth: "
+      "per class, per object size, per object, with an HTML report");
+  sub->add_option("--run", a->run, "Run folder to evaluate (predicts, then scores)");
+  sub->add_option("--checkpoint", a->checkpoint, "best, last, or a checkpoint file (with --run)")
+      ->capture_default_str();
+  sub->add_option("--split", a->split, "Split to evaluate: test, val or train")
+      ->check(CLI::IsMember({"test", "val", "train"}))
+      ->capture_default_str();
+  add_out_flag(sub, a->out);
+  add_device_flag(sub, a->device)->capture_default_str();
+  sub->add_flag("--flip", a->flip, "Test-time augmentation: average with the flipped image");
+  sub->add_option("--pred", a->pred, "Folder of predicted masks (class indices), by file stem");
+  sub->add_option("--gt", a->gt, "Folder of ground-truth masks, by file stem");
+  add_dataset_flag(sub, a->dataset);
+  add_classes_flag(sub, a->classes);
+  sub->add_option("--images", a->images, "Folder of the images, for the report's overlays");
+  sub->add_option("--spacing", a->spacing, "Pixel spacing ROW,COLUMN in mm for HD95 and ASSD");
+  sub->add_option("--iou-threshold", a->iou_threshold,
+                  "IoU at which a ground-truth object counts as found (0 = any overlap)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  sub->add_flag("--no-surface", a->no_surface, "Skip HD95 and ASSD");
+  sub->add_option("--overlays", a->overlays, "Overlays per gallery in the report")
+      ->check(CLI::NonNegativeNumber);
+  sub->footer(
+      "Writes summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html "
+      "(default folder RUN/eval_<split>).");
+  return {sub, [a] { return run_evaluate(*a); }};
+}
+
+Command register_compare(CLI::App& app) {
+  auto a = std::make_shared<CompareArgs>();
+  auto* sub = app.add_subcommand(
+      "compare",
+      "One table across runs, repeats and evaluations (mean ± std): Markdown, CSV and LaTeX");
+  sub->add_option("dirs", a->dirs, "Run folders, runs with repeats, or evaluation folders")
+      ->required();
+  add_out_flag(sub, a->out);
+  sub->add_option("--split", a->split, "Split to evaluate: test, val or train")
+      ->check(CLI::IsMember({"test", "val", "train"}))
+      ->capture_default_str();
+  sub->add_option("--metrics", a->metrics, "Comma-separated headline metrics")
+      ->capture_default_str();
+  return {sub, [a] { return run_compare(*a); }};
+}
+
+}  // namespace svanet::cli

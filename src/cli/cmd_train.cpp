@@ -1,0 +1,180 @@
+// svanet train and svanet demo.
+
+#include "commands.h"
+
+#include "svanet/config/train_config.h"
+#include "svanet/core/error.h"
+#include "svanet/data/demo.h"
+#include "svanet/engine/trainer.h"
+#include "svanet_cli/demo_config.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+namespace svanet::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string value_text(const std::map<std::string, double>& m, const std::string& key, int digits) {
+  const auto it = m.find(key);
+  if (it == m.end() || !std::isfinite(it->second)) return "n/a";
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, it->second);
+  return buffer;
+}
+
+/// The closing lines of a run.
+int report(const engine::TrainResult& r, double seconds) {
+  if (r.interrupted) {
+    spdlog::warn("interrupted; `svanet train --resume {}` continues", r.run_dir);
+    return kInterruptedExit;
+  }
+  if (!r.repeat_dirs.empty()) {
+    spdlog::info("{} repeats done in {:.1f} min; mean and std of their test metrics: {}/repeats.md",
+                 r.repeat_dirs.size(), seconds / 60.0, r.run_dir);
+    return 0;
+  }
+  spdlog::info("run complete in {:.1f} min: {}", seconds / 60.0, r.run_dir);
+  if (r.best_epoch >= 0) {
+    spdlog::info("best validation {} {:.4f} at epoch {} (checkpoints/best.pt)", r.select_metric,
+                 r.best_value, r.best_epoch + 1);
+  }
+  if (!r.test.empty()) {
+    spdlog::info(
+        "test: Dice {} IoU {} HD95 {} (foreground means); mIoU {} mDice {} (paper's "
+        "definition); objects found {}",
+        value_text(r.test, "dice", 4), value_text(r.test, "iou", 4), value_text(r.test, "hd95", 2),
+        value_text(r.test, "ref_miou", 2), value_text(r.test, "ref_mdice", 2),
+        value_text(r.test, "object_recall", 3));
+  }
+  return 0;
+}
+
+struct TrainArgs {
+  std::string config, data, out, resume, device, progress = "auto";
+  std::vector<std::string> set;
+  int64_t repeats = 0;
+  bool overwrite = false;
+};
+
+int run_train(const TrainArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  engine::RunOptions ro;
+  ro.overwrite = args.overwrite;
+  ro.progress_bar = want_progress_bar(args.progress);
+  engine::TrainResult result;
+  if (!args.resume.empty()) {
+    SVANET_CHECK(args.config.empty() && args.set.empty() && args.data.empty() &&
+                     args.device.empty() && args.repeats == 0 && args.out.empty(),
+                 "--resume continues a run exactly as it was configured (its config.yaml); "
+                 "--config, --set, --data, --device, --repeats and --out do not apply");
+    result = engine::resume(args.resume, ro);
+  } else {
+    SVANET_CHECK(!args.config.empty(),
+                 "give --config CONFIG.yaml (e.g. configs/demo.yaml), or "
+                 "--resume RUN_DIR");
+    std::vector<std::string> overrides = args.set;
+    if (!args.data.empty()) overrides.push_back("data.root=" + args.data);
+    if (!args.device.empty()) overrides.push_back("train.device=" + args.device);
+    if (args.repeats > 0) overrides.push_back("train.repeats=" + std::to_string(args.repeats));
+    const auto config = config::load_train_config(args.config, overrides);
+    const std::string out =
+        args.out.empty() ? (fs::path("runs") / fs::path(args.config).stem()).string() : args.out;
+    result = engine::train(config, out, ro);
+  }
+  return report(result,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+struct DemoArgs {
+  std::string data = "demo_data", out = "runs/demo", config, device, progress = "auto";
+  std::vector<std::string> set;
+  bool fresh = false;
+};
+
+int run_demo(const DemoArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!fs::exists(fs::path(args.data) / "Demo" / "test")) {
+    spdlog::info("generating the demo dataset in {}", args.data);
+    const auto s = data::generate_demo_dataset(args.data);
+    spdlog::info("{}: {} train, {} val, {} test images with {} objects", s.folder, s.train, s.val,
+                 s.test, s.objects);
+  }
+  std::vector<std::string> overrides = args.set;
+  overrides.push_back("data.root=" + args.data);
+  if (!args.device.empty()) overrides.push_back("train.device=" + args.device);
+  engine::RunOptions ro;
+  ro.progress_bar = want_progress_bar(args.progress);
+  ro.overwrite = args.fresh;
+  engine::TrainResult result;
+  if (fs::exists(fs::path(args.out) / "config.yaml") && !args.fresh) {
+    SVANET_CHECK(args.set.empty() && args.config.empty(), args.out,
+                 " holds an earlier demo run, which is continued as configured; --fresh starts a "
+                 "new one with --config/--set");
+    spdlog::info("continuing the demo run in {} (--fresh starts over)", args.out);
+    result = engine::resume(args.out, ro);
+  } else {
+    const auto config =
+        args.config.empty()
+            ? config::parse_train_config(kDemoConfig, "configs/demo.yaml (built in)", overrides)
+            : config::load_train_config(args.config, overrides);
+    result = engine::train(config, args.out, ro);
+  }
+  const int status = report(
+      result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (status == 0 && !result.test.empty()) {
+    spdlog::info("demo done: open {}/eval_test/report.html for the size-stratified report",
+                 result.run_dir);
+  }
+  return status;
+}
+
+}  // namespace
+
+Command register_train(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* sub = app.add_subcommand("train", "Train a model from a YAML config, or resume a run");
+  add_config_flag(sub, args->config);
+  add_data_flag(sub, args->data);
+  add_out_flag(sub, args->out);
+  add_set_flag(sub, args->set);
+  add_device_flag(sub, args->device);
+  sub->add_option("--repeats", args->repeats,
+                  "Independent runs with seeds seed, seed+1, ... into repeat_<i>/ (sets "
+                  "train.repeats)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--resume", args->resume, "Continue the run in this folder from its last state");
+  add_overwrite_flag(sub, args->overwrite);
+  add_progress_flag(sub, args->progress);
+  sub->footer(
+      "The run folder (default runs/<config name>) gets config.yaml, splits.json, train.log, "
+      "metrics.csv, progress.png, checkpoints/ and, after training, eval_test/ with report.html. "
+      "Ctrl-C saves the state; --resume continues. Multi-process: torchrun --no-python "
+      "--nproc-per-node N svanet train ...");
+  return {sub, [args] { return run_train(*args); }};
+}
+
+Command register_demo(CLI::App& app) {
+  auto args = std::make_shared<DemoArgs>();
+  auto* sub = app.add_subcommand(
+      "demo",
+      "The main job on built-in data: generate the demo set, train a light SvANet, "
+      "evaluate it");
+  add_data_flag(sub, args->data)->capture_default_str();
+  add_out_flag(sub, args->out)->capture_default_str();
+  add_config_flag(sub, args->config);
+  add_set_flag(sub, args->set);
+  add_device_flag(sub, args->device);
+  add_progress_flag(sub, args->progress);
+  sub->add_flag("--fresh", args->fresh, "Start a new demo run even if one exists (replacing it)");
+  sub->footer("Running it again continues (or just reports) the existing demo run.");
+  return {sub, [args] { return run_demo(*args); }};
+}
+
+}  // namespace svanet::cli
