@@ -2,6 +2,7 @@
 // HD95/ASSD, per-object matching, E-measure, size bins), as `svanet
 // evaluate` scores them: cases analysed in parallel, then reduced.
 
+#include "svanet/data/image_io.h"
 #include "svanet/metrics/evaluator.h"
 #include "svanet/utils/parallel.h"
 
@@ -10,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <random>
 
@@ -48,7 +50,11 @@ int main(int argc, char** argv) {
   CLI::App app{"Time scoring N masks with every svanet metric"};
   int64_t count = 1000;
   int size = 512, threads = 2;
+  std::string write;
   app.add_option("--count", count)->capture_default_str();
+  app.add_option("--write", write,
+                 "Also write the masks as DIR/pred/*.png and DIR/gt/*.png (to time `svanet "
+                 "evaluate --pred --gt` on them)");
   app.add_option("--size", size)->capture_default_str();
   app.add_option("--threads", threads, "threads analysing cases")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -56,6 +62,16 @@ int main(int argc, char** argv) {
   std::mt19937 rng(0);
   std::vector<std::pair<torch::Tensor, torch::Tensor>> cases;
   for (int64_t i = 0; i < count; ++i) cases.push_back(make_case(size, rng));
+  if (!write.empty()) {
+    std::filesystem::create_directories(write + "/pred");
+    std::filesystem::create_directories(write + "/gt");
+    for (int64_t i = 0; i < count; ++i) {
+      const auto& [pred, gt] = cases[static_cast<size_t>(i)];
+      const std::string name = "/case" + std::to_string(i) + ".png";
+      svanet::data::write_mask_png(write + "/pred" + name, pred);
+      svanet::data::write_mask_png(write + "/gt" + name, gt);
+    }
+  }
   svanet::metrics::MetricOptions options;
   options.num_classes = 3;
   svanet::metrics::Evaluator evaluator(options);
