@@ -4,6 +4,7 @@
 #include "support/test_support.h"
 
 #include "commands.h"
+#include "svanet/data/image_io.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
 
@@ -112,6 +113,131 @@ TEST(Cli, WritesAndChecksTheDemoDataset) {
                           ": no mask with the stem 'demo_0000'"),
             std::string::npos)
       << r.output;
+}
+
+TEST(Cli, TrainRejectsBadConfigsAndFlagsWithAMessage) {
+  TempDir dir;
+  const auto config = dir.path() / "bad.yaml";
+  std::ofstream(config) << "model: {name: svanet_test}\ntrain:\n  epocs: 3\n";
+  auto r = run("train --config " + config.string() + " --out " + (dir.path() / "run").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find(config.string() + ":3:3: unknown key 'train.epocs'; valid keys: epochs"),
+            std::string::npos)
+      << r.output;
+  r = run("train --config " + config.string() + " --set train.epochs");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("expected key=value"), std::string::npos) << r.output;
+  r = run("train --resume " + dir.path().string() + " --set train.epochs=3");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--resume continues a run exactly as it was configured"),
+            std::string::npos)
+      << r.output;
+  r = run("train --resume " + (dir.path() / "nothing").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("not a run folder"), std::string::npos) << r.output;
+  r = run("train");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("give --config"), std::string::npos) << r.output;
+}
+
+/// Writes an (H, W) mask of class indices as a palette PNG.
+void write_mask(const std::filesystem::path& path, const torch::Tensor& m) {
+  std::filesystem::create_directories(path.parent_path());
+  data::write_mask_png(path.string(), m);
+}
+
+TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
+  TempDir dir;
+  const auto gt = dir.path() / "gt", pred = dir.path() / "pred";
+  for (int i = 0; i < 3; ++i) {
+    auto g = torch::zeros({32, 32}, torch::kByte);
+    g.slice(0, 4, 12).slice(1, 4 + i, 12 + i).fill_(1);
+    g[25][25] = 1;  // a dot nobody finds
+    auto p = torch::zeros({32, 32}, torch::kByte);
+    p.slice(0, 5, 12).slice(1, 4 + i, 12 + i).fill_(1);
+    const std::string name = "case" + std::to_string(i) + ".png";
+    write_mask(gt / name, g);
+    write_mask(pred / name, p);
+  }
+  const auto out = dir.path() / "eval";
+  auto r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
+               " --classes background,lesion --out " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("3 cases; foreground means: Dice"), std::string::npos) << r.output;
+  for (const char* f :
+       {"summary.json", "per_case.csv", "per_object.csv", "size_bins.csv", "report.html"}) {
+    EXPECT_TRUE(std::filesystem::exists(out / f)) << f;
+  }
+  const auto summary = nlohmann::json::parse(std::ifstream(out / "summary.json"));
+  const auto& all = summary.at("objects").back();
+  EXPECT_EQ(all.at("bin"), "all");
+  EXPECT_EQ(all.at("gt_objects").get<int>(), 6);
+  EXPECT_EQ(all.at("detected").get<int>(), 3);
+  // Dice of each case: 2 * 56 / (65 + 56) with the dot.
+  EXPECT_NEAR(summary.at("per_class").at(0).at("dice").at("mean").get<double>(), 112.0 / 121.0,
+              1e-9);
+  // A second evaluation with an IoU threshold, and the table across both.
+  const auto strict = dir.path() / "strict";
+  r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
+          " --classes background,lesion --iou-threshold 0.9 --out " + strict.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("compare " + out.string() + " " + strict.string() +
+          " --metrics dice,object_recall --out " + (dir.path() / "table").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("| run | n | dice | object_recall |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| eval | 1 | 0.9256 | 0.5000 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| strict | 1 | 0.9256 | 0.0000 |"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "table" / "compare.tex"));
+  // A ground truth without its prediction is an error naming the file.
+  std::filesystem::remove(pred / "case1.png");
+  r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
+          " --classes background,lesion --out " + out.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find((gt / "case1.png").string() + ": no prediction with the stem 'case1'"),
+            std::string::npos)
+      << r.output;
+  r = run("compare " + gt.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("no evaluation found"), std::string::npos) << r.output;
+}
+
+TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
+  TempDir dir;
+  const auto data = dir.path() / "demo_data", out = dir.path() / "run";
+  // The main job at test size: 1 epoch on 64 px crops.
+  auto r = run("--threads 2 demo --data " + data.string() + " --out " + out.string() +
+               " --progress lines --set train.epochs=1 --set data.augment.size=64");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("generating the demo dataset"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("demo done: open " + out.string() + "/eval_test/report.html"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(out / "eval_test" / "report.html"));
+  // Running it again continues (here: only reports) the same run.
+  r = run("demo --data " + data.string() + " --out " + out.string() + " --progress lines");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("continuing the demo run"), std::string::npos) << r.output;
+  // The tiny-objects tool: the official columns, one row per cumulative ratio.
+  const auto tiny = dir.path() / "tiny";
+  const std::string command = std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() +
+                              " --out " + tiny.string() + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  std::string output;
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  std::ifstream csv(tiny / "tiny_metrics_valrpt1.csv");
+  std::string header, first;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  EXPECT_EQ(header,
+            "exp,SegModel,SegHead,Weight,TinyRatio,FeatureGuide,SvAttn,FGViT,FGNoStage5,FGLink,"
+            "mIoU,mDice,mEM,mAE,AvgRecall,AvgPrecision,AvgF2Score");
+  EXPECT_EQ(first.rfind("run,svanet_r18_tiny,deeplabv3,best,0.5,2,1,1,0,2,", 0), 0u) << first;
+  EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_metrics_avg.csv"));
+  EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_objects_avg.csv"));
 }
 
 TEST(CliParser, NoTwoSubcommandsGiveAFlagDifferentMeanings) {
