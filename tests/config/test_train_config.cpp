@@ -160,5 +160,40 @@ TEST(TrainConfig, ABaseConfigIsMergedUnderTheFile) {
                      "nowhere.yaml does not exist");
 }
 
+TEST(TrainConfig, ThePaperPresetsAreTheOfficialRecipe) {
+  const auto configs = data_dir().parent_path().parent_path() / "configs";
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(configs / "paper")) {
+    const auto name = entry.path().filename().string();
+    if (entry.path().extension() != ".yaml" || name[0] == '_') continue;
+    SCOPED_TRACE(name);
+    const auto c = config::load_train_config(entry.path().string());
+    EXPECT_EQ(c.data.dataset, entry.path().stem().string());
+    EXPECT_EQ(c.model.name, "svanet_r50");
+    EXPECT_EQ(c.model.options.image_size(), 512);
+    EXPECT_EQ(c.data.normalization.mode, "reference");
+    EXPECT_EQ(c.data.batch_size, 4);
+    EXPECT_EQ(c.data.augment.size, 512);
+    EXPECT_EQ(c.train.epochs, 100);
+    EXPECT_EQ(c.train.repeats, 3);
+    EXPECT_EQ(c.train.optimizer.name, "adamw");
+    EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.03);
+    EXPECT_EQ(c.train.schedule.name, "official_cosine");
+    EXPECT_DOUBLE_EQ(c.train.schedule.min_lr, 1e-6);
+    EXPECT_DOUBLE_EQ(c.train.schedule.warmup_init_lr, 5e-5);
+    EXPECT_DOUBLE_EQ(c.train.schedule.max_lr, 5e-4);
+    EXPECT_TRUE(c.train.schedule.restart);
+    EXPECT_EQ(c.train.loss.name, "cross_entropy");
+    EXPECT_EQ(c.train.freeze_encoder_epochs, -1);
+    EXPECT_FALSE(c.train.fix_norm_statistics);
+    EXPECT_EQ(c.train.select_metric, "ref_miou");
+    ++count;
+  }
+  EXPECT_EQ(count, 7);
+  const auto demo = config::load_train_config((configs / "demo.yaml").string());
+  EXPECT_EQ(demo.data.dataset, "demo");
+  EXPECT_EQ(demo.model.name, "svanet_r18_tiny");
+}
+
 }  // namespace
 }  // namespace svanet::test
