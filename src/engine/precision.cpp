@@ -113,15 +113,18 @@ torch::Tensor GradScaler::scale(const torch::Tensor& loss) const {
 bool GradScaler::unscale(const std::vector<torch::Tensor>& parameters) const {
   if (!enabled_) return true;
   torch::NoGradGuard no_grad;
-  bool finite = true;
   const double inverse = 1.0 / scale_;
+  // One flag on the gradients' device, read once (a read per tensor would
+  // synchronise a GPU hundreds of times per step).
+  torch::Tensor non_finite;
   for (const auto& p : parameters) {
     if (!p.grad().defined()) continue;
     auto g = p.grad();
     g.mul_(inverse);
-    if (finite && !torch::isfinite(g).all().item<bool>()) finite = false;
+    const auto bad = torch::isfinite(g).logical_not().any();
+    non_finite = non_finite.defined() ? non_finite.logical_or(bad) : bad;
   }
-  return finite;
+  return !non_finite.defined() || !non_finite.item<bool>();
 }
 
 void GradScaler::update(bool finite) {
