@@ -272,6 +272,10 @@ TEST(Trainer, KillNineOrCtrlCThenResumeEndsWithTheSameWeights) {
   EXPECT_NE(read(dir.path() / "r1.log").find("resuming from"), std::string::npos);
   expect_same_weights(dir.path() / "whole/checkpoints/last.pt", killed / "checkpoints/last.pt");
   EXPECT_EQ(lines(killed / "metrics.csv"), 5);
+  for (const auto& entry : fs::directory_iterator(killed / "checkpoints")) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos)
+        << "a temporary file of the killed write was left behind: " << entry.path();
+  }
 
   // SIGINT during the second epoch: the state is saved mid-epoch, exit 130.
   const fs::path stopped = dir.path() / "stopped";

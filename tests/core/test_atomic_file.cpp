@@ -1,0 +1,64 @@
+// Atomic writes: the target holds the old or the new contents, never a part.
+
+#include "support/test_support.h"
+
+#include "svanet/utils/atomic_file.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <csignal>
+#include <fstream>
+
+namespace svanet::test {
+namespace {
+
+std::string contents(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(AtomicFile, ReplacesOnCommitOnly) {
+  TempDir dir;
+  const auto path = (dir.path() / "state.bin").string();
+  utils::write_file_atomic(path, "old");
+  {
+    utils::AtomicFile f(path);
+    f.write("new contents that are never committed");
+    EXPECT_EQ(contents(path), "old");  // nothing visible before commit
+  }
+  EXPECT_EQ(contents(path), "old");
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    files += e.is_regular_file();
+  EXPECT_EQ(files, 1) << "the temporary file was left behind";
+  utils::write_file_atomic(path, "new");
+  EXPECT_EQ(contents(path), "new");
+}
+
+TEST(AtomicFile, AProcessKilledWhileWritingLeavesTheOldFile) {
+  TempDir dir;
+  const auto path = (dir.path() / "checkpoint.pt").string();
+  const std::string old(1 << 16, 'a');
+  utils::write_file_atomic(path, old);
+  const pid_t child = fork();
+  if (child == 0) {
+    utils::AtomicFile f(path);
+    const std::string chunk(1 << 20, 'b');
+    for (int i = 0; i < 8; ++i) f.write(chunk);
+    raise(SIGKILL);  // dies in the middle, before commit
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(contents(path), old);
+}
+
+TEST(AtomicFile, ErrorsNameTheFile) {
+  ASSERT_THROWS_WITH(utils::write_file_atomic("/nonexistent/dir/out.json", "x"),
+                     "/nonexistent/dir/out.json: cannot create");
+  ASSERT_THROWS_WITH(utils::read_file("/nonexistent/in.json"), "/nonexistent/in.json");
+}
+
+}  // namespace
+}  // namespace svanet::test
