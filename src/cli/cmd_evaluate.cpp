@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 
 struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
-  std::string pred, gt, dataset, classes, images, spacing;
-  double iou_threshold = 0.0;
+  std::string pred, gt, dataset, classes, images, spacing, object_bins, object_bins_px;
+  double iou_threshold = -1.0;
   bool flip = false, no_surface = false;
   int64_t overlays = -1;
 };
@@ -60,6 +60,13 @@ void print_summary(const metrics::Summary& s, const std::string& out_dir) {
       out_dir.c_str());
 }
 
+/// Bin edges given as "0.1,0.5,1,5".
+std::vector<double> edges(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& part : utils::split(text, ',')) out.push_back(utils::parse_double(part));
+  return out;
+}
+
 int run_evaluate(const EvaluateArgs& a) {
   const bool run_mode = !a.run.empty();
   const bool folder_mode = !a.pred.empty() || !a.gt.empty();
@@ -77,6 +84,9 @@ int run_evaluate(const EvaluateArgs& a) {
     o.device = a.device;
     o.flip = a.flip;
     o.overlays = a.overlays;
+    o.iou_threshold = a.iou_threshold;
+    if (!a.object_bins.empty()) o.object_bins_pct = edges(a.object_bins);
+    if (!a.object_bins_px.empty()) o.object_bins_px = edges(a.object_bins_px);
     result = engine::evaluate_run(a.run, o);
   } else {
     SVANET_CHECK(!a.pred.empty() && !a.gt.empty() && !a.out.empty(),
@@ -90,7 +100,7 @@ int run_evaluate(const EvaluateArgs& a) {
       for (const auto& c : utils::split(a.classes, ',')) o.classes.push_back(utils::trim(c));
     }
     o.images_dir = a.images;
-    o.metrics.match.iou_threshold = a.iou_threshold;
+    o.metrics.match.iou_threshold = std::max(0.0, a.iou_threshold);
     o.metrics.surface_distances = !a.no_surface;
     if (!a.spacing.empty()) {
       const auto parts = utils::split(a.spacing, ',');
@@ -101,6 +111,9 @@ int run_evaluate(const EvaluateArgs& a) {
       o.metrics.distance_unit = "mm";
     }
     if (a.overlays >= 0) o.overlays = a.overlays;
+    if (!a.object_bins.empty()) o.metrics.object_bins_pct = edges(a.object_bins);
+    if (!a.object_bins_px.empty()) o.metrics.object_bins_px = edges(a.object_bins_px);
+    o.metrics.validate();
     result = engine::evaluate_folders(o);
   }
   print_summary(result.summary, result.out_dir);
@@ -254,10 +267,13 @@ Command register_evaluate(CLI::App& app) {
   sub->add_option("--images", a->images, "Folder of the images, for the report's overlays");
   sub->add_option("--spacing", a->spacing, "Pixel spacing ROW,COLUMN in mm for HD95 and ASSD");
   sub->add_option("--iou-threshold", a->iou_threshold,
-                  "IoU at which a ground-truth object counts as found (0 = any overlap)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+                  "IoU at which a ground-truth object counts as found (default 0: any overlap)")
+      ->check(CLI::Range(0.0, 1.0));
   sub->add_flag("--no-surface", a->no_surface, "Skip HD95 and ASSD");
+  sub->add_option("--object-bins", a->object_bins,
+                  "Object-size bin edges in % of the image (default 0.1,0.5,1,5)");
+  sub->add_option("--object-bins-px", a->object_bins_px,
+                  "Object-size bin edges in pixels, instead of % (e.g. 10,100,1000)");
   sub->add_option("--overlays", a->overlays, "Overlays per gallery in the report")
       ->check(CLI::NonNegativeNumber);
   sub->footer(

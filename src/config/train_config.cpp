@@ -39,7 +39,7 @@ const std::map<std::string, std::vector<std::string>>& schema() {
         "ce_weight", "dice_weight"}},
       {"evaluate",
        {"split", "checkpoint", "after_training", "iou_threshold", "image_bins_pct",
-        "object_bins_pct", "surface_distances", "overlays", "save_predictions"}},
+        "object_bins_pct", "object_bins_px", "surface_distances", "overlays", "save_predictions"}},
   };
   return table;
 }
@@ -226,6 +226,7 @@ EvaluateSection parse_evaluate(const YAML::Node& node, const std::string& source
   read(node, "iou_threshold", e.iou_threshold, source, s);
   if (node["image_bins_pct"]) e.image_bins_pct = number_list(node, "image_bins_pct", source, s);
   if (node["object_bins_pct"]) e.object_bins_pct = number_list(node, "object_bins_pct", source, s);
+  if (node["object_bins_px"]) e.object_bins_px = number_list(node, "object_bins_px", source, s);
   read(node, "surface_distances", e.surface_distances, source, s);
   read(node, "overlays", e.overlays, source, s);
   read(node, "save_predictions", e.save_predictions, source, s);
@@ -458,6 +459,8 @@ std::string to_yaml(const TrainConfig& c) {
   emit_numbers(out, e.image_bins_pct);
   out << YAML::Key << "object_bins_pct" << YAML::Value;
   emit_numbers(out, e.object_bins_pct);
+  out << YAML::Key << "object_bins_px" << YAML::Value;
+  emit_numbers(out, e.object_bins_px);
   out << YAML::Key << "surface_distances" << YAML::Value << e.surface_distances;
   out << YAML::Key << "overlays" << YAML::Value << e.overlays;
   out << YAML::Key << "save_predictions" << YAML::Value << e.save_predictions;

@@ -37,6 +37,7 @@ metrics::MetricOptions metric_options(const config::EvaluateSection& e,
   o.match.iou_threshold = e.iou_threshold;
   o.image_bins_pct = e.image_bins_pct;
   o.object_bins_pct = e.object_bins_pct;
+  o.object_bins_px = e.object_bins_px;
   return o;
 }
 
@@ -121,7 +122,10 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   const int64_t size = loaded.meta.model.options.image_size();
   data::DataLoader loader(index.definition, samples,
                           data::Transform::eval(size, loaded.meta.normalization), lo);
-  const auto mo = metric_options(config.evaluate, index.definition.classes);
+  auto mo = metric_options(config.evaluate, index.definition.classes);
+  if (options.iou_threshold >= 0) mo.match.iou_threshold = options.iou_threshold;
+  if (!options.object_bins_pct.empty()) mo.object_bins_pct = options.object_bins_pct;
+  if (!options.object_bins_px.empty()) mo.object_bins_px = options.object_bins_px;
   metrics::Evaluator evaluator(mo);
   const bool save = options.save_predictions >= 0 ? options.save_predictions != 0
                                                   : config.evaluate.save_predictions;

@@ -142,6 +142,20 @@ void MetricOptions::validate() const {
                "metrics: image size bins must be positive and increasing");
   SVANET_CHECK(!object_bins_pct.empty() && increasing(object_bins_pct),
                "metrics: object size bins must be positive and increasing");
+  SVANET_CHECK(object_bins_px.empty() || increasing(object_bins_px),
+               "metrics: object size bins in pixels must be positive and increasing");
+}
+
+const std::vector<double>& MetricOptions::object_bin_edges() const {
+  return object_bins_px.empty() ? object_bins_pct : object_bins_px;
+}
+
+std::string MetricOptions::object_bin_unit() const {
+  return object_bins_px.empty() ? "%" : "px";
+}
+
+double MetricOptions::object_size(const ObjectRecord& object) const {
+  return object_bins_px.empty() ? object.area_pct : static_cast<double>(object.area_px);
 }
 
 bool CaseRecord::has_class(int64_t c) const {

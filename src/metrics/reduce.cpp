@@ -225,7 +225,7 @@ std::vector<ImageBin> image_size_bins(const std::vector<const CaseRecord*>& case
 
 std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
                                    const MetricOptions& options) {
-  const auto& edges = options.object_bins_pct;
+  const auto& edges = options.object_bin_edges();
   const auto labels = bin_labels(edges);
   std::vector<ObjectBin> out;
   for (int64_t k = 0; k < options.num_classes; ++k) {
@@ -235,6 +235,7 @@ std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
       ObjectBin& bin = bins[b];
       bin.class_index = k;
       bin.class_name = k == 0 ? "all" : options.class_name(k);
+      bin.unit = options.object_bin_unit();
       if (b < labels.size()) {
         bin.label = labels[b];
         bin.lower = b == 0 ? 0.0 : edges[b - 1];
@@ -255,7 +256,7 @@ std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
     for (const CaseRecord* c : cases) {
       for (const ObjectRecord& o : c->objects) {
         if (k != 0 && o.class_index != k) continue;
-        for (const size_t b : {bin_of(o.area_pct), labels.size()}) {
+        for (const size_t b : {bin_of(options.object_size(o)), labels.size()}) {
           ObjectBin& bin = bins[b];
           if (o.ground_truth) {
             ++bin.gt_objects;

@@ -268,8 +268,9 @@ std::string summary_json(const Summary& s) {
     objects.push_back({{"class", b.class_index},
                        {"class_name", b.class_name},
                        {"bin", b.label},
-                       {"lower_pct", b.lower},
-                       {"upper_pct", number(b.upper)},
+                       {"unit", b.unit},
+                       {"lower", b.lower},
+                       {"upper", number(b.upper)},
                        {"gt_objects", b.gt_objects},
                        {"detected", b.detected},
                        {"missed", b.missed},
@@ -286,7 +287,8 @@ std::string summary_json(const Summary& s) {
   const json options = {
       {"distance_unit", o.distance_unit},         {"spacing", {o.spacing[0], o.spacing[1]}},
       {"surface_distances", o.surface_distances}, {"match_iou_threshold", o.match.iou_threshold},
-      {"image_bins_pct", o.image_bins_pct},       {"object_bins_pct", o.object_bins_pct}};
+      {"image_bins_pct", o.image_bins_pct},       {"object_bins", o.object_bin_edges()},
+      {"object_bins_unit", o.object_bin_unit()}};
   const json j = {{"svanet_version", SVANET_VERSION},
                   {"cases", s.cases},
                   {"classes", classes},
@@ -319,7 +321,7 @@ std::string per_case_csv(const std::vector<CaseRecord>& cases, const MetricOptio
 }
 
 std::string per_object_csv(const std::vector<CaseRecord>& cases, const MetricOptions& o) {
-  const auto labels = bin_labels(o.object_bins_pct);
+  const auto labels = bin_labels(o.object_bin_edges());
   std::ostringstream out;
   out << "case,class,class_name,kind,area_px,area_pct,size_bin,x,y,width,height,matched,dice,iou,"
          "partners\n";
@@ -328,8 +330,8 @@ std::string per_object_csv(const std::vector<CaseRecord>& cases, const MetricOpt
       out << csv_text(r.id) << ',' << ob.class_index << ','
           << csv_text(o.class_name(ob.class_index)) << ',' << (ob.ground_truth ? "gt" : "pred")
           << ',' << ob.area_px << ',' << csv(ob.area_pct) << ','
-          << object_bin_of(ob.area_pct, o.object_bins_pct, labels) << ',' << ob.x << ',' << ob.y
-          << ',' << ob.width << ',' << ob.height << ',' << (ob.matched ? 1 : 0) << ','
+          << object_bin_of(o.object_size(ob), o.object_bin_edges(), labels) << ',' << ob.x << ','
+          << ob.y << ',' << ob.width << ',' << ob.height << ',' << (ob.matched ? 1 : 0) << ','
           << csv(ob.dice) << ',' << csv(ob.iou) << ',' << ob.partners << '\n';
     }
   }
@@ -415,27 +417,30 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
   // Objects.
   if (!s.objects.empty()) {
     h << "<h2>Objects, by size (lesion-wise)</h2>\n";
+    const std::string unit_label = o.object_bin_unit() == "%" ? "% of image" : "pixels";
     std::vector<std::string> bins;
     std::vector<double> recall, dice_values, precision_values, gt_counts;
     for (const auto& b : s.objects) {
       if (b.class_index != 0 || b.label == "all") continue;
-      bins.push_back(b.label + "%");
+      bins.push_back(b.label + (b.unit == "%" ? "%" : ""));
       recall.push_back(b.recall);
       dice_values.push_back(b.dice);
       precision_values.push_back(b.precision);
       gt_counts.push_back(static_cast<double>(b.gt_objects));
     }
-    const cv::Mat detection =
-        plot::bar_chart("Objects found and their Dice, by object size (% of image)", "", bins,
-                        {{"recall", recall, plot::colour::kBlue},
-                         {"per-object Dice", dice_values, plot::colour::kGreen},
-                         {"precision", precision_values, plot::colour::kOrange}},
-                        620, 360, 1.0, "%.2f");
-    const cv::Mat counts = plot::bar_chart("Ground-truth objects by size (% of image)", "objects",
-                                           bins, {{"", gt_counts, plot::colour::kGray}}, 480, 360);
+    const cv::Mat detection = plot::bar_chart(
+        "Objects found and their Dice, by object size (" + unit_label + ")", "", bins,
+        {{"recall", recall, plot::colour::kBlue},
+         {"per-object Dice", dice_values, plot::colour::kGreen},
+         {"precision", precision_values, plot::colour::kOrange}},
+        620, 360, 1.0, "%.2f");
+    const cv::Mat counts =
+        plot::bar_chart("Ground-truth objects by size (" + unit_label + ")", "objects", bins,
+                        {{"", gt_counts, plot::colour::kGray}}, 480, 360);
     h << "<div class=grid><figure><img src=\"" << png_data_url(detection)
       << "\"></figure><figure><img src=\"" << png_data_url(counts) << "\"></figure></div>\n";
-    h << "<table><tr><th>class</th><th>size (% of image)</th><th>objects</th><th>found</th>"
+    h << "<table><tr><th>class</th><th>size (" << unit_label
+      << ")</th><th>objects</th><th>found</th>"
          "<th>missed</th><th>split</th><th>predicted</th><th>false positives</th><th>merged</th>"
          "<th>recall</th><th>precision</th><th>F1</th><th>per-object Dice</th><th>lesion-wise "
          "Dice</th></tr>\n";

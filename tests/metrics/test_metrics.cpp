@@ -384,6 +384,26 @@ TEST(Metrics, ObjectMatchingOnDrawnShapes) {
   EXPECT_EQ(bins[2].gt_objects, 1);
 }
 
+TEST(Metrics, ObjectBinsCanBeInPixels) {
+  const Scene s = drawn_scene();
+  MetricOptions options;
+  options.object_bins_px = {5, 8};  // areas: A 9, B 4, C 4, D 1, E 6 px
+  metrics::Evaluator evaluator(options);
+  evaluator.add("scene", s.pred, s.gt);
+  const auto bins = evaluator.aggregate().objects;
+  ASSERT_EQ(bins.size(), 4u);
+  EXPECT_EQ(bins[0].label, "<5");
+  EXPECT_EQ(bins[0].unit, "px");
+  EXPECT_EQ(bins[0].gt_objects, 3);
+  EXPECT_EQ(bins[0].detected, 2);  // B and C found, the dot D missed
+  EXPECT_EQ(bins[1].label, "5-8");
+  EXPECT_EQ(bins[1].gt_objects, 1);
+  EXPECT_EQ(bins[2].label, ">=8");
+  EXPECT_EQ(bins[2].gt_objects, 1);
+  options.object_bins_px = {8, 5};
+  ASSERT_THROWS_WITH(options.validate(), "in pixels must be positive and increasing");
+}
+
 TEST(Metrics, AnIouThresholdTurnsWeakOverlapsIntoMisses) {
   const Scene s = drawn_scene();
   metrics::MatchOptions strict;

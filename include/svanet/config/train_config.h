@@ -87,6 +87,8 @@ struct EvaluateSection {
   double iou_threshold = 0.0;
   std::vector<double> image_bins_pct{0.5, 1, 2, 3, 5, 10, 100};
   std::vector<double> object_bins_pct{0.1, 0.5, 1, 5};
+  /// Object-size bin edges in pixels; when not empty, used instead.
+  std::vector<double> object_bins_px;
   bool surface_distances = true;
   /// Overlays in the HTML report (worst cases and missed small objects, each).
   int64_t overlays = 6;

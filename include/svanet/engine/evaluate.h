@@ -33,6 +33,8 @@ struct EvaluateOptions {
   /// Overrides of the run config's evaluate section (negative / empty = keep).
   int64_t overlays = -1;
   int save_predictions = -1;
+  double iou_threshold = -1.0;
+  std::vector<double> object_bins_pct, object_bins_px;
 };
 
 struct EvaluationResult {

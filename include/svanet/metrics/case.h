@@ -39,8 +39,16 @@ struct MetricOptions {
   /// ratio, % of the image, cumulative ("< r" includes every smaller bin).
   std::vector<double> image_bins_pct{0.5, 1, 2, 3, 5, 10, 100};
   /// Object-size bins: edges in % of the image (objects below the first
-  /// edge, between edges, at or above the last).
+  /// edge, between edges, at or above the last)...
   std::vector<double> object_bins_pct{0.1, 0.5, 1, 5};
+  /// ... or, when not empty, edges in pixels (then used instead).
+  std::vector<double> object_bins_px;
+
+  /// The object-size edges in use and their unit ("%" or "px").
+  const std::vector<double>& object_bin_edges() const;
+  std::string object_bin_unit() const;
+  /// An object's size in that unit.
+  double object_size(const ObjectRecord& object) const;
 
   /// The name of class `c` (class_names, or "class_<c>").
   std::string class_name(int64_t c) const;

@@ -100,9 +100,10 @@ std::vector<ImageBin> image_size_bins(const std::vector<const CaseRecord*>& case
 /// foreground classes).
 struct ObjectBin {
   std::string label;
-  /// Object area range (% of the image): [lower, upper); upper is +inf for
-  /// the last bin and the "all" bin.
+  /// Object area range, in `unit` (% of the image or pixels): [lower,
+  /// upper); upper is +inf for the last bin and the "all" bin.
   double lower = 0.0, upper = 0.0;
+  std::string unit = "%";
   int64_t class_index = 0;
   std::string class_name;
   int64_t gt_objects = 0, detected = 0, missed = 0;
@@ -124,7 +125,7 @@ struct ObjectBin {
 std::vector<std::string> bin_labels(const std::vector<double>& edges);
 
 /// For every class (all foreground classes first, then each class): the
-/// bins of options.object_bins_pct, then "all" sizes.
+/// bins of options.object_bin_edges(), then "all" sizes.
 std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
                                    const MetricOptions& options);
 
