@@ -84,20 +84,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::OptimizerC
                                                          .weight_decay(o.weight_decay));
 }
 
-std::map<std::string, double> validation_metrics(const metrics::Summary& s) {
-  const auto& mean = s.per_class.mean;
-  return {{"dice", mean.dice.mean},
-          {"iou", mean.iou.mean},
-          {"hd95", mean.hd95.mean},
-          {"ref_miou", s.reference.miou},
-          {"ref_mdice", s.reference.mdice},
-          {"ref_recall", s.reference.avg_recall},
-          {"ref_precision", s.reference.avg_precision},
-          {"ref_f2", s.reference.avg_f2},
-          {"ref_mem", s.reference.mem},
-          {"ref_mae", s.reference.mae}};
-}
-
 /// Where a run stands: the next epoch and batch to train.
 struct Position {
   int64_t epoch = 0;
@@ -465,12 +451,16 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
     const auto [stop, non_finite] = agree(stop_.requested(), !std::isfinite(value));
     if (non_finite) {
       progress.finish();
+      const std::string kept =
+          position_.epoch > 0 ? "The last good checkpoint is kept: " +
+                                    (run_dir_ / kCheckpointsDir / kLastCheckpoint).string() +
+                                    " (epoch " + std::to_string(position_.epoch) + ")"
+                              : std::string("No epoch had completed, so there is no checkpoint.");
       SVANET_FAIL("epoch ", epoch + 1, ", batch ", batch_index + 1, ": the loss is ",
                   std::isfinite(value) ? "not finite on another process" : std::to_string(value),
                   ", so training stopped (a learning rate too high for this model and data, or "
-                  "bad input values). The last good checkpoint is kept: ",
-                  (run_dir_ / kCheckpointsDir / kLastCheckpoint).string(), " (epoch ",
-                  position_.epoch, ")");
+                  "bad input values). ",
+                  kept);
     }
     optimizer_->zero_grad();
     scaler_->scale(loss).backward();
@@ -545,9 +535,9 @@ std::pair<double, std::map<std::string, double>> Trainer::validate() {
     for (const auto& bytes : group_->all_gather_bytes(evaluator.serialize())) {
       all.merge_serialized(bytes);
     }
-    return {loss_sum / std::max(1.0, count), validation_metrics(all.aggregate())};
+    return {loss_sum / std::max(1.0, count), metrics::headline(all.aggregate())};
   }
-  return {loss_sum / std::max(1.0, count), validation_metrics(evaluator.aggregate())};
+  return {loss_sum / std::max(1.0, count), metrics::headline(evaluator.aggregate())};
 }
 
 TrainResult Trainer::run() {
@@ -641,6 +631,9 @@ TrainResult Trainer::run() {
   result.history = history_;
   result.best_value = best_value_;
   result.best_epoch = best_epoch_;
+  // Every rank is done training; only rank 0 evaluates (the others need not
+  // wait for it, which could outlast the group's timeout).
+  if (group_) group_->barrier();
   const fs::path evaluation_summary = run_dir_ / ("eval_" + config_.evaluate.split) / kSummaryJson;
   if (rank0() && config_.evaluate.after_training && fs::exists(evaluation_summary)) {
     log_->info("the run is complete; its evaluation is in {}",
@@ -660,7 +653,6 @@ TrainResult Trainer::run() {
     result.test = headline_metrics(evaluation.summary);
     log_->info("{}", test_line(evaluation.summary, evaluation.out_dir));
   }
-  if (group_) group_->barrier();
   result.completed = true;
   return result;
 }

@@ -75,15 +75,19 @@ void match_class_objects(const cv::Mat& pred, const cv::Mat& gt, int64_t class_i
     p_partner_area[pi] += g.stats.at<int>(static_cast<int>(gi), cv::CC_STAT_AREA);
     ++p_partners[pi];
   }
+  // Dice and IoU of an object against the union of its partners.
+  auto score = [](ObjectRecord& r, int64_t overlap_px, int64_t partner_area, int64_t partners) {
+    const auto inter = static_cast<double>(overlap_px);
+    const auto both = static_cast<double>(r.area_px + partner_area);
+    r.dice = both > 0 ? 2.0 * inter / both : 0.0;
+    r.iou = both - inter > 0 ? inter / (both - inter) : 0.0;
+    r.partners = partners;
+  };
   std::vector<bool> detected(static_cast<size_t>(g.count), false);
   for (int label = 1; label < g.count; ++label) {
     const auto i = static_cast<size_t>(label);
     ObjectRecord r = record(g, label, class_index, true, pixels);
-    const auto inter = static_cast<double>(g_overlap[i]);
-    const auto both = static_cast<double>(r.area_px + g_partner_area[i]);
-    r.dice = both > 0 ? 2.0 * inter / both : 0.0;
-    r.iou = both - inter > 0 ? inter / (both - inter) : 0.0;
-    r.partners = g_partners[i];
+    score(r, g_overlap[i], g_partner_area[i], g_partners[i]);
     r.matched = g_partners[i] > 0 && r.iou >= options.iou_threshold;
     detected[i] = r.matched;
     gt_out.push_back(r);
@@ -98,11 +102,7 @@ void match_class_objects(const cv::Mat& pred, const cv::Mat& gt, int64_t class_i
   for (int label = 1; label < p.count; ++label) {
     const auto i = static_cast<size_t>(label);
     ObjectRecord r = record(p, label, class_index, false, pixels);
-    const auto inter = static_cast<double>(p_overlap[i]);
-    const auto both = static_cast<double>(r.area_px + p_partner_area[i]);
-    r.dice = both > 0 ? 2.0 * inter / both : 0.0;
-    r.iou = both - inter > 0 ? inter / (both - inter) : 0.0;
-    r.partners = p_partners[i];
+    score(r, p_overlap[i], p_partner_area[i], p_partners[i]);
     r.matched = true_positive[i];
     pred_out.push_back(r);
   }

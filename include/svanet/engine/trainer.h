@@ -42,9 +42,8 @@ struct EpochRecord {
   double train_loss = 0.0;
   /// Validation (NaN on epochs without it).
   double val_loss = 0.0;
-  /// Validation metrics by name: dice, iou, hd95 (default mode, foreground
-  /// means) and ref_miou, ref_mdice, ref_recall, ref_precision, ref_f2,
-  /// ref_mem, ref_mae (reference mode).
+  /// Validation metrics by name (metrics::headline: dice, iou, precision,
+  /// recall, hd95, assd as foreground means; ref_miou, ref_mdice, ...).
   std::map<std::string, double> val;
   double seconds = 0.0;
   double images_per_second = 0.0;
