@@ -103,6 +103,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
       d.root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
   const auto splits = data::read_splits((run / kSplits).string(), index);
   const auto& samples = split_samples(splits, options.split, run_dir);
+  SVANET_CHECK(!samples.empty(), run_dir, ": the run's ", options.split, " split is empty");
 
   const torch::Device device = resolve_device(options.device);
   auto loaded = io::load_checkpoint(checkpoint.string(), device);
