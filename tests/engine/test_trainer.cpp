@@ -180,6 +180,22 @@ TEST(Trainer, ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   EXPECT_EQ(lines(run / "metrics.csv"), 2);
 }
 
+TEST(Trainer, RefusesADatasetWithErrorsAndListsThem) {
+  TempDir dir;
+  data::DemoOptions o;
+  o.count = 12;
+  o.size = 64;
+  data::generate_demo_dataset((dir.path() / "data").string(), o);
+  const auto mask = dir.path() / "data" / "Demo" / "mask" / "demo_0003.png";
+  std::ofstream(mask, std::ios::trunc) << "not a png";
+  const fs::path run = dir.path() / "run";
+  ASSERT_THROWS_WITH(
+      engine::train(tiny_config(1, {"data.root=" + (dir.path() / "data").string()}), run.string()),
+      "has 1 error(s); refusing to train on it:\n  " + mask.string());
+  EXPECT_NE(read(run / "data_problems.txt").find(mask.string()), std::string::npos);
+  EXPECT_FALSE(fs::exists(run / "config.yaml"));
+}
+
 TEST(Trainer, RepeatsWriteMeanAndStd) {
   TempDir dir;
   const fs::path run = dir.path() / "run";
