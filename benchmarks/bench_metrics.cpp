@@ -11,8 +11,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 namespace {
@@ -67,9 +67,10 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(write + "/gt");
     for (int64_t i = 0; i < count; ++i) {
       const auto& [pred, gt] = cases[static_cast<size_t>(i)];
-      const std::string name = "/case" + std::to_string(i) + ".png";
-      svanet::data::write_mask_png(write + "/pred" + name, pred);
-      svanet::data::write_mask_png(write + "/gt" + name, gt);
+      const std::string name = "case" + std::to_string(i) + ".png";
+      const std::filesystem::path dir(write);
+      svanet::data::write_mask_png((dir / "pred" / name).string(), pred);
+      svanet::data::write_mask_png((dir / "gt" / name).string(), gt);
     }
   }
   svanet::metrics::MetricOptions options;

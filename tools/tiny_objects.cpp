@@ -219,7 +219,11 @@ int run(const Options& o) {
         for (const auto& r : results) values.push_back(r.objects.at(b).second.at(key));
         return svanet::metrics::summarize_values(values);
       };
-      objects += exp + "," + label + "," + std::to_string(results.size());
+      objects += exp;
+      objects += ',';
+      objects += label;
+      objects += ',';
+      objects += std::to_string(results.size());
       for (const char* k : {"gt_objects", "detected", "missed", "false_positives"}) {
         objects += "," + number(stat(k).mean);
       }

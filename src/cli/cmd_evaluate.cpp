@@ -181,6 +181,7 @@ int run_compare(const CompareArgs& a) {
     const auto files = summaries_of(dir, a.split);
     row.runs = files.size();
     std::vector<std::map<std::string, double>> values;
+    values.reserve(files.size());
     for (const auto& f : files) values.push_back(metrics::read_headline(f.string()));
     for (const auto& name : names) {
       std::vector<double> v;

@@ -53,12 +53,14 @@ void apply_override(YAML::Node& root, const std::string& text) {
   const std::string value = text.substr(eq + 1);
   const auto parts = utils::split(path, '.');
   std::string prefix;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    SVANET_CHECK(!parts[i].empty(), "--set '", text, "': empty key in '", path, "'");
-    const std::string full = prefix.empty() ? parts[i] : prefix + "." + parts[i];
+  for (const auto& part : parts) {
+    SVANET_CHECK(!part.empty(), "--set '", text, "': empty key in '", path, "'");
+    std::string full = prefix;
+    if (!full.empty()) full += '.';
+    full += part;
     if (is_section(prefix)) {
       const auto& keys = section_keys(prefix);
-      SVANET_CHECK(std::find(keys.begin(), keys.end(), parts[i]) != keys.end(), "--set '", text,
+      SVANET_CHECK(std::find(keys.begin(), keys.end(), part) != keys.end(), "--set '", text,
                    "': unknown key '", full, "'; valid keys",
                    prefix.empty() ? std::string() : " under '" + prefix + "'", ": ",
                    utils::join(keys, ", "));
@@ -254,7 +256,9 @@ void check_tree(const YAML::Node& node, const std::string& section, const std::s
   check_keys(node, section_keys(section), source, section.empty() ? "config" : section);
   for (const auto& item : node) {
     const auto key = item.first.as<std::string>();
-    const std::string path = section.empty() ? key : section + "." + key;
+    std::string path = section;
+    if (!path.empty()) path += '.';
+    path += key;
     if (is_section(path) && item.second.IsMap()) check_tree(item.second, path, source);
   }
 }

@@ -132,7 +132,7 @@ void DataLoader::start_epoch(int64_t epoch, int64_t skip_batches) {
   mine.resize(static_cast<size_t>(samples_per_epoch()));
   st.batches.clear();
   SVANET_CHECK(skip_batches >= 0, "cannot skip ", skip_batches, " batches");
-  for (size_t i = static_cast<size_t>(skip_batches * options_.batch_size); i < mine.size();
+  for (auto i = static_cast<size_t>(skip_batches * options_.batch_size); i < mine.size();
        i += static_cast<size_t>(options_.batch_size)) {
     st.batches.emplace_back(
         mine.begin() + static_cast<std::ptrdiff_t>(i),

@@ -248,6 +248,7 @@ void average_gradients(ProcessGroup& group, const std::vector<torch::Tensor>& pa
   auto flush = [&] {
     if (bucket.empty()) return;
     std::vector<torch::Tensor> flat_views;
+    flat_views.reserve(bucket.size());
     for (auto& p : bucket) flat_views.push_back(p.grad().reshape({-1}));
     std::vector<torch::Tensor> flat{torch::cat(flat_views)};
     group.all_reduce_sum(flat);
@@ -283,6 +284,7 @@ void broadcast_module(ProcessGroup& group, torch::nn::Module& module, bool buffe
   for (auto& b : module.buffers()) tensors.push_back(b);
   // Broadcast in place: parameters are leaves, so write through their data.
   std::vector<torch::Tensor> data;
+  data.reserve(tensors.size());
   for (auto& t : tensors) data.push_back(t.detach());
   group.broadcast(data);
 }

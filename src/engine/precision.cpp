@@ -68,7 +68,7 @@ torch::Device resolve_device(const std::string& spec, int64_t local_rank) {
       SVANET_CHECK(s[4] == ':', "train.device: expected cuda or cuda:N, got '", spec, "'");
       index = utils::parse_int(s.substr(5));
     }
-    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
     SVANET_CHECK(index >= 0 && index < count, "train.device '", spec, "': there are ", count,
                  " CUDA devices");
     return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};

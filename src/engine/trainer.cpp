@@ -447,7 +447,7 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
       const auto logits = model_->forward(images);
       loss = (*loss_)(logits, masks);
     }
-    const double value = loss.item<double>();
+    const auto value = loss.item<double>();
     const auto [stop, non_finite] = agree(stop_.requested(), !std::isfinite(value));
     if (non_finite) {
       progress.finish();

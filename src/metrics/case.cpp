@@ -35,7 +35,7 @@ std::vector<int64_t> joint_histogram(const uint8_t* pred, const uint8_t* gt, siz
                                      int64_t num_classes, const std::string& id) {
   const auto c = static_cast<size_t>(num_classes);
   // 256 x 256 so that any value can be counted before it is checked.
-  std::vector<int64_t> full(256 * 256, 0);
+  std::vector<int64_t> full(size_t{256} * 256, 0);
   for (size_t i = 0; i < n; ++i) ++full[static_cast<size_t>(gt[i]) * 256 + pred[i]];
   std::vector<int64_t> hist(c * c, 0);
   for (size_t g = 0; g < 256; ++g) {

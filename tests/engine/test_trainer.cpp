@@ -268,7 +268,7 @@ TEST(Trainer, KillNineOrCtrlCThenResumeEndsWithTheSameWeights) {
                                            config.string(), "--progress", "lines"};
   auto with_out = [&](const std::string& name) {
     auto args = common;
-    args.push_back("--out");
+    args.emplace_back("--out");
     args.push_back((dir.path() / name).string());
     return args;
   };
@@ -317,6 +317,7 @@ TEST(TrainerSlow, TwoProcessGlooRunOnOneMachine) {
   const fs::path run = dir.path() / "run";
   const std::string port = std::to_string(30000 + getpid() % 20000);
   std::vector<Child> ranks;
+  ranks.reserve(2);
   for (int r = 0; r < 2; ++r) {
     ranks.push_back(spawn({"--threads", "1", "train", "--config", config.string(), "--out",
                            run.string(), "--progress", "lines"},

@@ -61,7 +61,7 @@ TEST(Losses, FocalReducesToCrossEntropyAtGammaZero) {
   combined.name = "dice_ce";
   combined.dice_weight = 0.5;
   auto loss = losses::create_loss(combined, 2);
-  const double dice = losses::soft_dice_loss(logits, target).item<double>();
+  const auto dice = losses::soft_dice_loss(logits, target).item<double>();
   EXPECT_NEAR((*loss)(logits, target).item<double>(), -std::log(0.75) + 0.5 * dice, 1e-6);
 }
 

@@ -251,10 +251,10 @@ TEST(Metrics, ReferenceModeMatchesItsFormulasOnRandomMasks) {
   const auto valid = g != 255;
   double weights = 0, miou = 0, mdice = 0, mrec = 0, mprec = 0, mf2 = 0;
   for (int64_t c = 0; c < classes; ++c) {
-    const double inter = ((p == c) & (g == c) & valid).sum().item<double>();
-    const double pred_area = ((p == c) & valid).sum().item<double>();
-    const double gt_area = (g == c).sum().item<double>();
-    const double w = (g == c).flatten(1).any(1).sum().item<double>();
+    const auto inter = ((p == c) & (g == c) & valid).sum().item<double>();
+    const auto pred_area = ((p == c) & valid).sum().item<double>();
+    const auto gt_area = (g == c).sum().item<double>();
+    const auto w = (g == c).flatten(1).any(1).sum().item<double>();
     const double u = gt_area + pred_area - inter + 1e-7;
     const double prec = inter / (pred_area + 1e-7), rec = inter / (gt_area + 2e-7);
     weights += w;
@@ -276,7 +276,7 @@ TEST(Metrics, ReferenceModeMatchesItsFormulasOnRandomMasks) {
     int n = 0;
     for (size_t i = 0; i < preds.size(); ++i) {
       const auto v = gts[i] != 255;
-      const double inter = ((preds[i] == c) & (gts[i] == c)).sum().item<double>();
+      const auto inter = ((preds[i] == c) & (gts[i] == c)).sum().item<double>();
       const double total =
           ((preds[i] == c) & v).sum().item<double>() + (gts[i] == c).sum().item<double>();
       if (total == 0) continue;
