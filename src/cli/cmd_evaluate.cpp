@@ -85,6 +85,7 @@ int run_evaluate(const EvaluateArgs& a) {
     o.flip = a.flip;
     o.overlays = a.overlays;
     o.iou_threshold = a.iou_threshold;
+    if (a.no_surface) o.surface_distances = 0;
     if (!a.object_bins.empty()) o.object_bins_pct = edges(a.object_bins);
     if (!a.object_bins_px.empty()) o.object_bins_px = edges(a.object_bins_px);
     result = engine::evaluate_run(a.run, o);

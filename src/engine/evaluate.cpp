@@ -125,6 +125,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                           data::Transform::eval(size, loaded.meta.normalization), lo);
   auto mo = metric_options(config.evaluate, index.definition.classes);
   if (options.iou_threshold >= 0) mo.match.iou_threshold = options.iou_threshold;
+  if (options.surface_distances >= 0) mo.surface_distances = options.surface_distances != 0;
   if (!options.object_bins_pct.empty()) mo.object_bins_pct = options.object_bins_pct;
   if (!options.object_bins_px.empty()) mo.object_bins_px = options.object_bins_px;
   metrics::Evaluator evaluator(mo);

@@ -34,6 +34,7 @@ struct EvaluateOptions {
   int64_t overlays = -1;
   int save_predictions = -1;
   double iou_threshold = -1.0;
+  int surface_distances = -1;
   std::vector<double> object_bins_pct, object_bins_px;
 };
 
