@@ -95,19 +95,14 @@ double value(const json& j) {
 }
 
 Evaluated evaluate(const fs::path& run, const Options& o) {
-  const fs::path checkpoint = o.checkpoint == "best" || o.checkpoint == "last"
-                                  ? run / "checkpoints" / (o.checkpoint + ".pt")
-                                  : fs::path(o.checkpoint);
-  SVANET_CHECK(fs::exists(checkpoint), checkpoint.string(), ": no such checkpoint");
-  // Where `svanet evaluate --run` puts it: eval_test, or eval_test_<checkpoint>.
-  const std::string folder =
-      o.checkpoint == "best" ? "eval_test" : "eval_test_" + checkpoint.stem().string();
-  const fs::path summary_path = run / folder / "summary.json";
+  svanet::engine::EvaluateOptions eo;
+  eo.checkpoint = o.checkpoint;
+  eo.device = o.device;
+  const fs::path checkpoint = svanet::engine::run_checkpoint_file(run.string(), o.checkpoint);
+  // Where `svanet evaluate --run` puts it, so that an evaluation is reused.
+  const fs::path summary_path =
+      fs::path(svanet::engine::run_evaluation_dir(run.string(), eo)) / "summary.json";
   if (o.force || !fs::exists(summary_path)) {
-    svanet::engine::EvaluateOptions eo;
-    eo.checkpoint = o.checkpoint;
-    eo.device = o.device;
-    eo.out = summary_path.parent_path().string();
     spdlog::info("{}: evaluating {} on the test split", run.string(),
                  checkpoint.filename().string());
     svanet::engine::evaluate_run(run.string(), eo);

@@ -73,30 +73,47 @@ std::map<std::string, fs::path> files_by_stem(const std::string& dir, const char
 
 }  // namespace
 
-std::map<std::string, double> headline_metrics(const metrics::Summary& summary) {
-  return metrics::headline(summary);
+namespace {
+
+config::TrainConfig load_run_config(const fs::path& run) {
+  const fs::path config_path = run / kConfig;
+  SVANET_CHECK(fs::exists(config_path), run.string(), ": not a run folder (no ", kConfig, ")");
+  return config::load_train_config(config_path.string());
+}
+
+fs::path evaluation_dir(const fs::path& run, const config::TrainConfig& config,
+                        const EvaluateOptions& options, const fs::path& checkpoint) {
+  if (!options.out.empty()) return options.out;
+  if (options.checkpoint == config.evaluate.checkpoint) return run / ("eval_" + options.split);
+  return run / ("eval_" + options.split + "_" + checkpoint.stem().string());
+}
+
+}  // namespace
+
+std::string run_checkpoint_file(const std::string& run_dir, const std::string& checkpoint) {
+  if (checkpoint == "best" || checkpoint == "last") {
+    const fs::path file = fs::path(run_dir) / kCheckpointsDir /
+                          (checkpoint == "best" ? kBestCheckpoint : kLastCheckpoint);
+    SVANET_CHECK(fs::exists(file), file.string(),
+                 ": no such checkpoint (has the run finished an epoch?)");
+    return file.string();
+  }
+  SVANET_CHECK(fs::exists(checkpoint), checkpoint, ": no such checkpoint file");
+  return checkpoint;
+}
+
+std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions& options) {
+  const fs::path run(run_dir);
+  return evaluation_dir(run, load_run_config(run), options,
+                        run_checkpoint_file(run_dir, options.checkpoint))
+      .string();
 }
 
 EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions& options) {
   const fs::path run(run_dir);
-  const fs::path config_path = run / kConfig;
-  SVANET_CHECK(fs::exists(config_path), run_dir, ": not a run folder (no ", kConfig, ")");
-  const auto config = config::load_train_config(config_path.string());
-  const bool own_checkpoint = options.checkpoint == config.evaluate.checkpoint;
-  fs::path checkpoint;
-  if (options.checkpoint == "best" || options.checkpoint == "last") {
-    checkpoint =
-        run / kCheckpointsDir / (options.checkpoint == "best" ? kBestCheckpoint : kLastCheckpoint);
-    SVANET_CHECK(fs::exists(checkpoint), checkpoint.string(),
-                 ": no such checkpoint (has the run finished an epoch?)");
-  } else {
-    checkpoint = options.checkpoint;
-    SVANET_CHECK(fs::exists(checkpoint), checkpoint.string(), ": no such checkpoint file");
-  }
-  const fs::path out = !options.out.empty() ? fs::path(options.out)
-                       : own_checkpoint
-                           ? run / ("eval_" + options.split)
-                           : run / ("eval_" + options.split + "_" + checkpoint.stem().string());
+  const auto config = load_run_config(run);
+  const fs::path checkpoint = run_checkpoint_file(run_dir, options.checkpoint);
+  const fs::path out = evaluation_dir(run, config, options, checkpoint);
 
   const auto& d = config.data;
   const auto index = data::index_dataset(

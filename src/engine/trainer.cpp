@@ -634,24 +634,25 @@ TrainResult Trainer::run() {
   // Every rank is done training; only rank 0 evaluates (the others need not
   // wait for it, which could outlast the group's timeout).
   if (group_) group_->barrier();
-  const fs::path evaluation_summary = run_dir_ / ("eval_" + config_.evaluate.split) / kSummaryJson;
-  if (rank0() && config_.evaluate.after_training && fs::exists(evaluation_summary)) {
-    log_->info("the run is complete; its evaluation is in {}",
-               evaluation_summary.parent_path().string());
-    result.test = metrics::read_headline(evaluation_summary.string());
-  } else if (rank0() && config_.evaluate.after_training) {
-    // Free the training machinery before predicting the test split.
-    train_loader_.reset();
-    val_loader_.reset();
-    optimizer_.reset();
+  if (rank0() && config_.evaluate.after_training) {
     EvaluateOptions eo;
     eo.checkpoint = config_.evaluate.checkpoint;
     eo.split = config_.evaluate.split;
     eo.device = device_.str();
-    log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);
-    const auto evaluation = evaluate_run(run_dir_.string(), eo);
-    result.test = headline_metrics(evaluation.summary);
-    log_->info("{}", test_line(evaluation.summary, evaluation.out_dir));
+    const fs::path summary = fs::path(run_evaluation_dir(run_dir_.string(), eo)) / kSummaryJson;
+    if (fs::exists(summary)) {
+      log_->info("the run is complete; its evaluation is in {}", summary.parent_path().string());
+      result.test = metrics::read_headline(summary.string());
+    } else {
+      // Free the training machinery before predicting the test split.
+      train_loader_.reset();
+      val_loader_.reset();
+      optimizer_.reset();
+      log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);
+      const auto evaluation = evaluate_run(run_dir_.string(), eo);
+      result.test = metrics::headline(evaluation.summary);
+      log_->info("{}", test_line(evaluation.summary, evaluation.out_dir));
+    }
   }
   result.completed = true;
   return result;

@@ -8,6 +8,7 @@
 #include "svanet/config/train_config.h"
 #include "svanet/data/demo.h"
 #include "svanet/engine/distributed.h"
+#include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
@@ -138,6 +139,28 @@ TEST(Trainer, TrainsEvaluatesAndWritesTheRunFolder) {
   EXPECT_TRUE(resumed.completed);
   EXPECT_EQ(resumed.history.size(), 3u);
   EXPECT_DOUBLE_EQ(resumed.test.at("dice"), result.test.at("dice"));
+}
+
+TEST(Evaluate, ReusesTheTrainingsFolderOnlyForTheCheckpointItScored) {
+  TempDir dir;
+  const fs::path& run = dir.path();
+  fs::create_directories(run / "checkpoints");
+  for (const char* f : {"best.pt", "last.pt"}) std::ofstream(run / "checkpoints" / f) << "x";
+  const auto folder = [&](const std::string& scored, const std::string& checkpoint) {
+    std::ofstream(run / "config.yaml")
+        << config::to_yaml(tiny_config(1, {"evaluate.checkpoint=" + scored}));
+    engine::EvaluateOptions o;
+    o.checkpoint = checkpoint;
+    return fs::path(engine::run_evaluation_dir(run.string(), o)).filename().string();
+  };
+  EXPECT_EQ(folder("best", "best"), "eval_test");
+  EXPECT_EQ(folder("best", "last"), "eval_test_last");
+  EXPECT_EQ(folder("last", "last"), "eval_test");
+  EXPECT_EQ(folder("last", "best"), "eval_test_best");
+  EXPECT_EQ(engine::run_checkpoint_file(run.string(), "last"),
+            (run / "checkpoints" / "last.pt").string());
+  ASSERT_THROWS_WITH(engine::run_checkpoint_file(run.string(), (run / "missing.pt").string()),
+                     "missing.pt: no such checkpoint file");
 }
 
 TEST(Trainer, NeverOverwritesARunUnlessAsked) {

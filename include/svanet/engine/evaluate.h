@@ -12,7 +12,6 @@
 
 #include "svanet/metrics/reduce.h"
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +42,17 @@ struct EvaluationResult {
   std::string out_dir;
 };
 
+/// The checkpoint file `checkpoint` names in a run: best and last are the
+/// run's checkpoints/best.pt and last.pt, anything else a file. A missing
+/// file is an error naming it.
+std::string run_checkpoint_file(const std::string& run_dir, const std::string& checkpoint);
+
+/// Where evaluate_run writes when options.out is empty: RUN/eval_<split>, or
+/// RUN/eval_<split>_<checkpoint stem> for a checkpoint other than the one
+/// the run's config evaluates (so the training's own evaluation is reused
+/// only for the checkpoint it scored).
+std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions& options = {});
+
 /// Predicts the split of a trained run with its checkpoint and scores it.
 /// Reference mode is scored at the model's resolution (as the official
 /// code), everything else at each image's native resolution.
@@ -63,11 +73,5 @@ struct FolderEvaluateOptions {
 /// Scores prediction masks against ground-truth masks, matched by file stem.
 /// A ground-truth mask without a prediction is an error naming the file.
 EvaluationResult evaluate_folders(const FolderEvaluateOptions& options);
-
-/// The headline numbers of a summary by name: dice, iou, precision, recall,
-/// hd95, assd (default mode, foreground means), ref_miou, ref_mdice,
-/// ref_recall, ref_precision, ref_f2, ref_mem, ref_mae (reference mode),
-/// object_recall, object_precision, object_f1, object_dice (all objects).
-std::map<std::string, double> headline_metrics(const metrics::Summary& summary);
 
 }  // namespace svanet::engine

@@ -75,7 +75,7 @@ struct TrainResult {
   int64_t best_epoch = -1;
   std::vector<EpochRecord> history;
   /// Test metrics of the evaluation after training, by name (see
-  /// engine::headline_metrics); empty when it did not run.
+  /// metrics::headline); empty when it did not run.
   std::map<std::string, double> test;
   /// With repeats: each repeat's folder.
   std::vector<std::string> repeat_dirs;

@@ -34,7 +34,10 @@ struct ReportOptions {
   int64_t overlays = 6;
 };
 
-/// The headline numbers by name (see engine::headline_metrics).
+/// The headline numbers of a summary by name: dice, iou, precision, recall,
+/// hd95, assd (default mode, foreground means), ref_miou, ref_mdice,
+/// ref_recall, ref_precision, ref_f2, ref_mem, ref_mae (reference mode),
+/// object_recall, object_precision, object_f1, object_dice (all objects).
 std::map<std::string, double> headline(const Summary& summary);
 
 /// The object bin of all foreground classes and all sizes.
