@@ -163,10 +163,10 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
       data::write_mask_png((predictions / (batch->stems[k] + ".png")).string(), labels[k]);
     });
   }
-  EvaluationResult result;
-  result.summary = evaluator.aggregate();
-  result.out_dir = out.string();
   const auto records = evaluator.records();
+  EvaluationResult result;
+  result.summary = metrics::summarize(records, evaluator.options());
+  result.out_dir = out.string();
   std::map<std::string, const data::Sample*> by_stem;
   for (const auto& s : samples) by_stem[s.stem] = &s;
   metrics::ReportOptions ro;
@@ -249,23 +249,23 @@ EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
       SVANET_FAIL(preds.at(stem).string(), " vs ", gt_path.string(), ": ", e.what());
     }
   });
+  const auto records = evaluator.records();
   EvaluationResult result;
-  result.summary = evaluator.aggregate();
+  result.summary = metrics::summarize(records, evaluator.options());
   result.out_dir = options.out;
   metrics::ReportOptions ro;
   ro.title = "svanet evaluation";
   ro.subject = "predictions " + options.pred_dir + " against " + options.gt_dir;
   ro.overlays = options.overlays;
-  metrics::write_evaluation(
-      result.summary, evaluator.records(), options.out, ro, [&](const std::string& id) {
-        metrics::CaseImages c;
-        c.gt = read_gt(id, gts.at(id));
-        c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
-        if (const auto it = images.find(id); it != images.end()) {
-          c.image = data::read_image(it->second.string());
-        }
-        return c;
-      });
+  metrics::write_evaluation(result.summary, records, options.out, ro, [&](const std::string& id) {
+    metrics::CaseImages c;
+    c.gt = read_gt(id, gts.at(id));
+    c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
+    if (const auto it = images.find(id); it != images.end()) {
+      c.image = data::read_image(it->second.string());
+    }
+    return c;
+  });
   return result;
 }
 
