@@ -34,9 +34,7 @@
 
 #include <cmath>
 #include <filesystem>
-#include <iomanip>
 #include <map>
-#include <sstream>
 #include <thread>
 
 namespace {
@@ -137,12 +135,7 @@ Evaluated evaluate(const fs::path& run, const Options& o) {
   return e;
 }
 
-std::string number(double v) {
-  if (!std::isfinite(v)) return "";
-  std::ostringstream out;
-  out << std::setprecision(8) << v;
-  return out.str();
-}
+using svanet::utils::csv_number;
 
 std::string row(const std::string& exp, const Evaluated& e, double ratio,
                 const std::map<std::string, double>& m) {
@@ -151,9 +144,9 @@ std::string row(const std::string& exp, const Evaluated& e, double ratio,
     if (c == "exp") {
       cells.push_back(exp);
     } else if (c == "TinyRatio") {
-      cells.push_back(number(ratio));
+      cells.push_back(csv_number(ratio));
     } else if (m.count(c)) {
-      cells.push_back(number(m.at(c)));
+      cells.push_back(csv_number(m.at(c)));
     } else {
       cells.push_back(e.model_columns.at(c));
     }
@@ -220,13 +213,13 @@ int run(const Options& o) {
       objects += ',';
       objects += std::to_string(results.size());
       for (const char* k : {"gt_objects", "detected", "missed", "false_positives"}) {
-        objects += "," + number(stat(k).mean);
+        objects += "," + csv_number(stat(k).mean);
       }
       for (const char* k : {"recall", "precision", "f1", "dice"}) {
         const auto s = stat(k);
-        objects += "," + number(s.mean) + "," + number(s.std);
+        objects += "," + csv_number(s.mean) + "," + csv_number(s.std);
       }
-      objects += "," + number(stat("lesion_dice").mean) + "\n";
+      objects += "," + csv_number(stat("lesion_dice").mean) + "\n";
     }
   }
   const fs::path out(o.out);

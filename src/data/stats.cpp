@@ -4,6 +4,7 @@
 #include "svanet/core/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"
+#include "svanet/utils/text.h"
 #include "utils/plot.h"
 
 #include <torch/torch.h>
@@ -101,12 +102,7 @@ DatasetStats compute_stats(const DatasetIndex& index) {
 
 namespace {
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
+using utils::csv_field;
 
 /// Index of the official bin (ratio < edge) an image falls in.
 size_t official_bin(double ratio) {

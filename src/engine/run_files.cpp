@@ -4,6 +4,8 @@
 #include "svanet/core/error.h"
 #include "svanet/metrics/report.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/text.h"
+#include "utils/json_number.h"
 #include "utils/plot.h"
 
 #include <nlohmann/json.hpp>
@@ -20,20 +22,8 @@ namespace {
 
 using nlohmann::json;
 
-/// JSON has no NaN: written as null, read back as NaN.
-json number(double v) {
-  return std::isfinite(v) ? json(v) : json(nullptr);
-}
-double number(const json& j) {
-  return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
-}
-
-std::string csv_number(double v) {
-  if (!std::isfinite(v)) return "";
-  std::ostringstream out;
-  out << std::setprecision(8) << v;
-  return out.str();
-}
+using utils::csv_number;
+using utils::json_number;
 
 std::string fixed(double v, int digits) {
   if (!std::isfinite(v)) return "n/a";
@@ -64,11 +54,11 @@ std::string history_to_json(const std::vector<EpochRecord>& history) {
   json all = json::array();
   for (const auto& r : history) {
     json val = json::object();
-    for (const auto& [k, v] : r.val) val[k] = number(v);
+    for (const auto& [k, v] : r.val) val[k] = json_number(v);
     all.push_back({{"epoch", r.epoch},
                    {"lr", r.lr},
-                   {"train_loss", number(r.train_loss)},
-                   {"val_loss", number(r.val_loss)},
+                   {"train_loss", json_number(r.train_loss)},
+                   {"val_loss", json_number(r.val_loss)},
                    {"val", val},
                    {"seconds", r.seconds},
                    {"images_per_second", r.images_per_second},
@@ -85,9 +75,9 @@ std::vector<EpochRecord> history_from_json(const std::string& text) {
       EpochRecord r;
       r.epoch = j.at("epoch").get<int64_t>();
       r.lr = j.at("lr").get<double>();
-      r.train_loss = number(j.at("train_loss"));
-      r.val_loss = number(j.at("val_loss"));
-      for (const auto& [k, v] : j.at("val").items()) r.val[k] = number(v);
+      r.train_loss = json_number(j.at("train_loss"));
+      r.val_loss = json_number(j.at("val_loss"));
+      for (const auto& [k, v] : j.at("val").items()) r.val[k] = json_number(v);
       r.seconds = j.at("seconds").get<double>();
       r.images_per_second = j.at("images_per_second").get<double>();
       r.frozen_encoder = j.at("frozen_encoder").get<bool>();
@@ -273,7 +263,7 @@ void write_repeats_summary(const std::filesystem::path& run_dir,
   j["repeats"] = json::array();
   for (size_t i = 0; i < tests.size(); ++i) {
     json m = json::object();
-    for (const auto& [k, v] : tests[i]) m[k] = number(v);
+    for (const auto& [k, v] : tests[i]) m[k] = json_number(v);
     j["repeats"].push_back({{"folder", repeat_dirs[i]}, {"test", m}});
   }
   std::ostringstream md;
@@ -290,8 +280,8 @@ void write_repeats_summary(const std::filesystem::path& run_dir,
       values.push_back(it == t.end() ? std::numeric_limits<double>::quiet_NaN() : it->second);
     }
     const auto stat = metrics::summarize_values(values);
-    mean[name] = number(stat.mean);
-    std[name] = number(stat.std);
+    mean[name] = json_number(stat.mean);
+    std[name] = json_number(stat.std);
     md << "| " << name << " | " << fixed(stat.mean, 4) << " ± " << fixed(stat.std, 4) << " | ";
     for (const double v : values) md << fixed(v, 4) << " | ";
     md << "\n";

@@ -4,6 +4,7 @@
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 #include "svanet/version.h"
+#include "utils/json_number.h"
 #include "utils/plot.h"
 
 #include <torch/torch.h>
@@ -26,12 +27,12 @@ namespace {
 using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-json number(double v) {
-  return std::isfinite(v) ? json(v) : json(nullptr);
-}
+using utils::csv_field;
+using utils::csv_number;
+using utils::json_number;
 
 json stat_json(const Stat& s) {
-  return {{"mean", number(s.mean)}, {"std", number(s.std)}, {"n", s.n}};
+  return {{"mean", json_number(s.mean)}, {"std", json_number(s.std)}, {"n", s.n}};
 }
 
 json class_json(const ClassSummary& c) {
@@ -61,35 +62,21 @@ json reference_json(const ReferenceMetrics& r, const MetricOptions& o) {
     classes.push_back({{"class", c},
                        {"name", o.class_name(static_cast<int64_t>(c))},
                        {"images_with_class", r.images_with_class[c]},
-                       {"iou", number(r.iou[c])},
-                       {"dice", number(r.dice[c])},
-                       {"recall", number(r.recall[c])},
-                       {"precision", number(r.precision[c])},
-                       {"f2", number(r.f2[c])}});
+                       {"iou", json_number(r.iou[c])},
+                       {"dice", json_number(r.dice[c])},
+                       {"recall", json_number(r.recall[c])},
+                       {"precision", json_number(r.precision[c])},
+                       {"f2", json_number(r.f2[c])}});
   }
   return {{"images", r.images},
-          {"mIoU", number(r.miou)},
-          {"mDice", number(r.mdice)},
-          {"mEM", number(r.mem)},
-          {"mAE", number(r.mae)},
-          {"AvgRecall", number(r.avg_recall)},
-          {"AvgPrecision", number(r.avg_precision)},
-          {"AvgF2Score", number(r.avg_f2)},
+          {"mIoU", json_number(r.miou)},
+          {"mDice", json_number(r.mdice)},
+          {"mEM", json_number(r.mem)},
+          {"mAE", json_number(r.mae)},
+          {"AvgRecall", json_number(r.avg_recall)},
+          {"AvgPrecision", json_number(r.avg_precision)},
+          {"AvgF2Score", json_number(r.avg_f2)},
           {"per_class", classes}};
-}
-
-std::string csv(double v) {
-  if (!std::isfinite(v)) return "";
-  std::ostringstream out;
-  out << std::setprecision(8) << v;
-  return out.str();
-}
-
-std::string csv_text(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 std::string fmt(double v, int digits) {
@@ -251,12 +238,12 @@ std::string summary_json(const Summary& s) {
   json classes = json::array();
   for (int64_t c = 0; c < o.num_classes; ++c) classes.push_back(o.class_name(c));
   json head = json::object();
-  for (const auto& [k, v] : headline(s)) head[k] = number(v);
+  for (const auto& [k, v] : headline(s)) head[k] = json_number(v);
   json bins = json::array();
   for (const auto& b : s.size_bins) {
     bins.push_back({{"label", b.label},
                     {"lower_pct", b.lower},
-                    {"upper_pct", number(b.upper)},
+                    {"upper_pct", json_number(b.upper)},
                     {"cumulative", b.cumulative},
                     {"images", b.images},
                     {"complete", b.complete},
@@ -270,7 +257,7 @@ std::string summary_json(const Summary& s) {
                        {"bin", b.label},
                        {"unit", b.unit},
                        {"lower", b.lower},
-                       {"upper", number(b.upper)},
+                       {"upper", json_number(b.upper)},
                        {"gt_objects", b.gt_objects},
                        {"detected", b.detected},
                        {"missed", b.missed},
@@ -278,11 +265,11 @@ std::string summary_json(const Summary& s) {
                        {"predicted", b.predicted},
                        {"false_positives", b.false_positives},
                        {"merged", b.merged},
-                       {"recall", number(b.recall)},
-                       {"precision", number(b.precision)},
-                       {"f1", number(b.f1)},
-                       {"dice", number(b.dice)},
-                       {"lesion_dice", number(b.lesion_dice)}});
+                       {"recall", json_number(b.recall)},
+                       {"precision", json_number(b.precision)},
+                       {"f1", json_number(b.f1)},
+                       {"dice", json_number(b.dice)},
+                       {"lesion_dice", json_number(b.lesion_dice)}});
   }
   const json options = {
       {"distance_unit", o.distance_unit},         {"spacing", {o.spacing[0], o.spacing[1]}},
@@ -309,12 +296,14 @@ std::string per_case_csv(const std::vector<CaseRecord>& cases, const MetricOptio
     for (int64_t c = 1; c < o.num_classes; ++c) {
       const auto& cls = r.classes[static_cast<size_t>(c)];
       const auto& n = cls.counts;
-      out << csv_text(r.id) << ',' << r.height << ',' << r.width << ',' << csv(r.object_ratio)
-          << ',' << c << ',' << csv_text(o.class_name(c)) << ',' << n.ground_truth() << ','
-          << n.predicted() << ',' << n.tp << ',' << n.fp << ',' << n.fn << ',' << n.tn << ','
-          << csv(dice(n)) << ',' << csv(iou(n)) << ',' << csv(precision(n)) << ',' << csv(recall(n))
-          << ',' << csv(f_beta(n, 2.0)) << ',' << csv(specificity(n)) << ',' << csv(cls.hd95) << ','
-          << csv(cls.assd) << ',' << csv(r.e_measure) << ',' << csv(r.mae) << '\n';
+      out << csv_field(r.id) << ',' << r.height << ',' << r.width << ','
+          << csv_number(r.object_ratio) << ',' << c << ',' << csv_field(o.class_name(c)) << ','
+          << n.ground_truth() << ',' << n.predicted() << ',' << n.tp << ',' << n.fp << ',' << n.fn
+          << ',' << n.tn << ',' << csv_number(dice(n)) << ',' << csv_number(iou(n)) << ','
+          << csv_number(precision(n)) << ',' << csv_number(recall(n)) << ','
+          << csv_number(f_beta(n, 2.0)) << ',' << csv_number(specificity(n)) << ','
+          << csv_number(cls.hd95) << ',' << csv_number(cls.assd) << ',' << csv_number(r.e_measure)
+          << ',' << csv_number(r.mae) << '\n';
     }
   }
   return out.str();
@@ -327,12 +316,12 @@ std::string per_object_csv(const std::vector<CaseRecord>& cases, const MetricOpt
          "partners\n";
   for (const auto& r : cases) {
     for (const auto& ob : r.objects) {
-      out << csv_text(r.id) << ',' << ob.class_index << ','
-          << csv_text(o.class_name(ob.class_index)) << ',' << (ob.ground_truth ? "gt" : "pred")
-          << ',' << ob.area_px << ',' << csv(ob.area_pct) << ','
+      out << csv_field(r.id) << ',' << ob.class_index << ','
+          << csv_field(o.class_name(ob.class_index)) << ',' << (ob.ground_truth ? "gt" : "pred")
+          << ',' << ob.area_px << ',' << csv_number(ob.area_pct) << ','
           << object_bin_of(o.object_size(ob), o.object_bin_edges(), labels) << ',' << ob.x << ','
           << ob.y << ',' << ob.width << ',' << ob.height << ',' << (ob.matched ? 1 : 0) << ','
-          << csv(ob.dice) << ',' << csv(ob.iou) << ',' << ob.partners << '\n';
+          << csv_number(ob.dice) << ',' << csv_number(ob.iou) << ',' << ob.partners << '\n';
     }
   }
   return out.str();
@@ -345,12 +334,14 @@ std::string size_bins_csv(const Summary& s) {
   for (const auto& b : s.size_bins) {
     const auto& r = b.reference;
     const auto& m = b.metrics.mean;
-    out << (b.cumulative ? "cumulative" : "disjoint") << ',' << b.label << ',' << csv(b.lower)
-        << ',' << csv(b.upper) << ',' << b.images << ',' << (b.complete ? 1 : 0) << ','
-        << csv(r.miou) << ',' << csv(r.mdice) << ',' << csv(r.mem) << ',' << csv(r.mae) << ','
-        << csv(r.avg_recall) << ',' << csv(r.avg_precision) << ',' << csv(r.avg_f2) << ','
-        << csv(m.dice.mean) << ',' << csv(m.iou.mean) << ',' << csv(m.precision.mean) << ','
-        << csv(m.recall.mean) << ',' << csv(m.hd95.mean) << '\n';
+    out << (b.cumulative ? "cumulative" : "disjoint") << ',' << b.label << ','
+        << csv_number(b.lower) << ',' << csv_number(b.upper) << ',' << b.images << ','
+        << (b.complete ? 1 : 0) << ',' << csv_number(r.miou) << ',' << csv_number(r.mdice) << ','
+        << csv_number(r.mem) << ',' << csv_number(r.mae) << ',' << csv_number(r.avg_recall) << ','
+        << csv_number(r.avg_precision) << ',' << csv_number(r.avg_f2) << ','
+        << csv_number(m.dice.mean) << ',' << csv_number(m.iou.mean) << ','
+        << csv_number(m.precision.mean) << ',' << csv_number(m.recall.mean) << ','
+        << csv_number(m.hd95.mean) << '\n';
   }
   return out.str();
 }
@@ -596,7 +587,7 @@ std::map<std::string, double> read_headline(const std::string& path) {
   try {
     const auto j = json::parse(utils::read_file(path));
     for (const auto& [k, v] : j.at("headline").items()) {
-      out[k] = v.is_null() ? kNaN : v.get<double>();
+      out[k] = json_number(v);
     }
   } catch (const json::exception& e) {
     SVANET_FAIL(path, ": not an svanet evaluation summary (", e.what(), ")");

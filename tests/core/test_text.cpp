@@ -2,6 +2,9 @@
 
 #include "svanet/utils/text.h"
 
+#include <cmath>
+#include <limits>
+
 namespace svanet::test {
 namespace {
 
@@ -47,6 +50,17 @@ TEST(Text, Base64AndHtmlEscaping) {
   EXPECT_EQ(utils::base64_encode("foobar"), "Zm9vYmFy");
   EXPECT_EQ(utils::base64_encode(std::string("\xff\x00\x10", 3)), "/wAQ");
   EXPECT_EQ(utils::html_escape("a<b & \"c\" 'd'>"), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;");
+}
+
+TEST(Text, CsvCellsQuoteWhatNeedsItAndLeaveNonFiniteNumbersEmpty) {
+  EXPECT_EQ(utils::csv_field("case_01"), "case_01");
+  EXPECT_EQ(utils::csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(utils::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(utils::csv_field("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(utils::csv_number(0.123456789), "0.12345679");
+  EXPECT_EQ(utils::csv_number(42.0), "42");
+  EXPECT_EQ(utils::csv_number(std::nan("")), "");
+  EXPECT_EQ(utils::csv_number(-std::numeric_limits<double>::infinity()), "");
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ std::optional<std::string> strip_suffix(const std::string& text, const std::stri
 std::string base64_encode(const std::string& bytes);
 /// Text safe inside HTML elements and attribute values.
 std::string html_escape(const std::string& text);
+/// A CSV cell: quoted, with doubled quotes, when it holds a comma, a quote or a newline.
+std::string csv_field(const std::string& text);
+/// A number for a CSV cell: 8 significant digits; empty for NaN and infinities.
+std::string csv_number(double v);
 
 /// A whole decimal integer, e.g. "42" or "-3".
 int64_t parse_int(const std::string& s);
