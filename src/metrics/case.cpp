@@ -158,6 +158,14 @@ double MetricOptions::object_size(const ObjectRecord& object) const {
   return object_bins_px.empty() ? object.area_pct : static_cast<double>(object.area_px);
 }
 
+size_t MetricOptions::object_bin(const ObjectRecord& object) const {
+  const auto& edges = object_bin_edges();
+  const double size = object_size(object);
+  size_t b = 0;
+  while (b < edges.size() && size >= edges[b]) ++b;
+  return b;
+}
+
 bool CaseRecord::has_class(int64_t c) const {
   return classes[static_cast<size_t>(c)].counts.ground_truth() > 0;
 }

@@ -19,27 +19,13 @@ std::string format_edge(double v) {
   return out.str();
 }
 
-double mean_of_means(const std::vector<ClassSummary>& classes, Stat ClassSummary::*field) {
-  double sum = 0.0;
-  int64_t n = 0;
-  for (const auto& c : classes) {
-    const Stat& s = c.*field;
-    if (s.n == 0) continue;
-    sum += s.mean;
-    ++n;
-  }
-  return n > 0 ? sum / static_cast<double>(n) : kNaN;
-}
-
 /// The mean over foreground classes, as a Stat with n = contributing classes.
 Stat class_mean(const std::vector<ClassSummary>& classes, Stat ClassSummary::*field) {
   std::vector<double> means;
   for (const auto& c : classes) {
     if ((c.*field).n > 0) means.push_back((c.*field).mean);
   }
-  Stat s = summarize_values(means);
-  s.mean = mean_of_means(classes, field);
-  return s;
+  return summarize_values(means);
 }
 
 }  // namespace
@@ -248,15 +234,10 @@ std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
     }
     std::vector<double> dice_sum(bins.size(), 0.0);
     std::vector<int64_t> true_positives(bins.size(), 0);
-    auto bin_of = [&](double pct) {
-      size_t b = 0;
-      while (b < edges.size() && pct >= edges[b]) ++b;
-      return b;
-    };
     for (const CaseRecord* c : cases) {
       for (const ObjectRecord& o : c->objects) {
         if (k != 0 && o.class_index != k) continue;
-        for (const size_t b : {bin_of(options.object_size(o)), labels.size()}) {
+        for (const size_t b : {options.object_bin(o), labels.size()}) {
           ObjectBin& bin = bins[b];
           if (o.ground_truth) {
             ++bin.gt_objects;

@@ -98,13 +98,6 @@ std::string png_data_url(const cv::Mat& image) {
   return "data:image/png;base64," + utils::base64_encode(std::string(bytes.begin(), bytes.end()));
 }
 
-std::string object_bin_of(double pct, const std::vector<double>& edges,
-                          const std::vector<std::string>& labels) {
-  size_t b = 0;
-  while (b < edges.size() && pct >= edges[b]) ++b;
-  return labels[b];
-}
-
 /// The class palette for contours: ground truth green, prediction magenta.
 const cv::Scalar kGtColour{60, 200, 60};
 const cv::Scalar kPredColour{255, 60, 255};
@@ -318,10 +311,10 @@ std::string per_object_csv(const std::vector<CaseRecord>& cases, const MetricOpt
     for (const auto& ob : r.objects) {
       out << csv_field(r.id) << ',' << ob.class_index << ','
           << csv_field(o.class_name(ob.class_index)) << ',' << (ob.ground_truth ? "gt" : "pred")
-          << ',' << ob.area_px << ',' << csv_number(ob.area_pct) << ','
-          << object_bin_of(o.object_size(ob), o.object_bin_edges(), labels) << ',' << ob.x << ','
-          << ob.y << ',' << ob.width << ',' << ob.height << ',' << (ob.matched ? 1 : 0) << ','
-          << csv_number(ob.dice) << ',' << csv_number(ob.iou) << ',' << ob.partners << '\n';
+          << ',' << ob.area_px << ',' << csv_number(ob.area_pct) << ',' << labels[o.object_bin(ob)]
+          << ',' << ob.x << ',' << ob.y << ',' << ob.width << ',' << ob.height << ','
+          << (ob.matched ? 1 : 0) << ',' << csv_number(ob.dice) << ',' << csv_number(ob.iou) << ','
+          << ob.partners << '\n';
     }
   }
   return out.str();

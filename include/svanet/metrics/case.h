@@ -49,6 +49,10 @@ struct MetricOptions {
   std::string object_bin_unit() const;
   /// An object's size in that unit.
   double object_size(const ObjectRecord& object) const;
+  /// The index of the object-size bin an object falls in: b with
+  /// edges[b-1] <= size < edges[b] (0 below the first edge, edges.size() at
+  /// or above the last).
+  size_t object_bin(const ObjectRecord& object) const;
 
   /// The name of class `c` (class_names, or "class_<c>").
   std::string class_name(int64_t c) const;
