@@ -298,23 +298,12 @@ void Trainer::setup() {
       train_loader_->batches_per_epoch(), d.batch_size);
 }
 
-/// Removes the temporary files of writes that a crash interrupted (an
-/// AtomicFile names them TARGET.tmp.PID.N).
-void remove_stale_temporaries(const fs::path& run_dir) {
-  for (const auto& dir : {run_dir, run_dir / kCheckpointsDir}) {
-    if (!fs::is_directory(dir)) continue;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      if (entry.is_regular_file() &&
-          entry.path().filename().string().find(".tmp.") != std::string::npos) {
-        std::error_code ignored;
-        fs::remove(entry.path(), ignored);
-      }
-    }
-  }
-}
-
 void Trainer::restore() {
-  if (rank0()) remove_stale_temporaries(run_dir_);
+  if (rank0()) {
+    // Temporary files of writes that a crash interrupted.
+    for (const auto& dir : {run_dir_, run_dir_ / kCheckpointsDir})
+      utils::remove_stale_temporaries(dir.string());
+  }
   const fs::path last = run_dir_ / kCheckpointsDir / kLastState;
   const fs::path interrupted = run_dir_ / kCheckpointsDir / kInterruptedState;
   std::optional<io::TrainingState> state;

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -21,11 +23,28 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
+// TARGET + kTempMarker + PID + "." + N is a temporary file.
+constexpr const char* kTempMarker = ".tmp.";
+
+bool all_digits(const std::string& s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+bool is_temporary_name(const std::string& name) {
+  const auto at = name.rfind(kTempMarker);
+  if (at == std::string::npos || at == 0) return false;
+  const std::string tail = name.substr(at + std::strlen(kTempMarker));
+  const auto dot = tail.find('.');
+  return dot != std::string::npos && all_digits(tail.substr(0, dot)) &&
+         all_digits(tail.substr(dot + 1));
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   static std::atomic<unsigned> counter{0};
-  temp_path_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  temp_path_ = path_ + kTempMarker + std::to_string(::getpid()) + "." + std::to_string(counter++);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   SVANET_CHECK(fd_ >= 0, path_, ": cannot create ", temp_path_, ": ", errno_text());
 }
@@ -73,6 +92,18 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   AtomicFile file(path);
   file.write(contents);
   file.commit();
+}
+
+int64_t remove_stale_temporaries(const std::string& dir) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(dir, error)) return 0;
+  int64_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.is_regular_file(error) && is_temporary_name(entry.path().filename().string())) {
+      removed += std::filesystem::remove(entry.path(), error) ? 1 : 0;
+    }
+  }
+  return removed;
 }
 
 std::string read_file(const std::string& path) {

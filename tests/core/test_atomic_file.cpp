@@ -6,8 +6,10 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <vector>
 
 namespace svanet::test {
 namespace {
@@ -52,6 +54,17 @@ TEST(AtomicFile, AProcessKilledWhileWritingLeavesTheOldFile) {
   waitpid(child, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(contents(path), old);
+  // The dead writer's temporary file is all that a clean-up removes.
+  std::ofstream(dir.path() / "notes.tmp.txt") << "mine";
+  std::ofstream(dir.path() / "checkpoint.pt.tmp.12") << "mine";
+  EXPECT_EQ(utils::remove_stale_temporaries(dir.path().string()), 1);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left,
+            (std::vector<std::string>{"checkpoint.pt", "checkpoint.pt.tmp.12", "notes.tmp.txt"}));
+  EXPECT_EQ(utils::remove_stale_temporaries((dir.path() / "missing").string()), 0);
 }
 
 TEST(AtomicFile, ErrorsNameTheFile) {

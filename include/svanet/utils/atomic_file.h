@@ -6,6 +6,7 @@
 /// either the old file or the new one.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace svanet::utils {
@@ -34,6 +35,12 @@ class AtomicFile {
 
 /// Writes `contents` to `path` atomically.
 void write_file_atomic(const std::string& path, const std::string& contents);
+
+/// Removes from folder `dir` the temporary files (TARGET.tmp.PID.N) of
+/// writes that a crash interrupted, keeping every other file; a missing
+/// folder has none. Call it only when nothing writes there. Returns how many
+/// it removed.
+int64_t remove_stale_temporaries(const std::string& dir);
 
 /// Reads a whole file; throws svanet::Error naming it when it cannot.
 std::string read_file(const std::string& path);
