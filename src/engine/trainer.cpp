@@ -604,9 +604,11 @@ TrainResult Trainer::run() {
       std::map<std::string, double> m = record.val;
       m["train_loss"] = record.train_loss;
       m["val_loss"] = record.val_loss;
-      if (record.best)
-        io::save_checkpoint((checkpoints / kBestCheckpoint).string(), *model_, meta(epoch, m));
       io::save_checkpoint((checkpoints / kLastCheckpoint).string(), *model_, meta(epoch, m));
+      if (record.best) {
+        utils::copy_file_atomic((checkpoints / kLastCheckpoint).string(),
+                                (checkpoints / kBestCheckpoint).string());
+      }
       save_state(checkpoints / kLastState, position_, done);
       std::error_code ignored;
       fs::remove(checkpoints / kInterruptedState, ignored);

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace svanet::utils {
 
@@ -92,6 +93,19 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   AtomicFile file(path);
   file.write(contents);
   file.commit();
+}
+
+void copy_file_atomic(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  SVANET_CHECK(in.good(), from, ": cannot open the file");
+  AtomicFile out(to);
+  std::vector<char> chunk(size_t{8} << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    if (in.gcount() > 0) out.write(chunk.data(), static_cast<size_t>(in.gcount()));
+  }
+  SVANET_CHECK(in.eof(), from, ": read failed");
+  out.commit();
 }
 
 int64_t remove_stale_temporaries(const std::string& dir) {

@@ -67,6 +67,20 @@ TEST(AtomicFile, AProcessKilledWhileWritingLeavesTheOldFile) {
   EXPECT_EQ(utils::remove_stale_temporaries((dir.path() / "missing").string()), 0);
 }
 
+TEST(AtomicFile, CopiesAFileLargerThanOneChunk) {
+  TempDir dir;
+  std::string data((size_t{8} << 20) * 2 + 123, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 251);
+  const auto from = (dir.path() / "last.pt").string(), to = (dir.path() / "best.pt").string();
+  utils::write_file_atomic(from, data);
+  utils::write_file_atomic(to, "older best");
+  utils::copy_file_atomic(from, to);
+  EXPECT_EQ(contents(to), data);
+  ASSERT_THROWS_WITH(utils::copy_file_atomic((dir.path() / "missing.pt").string(), to),
+                     "missing.pt: cannot open the file");
+  EXPECT_EQ(contents(to), data);
+}
+
 TEST(AtomicFile, ErrorsNameTheFile) {
   ASSERT_THROWS_WITH(utils::write_file_atomic("/nonexistent/dir/out.json", "x"),
                      "/nonexistent/dir/out.json: cannot create");

@@ -36,6 +36,9 @@ class AtomicFile {
 /// Writes `contents` to `path` atomically.
 void write_file_atomic(const std::string& path, const std::string& contents);
 
+/// Copies file `from` to `to` atomically, in chunks (for large checkpoints).
+void copy_file_atomic(const std::string& from, const std::string& to);
+
 /// Removes from folder `dir` the temporary files (TARGET.tmp.PID.N) of
 /// writes that a crash interrupted, keeping every other file; a missing
 /// folder has none. Call it only when nothing writes there. Returns how many
