@@ -426,6 +426,8 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
   const auto start = std::chrono::steady_clock::now();
   const double seconds_before = partial.seconds;
   int64_t batch_index = first;
+  // What trains changes only between epochs (the encoder is frozen or not).
+  const auto params = trainable();
   while (auto batch = train_loader_->next()) {
     auto images = batch->images.to(device_, /*non_blocking=*/true);
     const auto masks = batch->masks.to(device_, /*non_blocking=*/true);
@@ -453,7 +455,6 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
     }
     optimizer_->zero_grad();
     scaler_->scale(loss).backward();
-    auto params = trainable();
     if (group_) average_gradients(*group_, params);
     const bool finite = scaler_->unscale(params);
     if (finite) {
