@@ -326,14 +326,9 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
   c.model = parse_model_section(root["model"], source);
   c.num_classes_given = static_cast<bool>(root["model"]["num_classes"]);
   if (root["data"]) c.data = parse_data_section(root["data"], source);
-  if (const YAML::Node t = root["train"]) {
-    SVANET_CHECK(t.IsMap(), where(t, source), ": 'train' must be a mapping");
-    check_keys(t, section_keys("train"), source, "train");
+  if (const YAML::Node t = section(root, "train", source, "train"))
     c.train = parse_train(t, source);
-  }
-  if (const YAML::Node e = root["evaluate"]) {
-    SVANET_CHECK(e.IsMap(), where(e, source), ": 'evaluate' must be a mapping");
-    check_keys(e, section_keys("evaluate"), source, "evaluate");
+  if (const YAML::Node e = section(root, "evaluate", source, "evaluate")) {
     c.evaluate = parse_evaluate(e, source);
   }
   return c;
