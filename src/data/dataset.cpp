@@ -3,6 +3,7 @@
 #include "config/yaml_util.h"
 #include "data/cv_io.h"
 #include "svanet/core/error.h"
+#include "svanet/data/image_io.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 
@@ -35,9 +36,7 @@ DatasetDefinition define(std::string name, std::string folder, std::vector<std::
 }
 
 bool is_image_file(const fs::path& p) {
-  static const std::set<std::string> extensions = {".jpg", ".jpeg", ".png",
-                                                   ".tif", ".tiff", ".bmp"};
-  return extensions.count(utils::to_lower(p.extension().string())) > 0;
+  return has_image_extension(p.string());
 }
 
 std::vector<fs::path> sorted_files(const fs::path& dir) {

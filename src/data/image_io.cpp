@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <csetjmp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace svanet::data {
 
@@ -295,6 +297,12 @@ cv::Mat decode_file(const std::string& path, const char* what) {
 }
 
 }  // namespace
+
+bool has_image_extension(const std::string& path) {
+  static const std::set<std::string> extensions = {".jpg", ".jpeg", ".png",
+                                                   ".tif", ".tiff", ".bmp"};
+  return extensions.count(utils::to_lower(std::filesystem::path(path).extension().string())) > 0;
+}
 
 cv::Mat read_image_mat(const std::string& path) {
   if (auto problem = integrity_problem(path)) {

@@ -20,7 +20,6 @@
 
 #include <filesystem>
 #include <map>
-#include <set>
 
 namespace svanet::engine {
 
@@ -52,8 +51,7 @@ const std::vector<data::Sample>& split_samples(const data::Splits& splits, const
 }
 
 bool is_image_file(const fs::path& p) {
-  static const std::set<std::string> extensions{".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
-  return fs::is_regular_file(p) && extensions.count(utils::to_lower(p.extension().string())) > 0;
+  return fs::is_regular_file(p) && data::has_image_extension(p.string());
 }
 
 /// Files of a folder by stem; two files with one stem are an error.

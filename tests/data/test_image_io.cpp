@@ -80,6 +80,13 @@ TEST(ImageIO, TruncatedAndEmptyFilesNameTheProblem) {
                      "absent.png: cannot open");
 }
 
+TEST(ImageIO, KnowsTheExtensionsItReads) {
+  for (const char* name : {"a.png", "b.JPG", "c.jpeg", "d.tif", "e.TIFF", "f.bmp", "dir.x/g.png"})
+    EXPECT_TRUE(data::has_image_extension(name)) << name;
+  for (const char* name : {"a.txt", "b.nii.gz", "png", "c.png.bak", "d"})
+    EXPECT_FALSE(data::has_image_extension(name)) << name;
+}
+
 TEST(ImageIO, ImageSizeFromHeaders) {
   TempDir dir;
   cv::Mat m(37, 53, CV_8UC3, cv::Scalar(1, 2, 3));

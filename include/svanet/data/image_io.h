@@ -50,6 +50,10 @@ struct Mask {
   MaskKind kind = MaskKind::kIndex;
 };
 
+/// Whether a file name has an extension svanet reads as an image or mask:
+/// .png, .jpg, .jpeg, .tif, .tiff, .bmp (any case).
+bool has_image_extension(const std::string& path);
+
 /// Reads an image as (3, H, W) float32 RGB in [0, 1]: gray images repeat to
 /// three channels, 16-bit images scale by 1/65535, alpha is dropped.
 /// Unreadable or truncated files throw svanet::Error naming the file.
