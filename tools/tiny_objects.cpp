@@ -18,6 +18,7 @@
 
 #include "svanet/core/error.h"
 #include "svanet/engine/evaluate.h"
+#include "svanet/engine/trainer.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/metrics/reduce.h"
 #include "svanet/models/registry.h"
@@ -166,12 +167,7 @@ int run(const Options& o) {
     const fs::path run(run_dir);
     SVANET_CHECK(fs::is_directory(run), run_dir, ": no such run folder");
     std::vector<fs::path> repeats;
-    for (const auto& entry : fs::directory_iterator(run)) {
-      if (entry.is_directory() && entry.path().filename().string().rfind("repeat_", 0) == 0) {
-        repeats.push_back(entry.path());
-      }
-    }
-    std::sort(repeats.begin(), repeats.end());
+    for (const auto& repeat : svanet::engine::repeat_dirs(run_dir)) repeats.emplace_back(repeat);
     if (repeats.empty()) repeats.push_back(run);
     const std::string exp = run.lexically_normal().filename().string();
     std::vector<Evaluated> results;

@@ -4,6 +4,7 @@
 
 #include "svanet/core/error.h"
 #include "svanet/engine/evaluate.h"
+#include "svanet/engine/trainer.h"
 #include "svanet/metrics/report.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
@@ -138,16 +139,10 @@ std::vector<fs::path> summaries_of(const fs::path& dir, const std::string& split
   if (fs::exists(dir / "summary.json")) return {dir / "summary.json"};
   if (fs::exists(dir / eval / "summary.json")) return {dir / eval / "summary.json"};
   std::vector<fs::path> repeats;
-  if (fs::is_directory(dir)) {
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      const auto name = entry.path().filename().string();
-      if (entry.is_directory() && name.rfind("repeat_", 0) == 0 &&
-          fs::exists(entry.path() / eval / "summary.json")) {
-        repeats.push_back(entry.path() / eval / "summary.json");
-      }
-    }
+  for (const auto& repeat : engine::repeat_dirs(dir.string())) {
+    const fs::path summary = fs::path(repeat) / eval / "summary.json";
+    if (fs::exists(summary)) repeats.push_back(summary);
   }
-  std::sort(repeats.begin(), repeats.end());
   SVANET_CHECK(!repeats.empty(), dir.string(), ": no evaluation found (summary.json, ", eval,
                "/summary.json or repeat_*/", eval, "/summary.json); run `svanet evaluate --run ",
                dir.string(), "` first");

@@ -24,6 +24,8 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -672,7 +674,7 @@ TrainResult run_repeats(const config::TrainConfig& base, const fs::path& run_dir
   all.select_metric = base.train.select_metric;
   std::vector<std::map<std::string, double>> tests;
   for (int64_t i = 0; i < base.train.repeats; ++i) {
-    const fs::path dir = run_dir / ("repeat_" + std::to_string(i));
+    const fs::path dir = repeat_dir(run_dir.string(), i);
     config::TrainConfig c = base;
     c.train.repeats = 1;
     c.train.seed = base.train.seed + static_cast<uint64_t>(i);
@@ -720,6 +722,31 @@ TrainResult resume(const std::string& run_dir, const RunOptions& options) {
   const auto config = config::load_train_config(config_path.string());
   if (config.train.repeats > 1) return run_repeats(config, dir, options);
   return Trainer(config, dir, options, true).run();
+}
+
+std::string repeat_dir(const std::string& run_dir, int64_t index) {
+  return (fs::path(run_dir) / ("repeat_" + std::to_string(index))).string();
+}
+
+std::vector<std::string> repeat_dirs(const std::string& run_dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code error;
+  if (!fs::is_directory(run_dir, error)) return {};
+  for (const auto& entry : fs::directory_iterator(run_dir, error)) {
+    const auto name = entry.path().filename().string();
+    const std::string prefix = "repeat_";
+    if (!entry.is_directory(error) || name.rfind(prefix, 0) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); }))
+      continue;
+    found.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  out.reserve(found.size());
+  for (auto& [index, dir] : found) out.push_back(std::move(dir));
+  return out;
 }
 
 }  // namespace svanet::engine

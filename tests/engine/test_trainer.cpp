@@ -163,6 +163,20 @@ TEST(Evaluate, ReusesTheTrainingsFolderOnlyForTheCheckpointItScored) {
                      "missing.pt: no such checkpoint file");
 }
 
+TEST(Trainer, FindsRepeatFoldersInRepeatOrder) {
+  TempDir dir;
+  const std::string run = dir.path().string();
+  EXPECT_TRUE(engine::repeat_dirs(run).empty());
+  for (const int i : {10, 0, 2, 1}) fs::create_directories(engine::repeat_dir(run, i));
+  fs::create_directories(dir.path() / "repeat_x");
+  fs::create_directories(dir.path() / "repeat_");
+  std::ofstream(dir.path() / "repeat_3") << "a file";
+  std::vector<std::string> names;
+  for (const auto& d : engine::repeat_dirs(run)) names.push_back(fs::path(d).filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"repeat_0", "repeat_1", "repeat_2", "repeat_10"}));
+  EXPECT_TRUE(engine::repeat_dirs((dir.path() / "missing").string()).empty());
+}
+
 TEST(Trainer, NeverOverwritesARunUnlessAsked) {
   TempDir dir;
   const fs::path run = dir.path() / "run";

@@ -92,4 +92,11 @@ TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
 /// only completes what is missing (the evaluation after training).
 TrainResult resume(const std::string& run_dir, const RunOptions& options = {});
 
+/// The folder of repeat `index` (from 0) of a run: RUN/repeat_<index>.
+std::string repeat_dir(const std::string& run_dir, int64_t index);
+
+/// The repeat folders a run holds (repeat_<number>), in repeat order
+/// (repeat_2 before repeat_10); empty for a run without repeats.
+std::vector<std::string> repeat_dirs(const std::string& run_dir);
+
 }  // namespace svanet::engine
