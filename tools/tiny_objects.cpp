@@ -177,7 +177,9 @@ int run(const Options& o) {
         per_repeat[k + 1] += row(exp, results[k], ratio, m);
     }
     // The average over repeats of each ratio every repeat has.
-    for (const auto& [ratio, first] : results.front().ratios) {
+    for (const auto& entry : results.front().ratios) {
+      // A named copy: lambdas cannot capture structured bindings in C++17 (clang).
+      const double ratio = entry.first;
       std::map<std::string, double> mean;
       bool everywhere = true;
       for (const auto& key : kMetricColumns) {
