@@ -53,7 +53,7 @@ const std::map<std::string, Setter>& augment_keys() {
 Normalization parse_normalization(const YAML::Node& node, const std::string& source) {
   Normalization n;
   if (node.IsScalar()) {
-    const std::string mode = node.Scalar();
+    const std::string& mode = node.Scalar();
     SVANET_CHECK(mode == "imagenet" || mode == "reference", where(node, source),
                  ": normalization is imagenet, reference, or {mean: [...], std: [...]}; got '",
                  mode, "'");
