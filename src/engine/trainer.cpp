@@ -12,9 +12,11 @@
 #include "svanet/engine/inference.h"
 #include "svanet/engine/precision.h"
 #include "svanet/io/checkpoint.h"
+#include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
 #include "svanet/metrics/report.h"
 #include "svanet/models/registry.h"
+#include "svanet/optim/schedule.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/version.h"
 
@@ -235,7 +237,7 @@ void Trainer::setup() {
   }
   spec.options.num_classes(classes);
   if (spec.options.image_size() == 0) spec.options.image_size(d.augment.size);
-  model_ = create_model(spec);
+  model_ = io::build_model(spec);
   model_->to(device_);
   if (t.channels_last) {
     torch::NoGradGuard no_grad;
@@ -244,18 +246,18 @@ void Trainer::setup() {
     }
   }
   if (group_) broadcast_module(*group_, *model_);
-  optimizer_ =
-      make_optimizer(t.optimizer, model_->parameters(), learning_rate(t.schedule, 0, t.epochs));
+  optimizer_ = make_optimizer(t.optimizer, model_->parameters(),
+                              optim::learning_rate(t.schedule, 0, t.epochs));
   loss_ = losses::create_loss(t.loss, classes);
   loss_->to(device_);
   scaler_ = std::make_unique<GradScaler>(autocast_ == torch::kHalf);
-  freeze_epochs_ = t.freeze_encoder_epochs < 0 ? first_cycle_epochs(t.schedule, t.epochs)
+  freeze_epochs_ = t.freeze_encoder_epochs < 0 ? optim::first_cycle_epochs(t.schedule, t.epochs)
                                                : t.freeze_encoder_epochs;
   if (freeze_epochs_ > 0 && model_->encoder() == nullptr) {
     log_->warn("model '{}' has no encoder to freeze; train.freeze_encoder_epochs is ignored",
                spec.name);
     freeze_epochs_ = 0;
-  } else if (freeze_epochs_ > 0 && spec.options.overrides().count("pretrained_backbone") == 0) {
+  } else if (freeze_epochs_ > 0 && spec.options.overrides().count(io::kPretrainedBackbone) == 0) {
     log_->warn(
         "the encoder is frozen for {} epoch(s) but starts from random weights (set "
         "model.options.pretrained_backbone, or train.freeze_encoder_epochs: 0)",
@@ -551,7 +553,7 @@ TrainResult Trainer::run() {
       result.history = history_;
       return result;
     }
-    const double lr = learning_rate(t.schedule, epoch, t.epochs);
+    const double lr = optim::learning_rate(t.schedule, epoch, t.epochs);
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     const bool frozen = epoch < freeze_epochs_;
     if (frozen && model_->frozen_encoder_stages() == 0) {

@@ -2,6 +2,7 @@
 
 #include "io/pickle_writer.h"
 #include "svanet/core/error.h"
+#include "svanet/io/pretrained.h"
 #include "svanet/io/pytorch_file.h"
 #include "svanet/models/registry.h"
 #include "svanet/version.h"
@@ -23,7 +24,6 @@ using Kind = PyObject::Kind;
 
 constexpr const char* kCheckpointFormat = "svanet.checkpoint";
 constexpr const char* kTrainingStateFormat = "svanet.training_state";
-constexpr const char* kPretrainedBackbone = "pretrained_backbone";
 
 std::string utc_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());

@@ -2,6 +2,7 @@
 
 #include "svanet/core/error.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/models/registry.h"
 #include "svanet/utils/text.h"
 
 #include <torch/torch.h>
@@ -65,6 +66,22 @@ size_t load_pretrained_backbone(models::SegmentationModelImpl& model, const std:
                utils::join(unknown, ", "));
   load_state_dict(*encoder, mapped, LoadOptions().source(path));
   return mapped.size();
+}
+
+models::SegmentationModel build_model(const models::ModelSpec& spec) {
+  auto overrides = spec.options.overrides();
+  const auto it = overrides.find(kPretrainedBackbone);
+  if (it == overrides.end()) return create_model(spec);
+  const std::string backbone = it->second;
+  overrides.erase(it);
+  auto network = spec.options;
+  network.overrides(overrides);
+  auto model = create_model(spec.name, network);
+  SVANET_CHECK(model->encoder() != nullptr, "model '", spec.name,
+               "' has no pretrained-compatible encoder (option ", kPretrainedBackbone, ")");
+  load_pretrained_backbone(*model, backbone);
+  model->set_spec(spec);
+  return model;
 }
 
 }  // namespace svanet::io

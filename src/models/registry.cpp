@@ -1,7 +1,6 @@
 #include "svanet/models/registry.h"
 
 #include "svanet/core/error.h"
-#include "svanet/io/pretrained.h"
 #include "svanet/models/svanet.h"
 #include "svanet/models/unet.h"
 #include "svanet/utils/text.h"
@@ -240,28 +239,18 @@ SegmentationModel create_model(const std::string& name, const ModelOptions& opti
                options.in_channels());
   SVANET_CHECK(options.image_size() == 0 || options.image_size() >= 32, "model '", name,
                "': image_size must be >= 32, got ", options.image_size());
-  // The pretrained encoder is loaded after construction, not an option of the network.
-  ModelOptions network = options;
-  auto overrides = options.overrides();
-  std::string backbone;
-  if (auto it = overrides.find(kPretrainedBackbone); it != overrides.end()) {
-    SVANET_CHECK(entry.svanet_preset != nullptr, "model '", name,
-                 "' has no pretrained-compatible encoder (option ", kPretrainedBackbone, ")");
-    backbone = it->second;
-    overrides.erase(it);
-    network.overrides(overrides);
-  }
+  // The pretrained encoder is loaded after construction, above the registry.
+  SVANET_CHECK(options.overrides().count(kPretrainedBackbone) == 0, "model '", name, "': the ",
+               kPretrainedBackbone, " option is loaded by svanet::io::build_model, not by ",
+               "create_model");
   std::shared_ptr<models::SegmentationModelImpl> model;
   try {
-    model = build(entry, network);
+    model = build(entry, options);
   } catch (const c10::Error& e) {
     // Option values that parse but fail a module's own checks.
     SVANET_FAIL("model '", name, "': ", e.what_without_backtrace());
   }
   model->set_spec(ModelSpec{name, options});
-  if (!backbone.empty()) {
-    io::load_pretrained_backbone(*model, backbone);
-  }
   return SegmentationModel(model);
 }
 

@@ -54,7 +54,7 @@ TEST(Pretrained, LoadsResNet18And50LayoutsByName) {
     EXPECT_EQ(loaded, io::state_dict(*model->encoder()).size());
     expect_encoder_matches(model, fixture(file));
     // The same through the model option, as a YAML config would give it.
-    auto via_option = create_model(name, options.set("pretrained_backbone", fixture(file)));
+    auto via_option = io::build_model({name, options.set(io::kPretrainedBackbone, fixture(file))});
     expect_encoder_matches(via_option, fixture(file));
   }
 }
@@ -86,8 +86,12 @@ TEST(Pretrained, MismatchesNameTheFileAndTheTensor) {
   auto unet = create_model("unet_small");
   ASSERT_THROWS_WITH(io::load_pretrained_backbone(*unet, fixture("torchvision_resnet18_w8.pth")),
                      "has no pretrained-compatible encoder");
-  ASSERT_THROWS_WITH(create_model("unet_small", ModelOptions().set("pretrained_backbone", "x.pth")),
-                     "has no pretrained-compatible encoder");
+  ASSERT_THROWS_WITH(
+      io::build_model({"unet_small", ModelOptions().set(io::kPretrainedBackbone, "x.pth")}),
+      "has no pretrained-compatible encoder");
+  // The registry builds networks only; the weights are loaded above it.
+  ASSERT_THROWS_WITH(create_model("svanet_r18", ModelOptions().set(io::kPretrainedBackbone, "x")),
+                     "loaded by svanet::io::build_model");
 }
 
 TEST(Pretrained, RealTorchvisionCheckpointFromTheEnvironment) {

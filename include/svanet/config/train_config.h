@@ -26,7 +26,7 @@
 /// config.yaml repeats the run exactly.
 
 #include "svanet/config/data_config.h"
-#include "svanet/engine/schedule.h"
+#include "svanet/optim/schedule.h"
 #include "svanet/losses/loss.h"
 #include "svanet/models/segmentation_model.h"
 
@@ -59,7 +59,7 @@ struct TrainSection {
   /// Deterministic algorithms only (slower on CUDA).
   bool deterministic = false;
   OptimizerConfig optimizer;
-  engine::ScheduleOptions schedule;
+  optim::ScheduleOptions schedule;
   losses::LossOptions loss;
   /// Epochs trained with a frozen encoder; -1 = the schedule's first cycle
   /// (the official recipe, written `first_cycle` in YAML).

@@ -25,4 +25,15 @@ std::string torchvision_to_svanet_key(const std::string& key);
 /// does not have (SvANet without stage 5). Returns how many tensors loaded.
 size_t load_pretrained_backbone(models::SegmentationModelImpl& model, const std::string& path);
 
+/// The model option naming a torchvision ResNet checkpoint for the encoder.
+/// It is not an option of the network (the registry rejects it) but of
+/// how the model starts: build_model loads it after construction.
+inline constexpr const char* kPretrainedBackbone = "pretrained_backbone";
+
+/// Builds the registered model `spec` describes; when its options set
+/// `pretrained_backbone`, that checkpoint is loaded into the encoder. The
+/// model's recorded spec keeps the option (checkpoints drop it, since they
+/// carry the weights).
+models::SegmentationModel build_model(const models::ModelSpec& spec);
+
 }  // namespace svanet::io

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace svanet::engine {
+namespace svanet::optim {
 
 struct ScheduleOptions {
   /// "official_cosine" (the paper's MyCosineScheduler), "cosine" (linear
@@ -51,4 +51,4 @@ double learning_rate(const ScheduleOptions& options, int64_t epoch, int64_t epoc
 /// official recipe trains with a frozen encoder.
 int64_t first_cycle_epochs(const ScheduleOptions& options, int64_t epochs);
 
-}  // namespace svanet::engine
+}  // namespace svanet::optim

@@ -1,11 +1,11 @@
-#include "svanet/engine/schedule.h"
+#include "svanet/optim/schedule.h"
 
 #include "svanet/core/error.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace svanet::engine {
+namespace svanet::optim {
 
 namespace {
 
@@ -76,4 +76,4 @@ double learning_rate(const ScheduleOptions& options, int64_t epoch, int64_t epoc
   return epoch == 0 ? options.min_lr : official_value(options, epoch - 1, epochs);
 }
 
-}  // namespace svanet::engine
+}  // namespace svanet::optim

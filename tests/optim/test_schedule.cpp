@@ -3,15 +3,15 @@
 
 #include "support/test_support.h"
 
-#include "svanet/engine/schedule.h"
+#include "svanet/optim/schedule.h"
 
 #include <cmath>
 
 namespace svanet::test {
 namespace {
 
-using engine::learning_rate;
-using engine::ScheduleOptions;
+using optim::learning_rate;
+using optim::ScheduleOptions;
 
 TEST(Schedule, ReproducesTheOfficialLearningRateOfEveryEpoch) {
   // The paper's recipe: 100 epochs, --lr 1e-6 --warmup_init_lr 5e-5
@@ -46,8 +46,8 @@ TEST(Schedule, ReproducesTheOfficialLearningRateOfEveryEpoch) {
   for (const auto& [epoch, lr] : expected) {
     EXPECT_NEAR(learning_rate(paper, epoch, 100), lr, 1e-15) << "epoch " << epoch;
   }
-  EXPECT_EQ(engine::first_cycle_epochs(paper, 100), 10);
-  EXPECT_EQ(engine::first_cycle_epochs(paper, 35), 4);
+  EXPECT_EQ(optim::first_cycle_epochs(paper, 100), 10);
+  EXPECT_EQ(optim::first_cycle_epochs(paper, 35), 4);
 }
 
 TEST(Schedule, OfficialWithoutRestartIsOneWarmupAndOneCosine) {
