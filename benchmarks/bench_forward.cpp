@@ -9,13 +9,14 @@
 #include "svanet/models/registry.h"
 
 #include <torch/torch.h>
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -30,33 +31,92 @@ double peak_rss_mib() {
   return 0.0;
 }
 
+constexpr const char* kUsage =
+    "Time the forward pass (or a training step) of a registered model.\n"
+    "usage: bench_forward [--model NAME] [--size N] [--batch N] [--classes N] [--threads N]\n"
+    "                     [--repeats N] [--warmup N] [--device cpu|cuda[:N]] [--train]\n"
+    "                     [--set key=value]...\n";
+
 }  // namespace
 
+// Parsed by hand: the benchmark builds with LibTorch alone (SVANET_CORE_ONLY).
 int main(int argc, char** argv) {
-  CLI::App app{"Time the forward pass (or a training step) of a registered model"};
   std::string model_name = "svanet_r50";
-  int64_t size = 512, batch = 1, classes = 2;
+  long long size = 512, batch = 1, classes = 2;
   int threads = 2, repeats = 5, warmup = 1;
   bool train = false;
   std::vector<std::string> overrides;
   std::string device = "cpu";
-  app.add_option("--model", model_name)->capture_default_str();
-  app.add_option("--size", size)->capture_default_str();
-  app.add_option("--batch", batch)->capture_default_str();
-  app.add_option("--classes", classes)->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (CPU)")->capture_default_str();
-  app.add_option("--repeats", repeats)->capture_default_str();
-  app.add_option("--warmup", warmup)->capture_default_str();
-  app.add_option("--device", device, "cpu or cuda")->capture_default_str();
-  app.add_flag("--train", train, "time forward + backward + AdamW step instead");
-  app.add_option("--set", overrides, "model option override key=value (repeatable)");
-  CLI11_PARSE(app, argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (flag == "--train") {
+      train = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "bench_forward: %s needs a value\n%s", flag.c_str(), kUsage);
+      return 2;
+    }
+    const std::string value = argv[++i];
+    char* end = nullptr;
+    const long long number = std::strtoll(value.c_str(), &end, 10);
+    const bool is_number = end != value.c_str() && *end == '\0' && number >= 0;
+    auto need_number = [&] {
+      if (!is_number)
+        std::fprintf(stderr, "bench_forward: %s: '%s' is not a number\n", flag.c_str(),
+                     value.c_str());
+      return is_number;
+    };
+    if (flag == "--model") {
+      model_name = value;
+    } else if (flag == "--device") {
+      device = value;
+    } else if (flag == "--set") {
+      overrides.push_back(value);
+    } else if (flag == "--size" || flag == "--batch" || flag == "--classes" ||
+               flag == "--threads" || flag == "--repeats" || flag == "--warmup") {
+      if (!need_number()) return 2;
+      if (flag == "--size") size = number;
+      if (flag == "--batch") batch = number;
+      if (flag == "--classes") classes = number;
+      if (flag == "--threads") threads = static_cast<int>(number);
+      if (flag == "--repeats") repeats = static_cast<int>(number);
+      if (flag == "--warmup") warmup = static_cast<int>(number);
+    } else {
+      std::fprintf(stderr, "bench_forward: unknown flag %s\n%s", flag.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (repeats < 1 || size < 32 || batch < 1 || classes < 1 || threads < 1) {
+    std::fprintf(stderr,
+                 "bench_forward: --repeats, --batch, --classes and --threads must be >= 1 "
+                 "and --size >= 32\n");
+    return 2;
+  }
 
   torch::set_num_threads(threads);
   torch::manual_seed(0);
   const torch::Device dev(device);
-  auto model = svanet::create_model(model_name,
-                                    svanet::ModelOptions().num_classes(classes).image_size(size));
+  auto options = svanet::ModelOptions().num_classes(classes).image_size(size);
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "bench_forward: --set '%s': expected key=value\n", o.c_str());
+      return 2;
+    }
+    options.set(o.substr(0, eq), o.substr(eq + 1));
+  }
+  svanet::SegmentationModel model{nullptr};
+  try {
+    model = svanet::create_model(model_name, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_forward: %s\n", e.what());
+    return 2;
+  }
   model->to(dev);
   auto x = torch::randn({batch, 3, size, size}, torch::TensorOptions().device(dev));
   auto target = torch::randint(classes, {batch, size, size},

@@ -16,7 +16,7 @@
 // twice). As the official tool, rows stop at the first ratio that holds
 // every test image, and empty ground truths count in every bin.
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/io/checkpoint.h"

@@ -1,6 +1,6 @@
 #include "commands.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
 #include "svanet/official/convert.h"

@@ -1,6 +1,6 @@
 #include "commands.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/check.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/stats.h"

@@ -2,7 +2,7 @@
 
 #include "commands.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/metrics/report.h"

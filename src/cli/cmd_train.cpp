@@ -2,8 +2,8 @@
 
 #include "commands.h"
 
+#include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
-#include "svanet/core/error.h"
 #include "svanet/data/demo.h"
 #include "svanet/engine/trainer.h"
 #include "svanet_cli/demo_config.h"

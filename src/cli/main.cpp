@@ -2,7 +2,7 @@
 
 #include "commands.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/version.h"
 
 #include <c10/util/Exception.h>

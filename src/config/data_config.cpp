@@ -1,9 +1,9 @@
 #include "svanet/config/data_config.h"
 
 #include "config/sections.h"
-#include "config/yaml_util.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
+#include "utils/yaml.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -11,6 +11,12 @@
 #include <map>
 
 namespace svanet::config {
+
+using utils::check_keys;
+using utils::load_yaml;
+using utils::scalar;
+using utils::scalar_or_list_text;
+using utils::where;
 
 namespace {
 

@@ -1,10 +1,10 @@
 #include "svanet/config/model_config.h"
 
 #include "config/sections.h"
-#include "config/yaml_util.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/models/registry.h"
 #include "svanet/utils/text.h"
+#include "utils/yaml.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -13,6 +13,12 @@
 #include <sstream>
 
 namespace svanet::config {
+
+using utils::check_keys;
+using utils::load_yaml;
+using utils::scalar;
+using utils::scalar_or_list_text;
+using utils::where;
 
 models::ModelSpec parse_model_section(const YAML::Node& node, const std::string& source) {
   SVANET_CHECK(node.IsMap(), where(node, source), ": 'model' must be a mapping");

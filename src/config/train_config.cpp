@@ -1,10 +1,10 @@
 #include "svanet/config/train_config.h"
 
 #include "config/sections.h"
-#include "config/yaml_util.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
+#include "utils/yaml.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,6 +16,12 @@
 #include <map>
 
 namespace svanet::config {
+
+using utils::check_keys;
+using utils::load_yaml;
+using utils::scalar;
+using utils::scalar_or_list_text;
+using utils::where;
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include "svanet/data/check.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 
 #include <torch/torch.h>
 #include "svanet/utils/parallel.h"

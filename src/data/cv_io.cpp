@@ -1,6 +1,6 @@
 #include "data/cv_io.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
 
 #include <png.h>

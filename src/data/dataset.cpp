@@ -1,11 +1,11 @@
 #include "svanet/data/dataset.h"
 
-#include "config/yaml_util.h"
 #include "data/cv_io.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/image_io.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
+#include "utils/yaml.h"
 
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
@@ -115,19 +115,18 @@ struct YamlDescription {
 
 YamlDescription read_dataset_yaml(const fs::path& path, const std::string& fallback_name) {
   const std::string source = path.string();
-  const YAML::Node root = config::load_yaml(utils::read_file(source), source);
+  const YAML::Node root = utils::load_yaml(utils::read_file(source), source);
   SVANET_CHECK(root.IsMap(), source, ": expected a mapping");
-  config::check_keys(root,
-                     {"name", "classes", "binary_threshold", "images", "masks", "mask_suffix"},
-                     source, "dataset");
+  utils::check_keys(root, {"name", "classes", "binary_threshold", "images", "masks", "mask_suffix"},
+                    source, "dataset");
   YamlDescription d;
   d.definition.name =
-      root["name"] ? config::scalar<std::string>(root, "name", source, "dataset") : fallback_name;
+      root["name"] ? utils::scalar<std::string>(root, "name", source, "dataset") : fallback_name;
   d.definition.folder = fallback_name;
   d.definition.description = "described by " + source;
   const YAML::Node classes = root["classes"];
   SVANET_CHECK(classes && classes.IsSequence() && classes.size() >= 2,
-               config::where(classes ? classes : root, source),
+               utils::where(classes ? classes : root, source),
                ": 'classes' must list at least two classes, background first");
   bool any_value = false;
   for (const auto& c : classes) {
@@ -135,18 +134,18 @@ YamlDescription read_dataset_yaml(const fs::path& path, const std::string& fallb
       d.definition.classes.push_back(c.Scalar());
       continue;
     }
-    SVANET_CHECK(c.IsMap(), config::where(c, source),
+    SVANET_CHECK(c.IsMap(), utils::where(c, source),
                  ": a class is a name or {name, value, colour}");
-    config::check_keys(c, {"name", "value", "colour"}, source, "classes[]");
-    d.definition.classes.push_back(config::scalar<std::string>(c, "name", source, "classes[]"));
+    utils::check_keys(c, {"name", "value", "colour"}, source, "classes[]");
+    d.definition.classes.push_back(utils::scalar<std::string>(c, "name", source, "classes[]"));
     if (c["value"]) {
       any_value = true;
       d.definition.encoding.values.push_back(
-          config::scalar<int64_t>(c, "value", source, "classes[]"));
+          utils::scalar<int64_t>(c, "value", source, "classes[]"));
     }
     if (c["colour"]) {
       const YAML::Node colour = c["colour"];
-      SVANET_CHECK(colour.IsSequence() && colour.size() == 3, config::where(colour, source),
+      SVANET_CHECK(colour.IsSequence() && colour.size() == 3, utils::where(colour, source),
                    ": a colour is [r, g, b]");
       d.definition.encoding.colours.push_back({static_cast<uint8_t>(colour[0].as<int>()),
                                                static_cast<uint8_t>(colour[1].as<int>()),
@@ -161,12 +160,12 @@ YamlDescription read_dataset_yaml(const fs::path& path, const std::string& fallb
   d.definition.encoding.num_classes = static_cast<int64_t>(k);
   if (root["binary_threshold"]) {
     d.definition.encoding.binary_threshold =
-        config::scalar<int64_t>(root, "binary_threshold", source, "dataset");
+        utils::scalar<int64_t>(root, "binary_threshold", source, "dataset");
   }
-  if (root["images"]) d.images = config::scalar<std::string>(root, "images", source, "dataset");
-  if (root["masks"]) d.masks = config::scalar<std::string>(root, "masks", source, "dataset");
+  if (root["images"]) d.images = utils::scalar<std::string>(root, "images", source, "dataset");
+  if (root["masks"]) d.masks = utils::scalar<std::string>(root, "masks", source, "dataset");
   if (root["mask_suffix"])
-    d.mask_suffix = config::scalar<std::string>(root, "mask_suffix", source, "dataset");
+    d.mask_suffix = utils::scalar<std::string>(root, "mask_suffix", source, "dataset");
   return d;
 }
 

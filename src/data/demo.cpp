@@ -1,7 +1,7 @@
 #include "svanet/data/demo.h"
 
 #include "data/cv_io.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "utils/rng.h"
 
 #include <opencv2/imgproc.hpp>

@@ -1,7 +1,7 @@
 #include "svanet/data/image_io.h"
 
 #include "data/cv_io.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 

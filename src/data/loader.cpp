@@ -2,7 +2,7 @@
 
 #include "data/augment_impl.h"
 #include "data/cv_io.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/parallel.h"
 #include "utils/rng.h"
 

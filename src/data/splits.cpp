@@ -1,6 +1,6 @@
 #include "svanet/data/splits.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "utils/rng.h"
 

@@ -1,7 +1,7 @@
 #include "svanet/data/volumes.h"
 
 #include "data/cv_io.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/dataset.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"

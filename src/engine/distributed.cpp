@@ -1,6 +1,6 @@
 #include "svanet/engine/distributed.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/text.h"
 
 #include <torch/torch.h>

@@ -2,16 +2,17 @@
 
 #include "data/cv_io.h"
 #include "engine/run_files.h"
+#include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
-#include "svanet/core/error.h"
 #include "svanet/data/dataset.h"
 #include "svanet/data/image_io.h"
 #include "svanet/data/loader.h"
 #include "svanet/data/splits.h"
 #include "svanet/engine/inference.h"
-#include "svanet/engine/precision.h"
+#include "svanet/inference/predict.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/metrics/report.h"
+#include "svanet/runtime/precision.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"
 
@@ -120,13 +121,13 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   const auto& samples = split_samples(splits, options.split, run_dir);
   SVANET_CHECK(!samples.empty(), run_dir, ": the run's ", options.split, " split is empty");
 
-  const torch::Device device = resolve_device(options.device);
+  const torch::Device device = runtime::resolve_device(options.device);
   auto loaded = io::load_checkpoint(checkpoint.string(), device);
   auto& model = loaded.model;
   SVANET_CHECK(loaded.meta.classes == index.definition.classes, checkpoint.string(),
                ": the checkpoint's classes (", utils::join(loaded.meta.classes, ", "),
                ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
-  const auto autocast = autocast_dtype(config.train.precision, device);
+  const auto autocast = runtime::autocast_dtype(config.train.precision, device);
 
   data::LoaderOptions lo;
   lo.batch_size = d.batch_size;
@@ -152,8 +153,9 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   while (auto batch = loader.next()) {
     torch::Tensor logits;
     {
-      AutocastGuard guard(device, autocast);
-      logits = predict_logits(*model, batch->images.to(device), options.flip).to(torch::kFloat);
+      runtime::AutocastGuard guard(device, autocast);
+      logits = inference::predict_logits(*model, batch->images.to(device), options.flip)
+                   .to(torch::kFloat);
     }
     const auto labels = add_batch(evaluator, logits, *batch);
     utils::parallel_for(static_cast<int64_t>(labels.size()), [&](int64_t i) {

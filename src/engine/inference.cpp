@@ -1,6 +1,6 @@
 #include "svanet/engine/inference.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 
 #include <torch/torch.h>
 
@@ -39,16 +39,6 @@ std::vector<torch::Tensor> add_batch(metrics::Evaluator& evaluator, const torch:
     evaluator.add(batch.stems[i], labels[i], batch.native_masks[i], reference[k], masks[k]);
   }
   return labels;
-}
-
-torch::Tensor predict_logits(models::SegmentationModelImpl& model, const torch::Tensor& images,
-                             bool flip) {
-  torch::NoGradGuard no_grad;
-  auto logits = model.forward(images);
-  if (flip) {
-    logits = 0.5 * (logits + model.forward(images.flip({3})).flip({3}));
-  }
-  return logits;
 }
 
 }  // namespace svanet::engine

@@ -1,7 +1,7 @@
 #include "engine/run_files.h"
 
 #include "data/cv_io.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/metrics/report.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"

@@ -3,20 +3,20 @@
 #include "engine/progress.h"
 #include "engine/run_files.h"
 #include "engine/signals.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/check.h"
 #include "svanet/data/loader.h"
 #include "svanet/data/splits.h"
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/inference.h"
-#include "svanet/engine/precision.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
 #include "svanet/metrics/report.h"
 #include "svanet/models/registry.h"
 #include "svanet/optim/schedule.h"
+#include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/version.h"
 
@@ -149,7 +149,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<losses::Loss> loss_;
   std::unique_ptr<data::DataLoader> train_loader_, val_loader_;
-  std::unique_ptr<GradScaler> scaler_;
+  std::unique_ptr<runtime::GradScaler> scaler_;
   StopRequest stop_;
   int64_t freeze_epochs_ = 0;
 
@@ -171,8 +171,8 @@ std::vector<torch::Tensor> Trainer::trainable() const {
 void Trainer::setup() {
   env_ = DistributedEnv::from_environment();
   const auto& t = config_.train;
-  device_ = resolve_device(t.device, env_.local_rank);
-  autocast_ = autocast_dtype(t.precision, device_);
+  device_ = runtime::resolve_device(t.device, env_.local_rank);
+  autocast_ = runtime::autocast_dtype(t.precision, device_);
   if (env_.active()) group_ = std::make_unique<ProcessGroup>(env_, device_);
   if (rank0()) fs::create_directories(run_dir_ / kCheckpointsDir);
   log_ = run_logger(run_dir_, rank0());
@@ -250,7 +250,7 @@ void Trainer::setup() {
                               optim::learning_rate(t.schedule, 0, t.epochs));
   loss_ = losses::create_loss(t.loss, classes);
   loss_->to(device_);
-  scaler_ = std::make_unique<GradScaler>(autocast_ == torch::kHalf);
+  scaler_ = std::make_unique<runtime::GradScaler>(autocast_ == torch::kHalf);
   freeze_epochs_ = t.freeze_encoder_epochs < 0 ? optim::first_cycle_epochs(t.schedule, t.epochs)
                                                : t.freeze_encoder_epochs;
   if (freeze_epochs_ > 0 && model_->encoder() == nullptr) {
@@ -438,7 +438,7 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
     if (t.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
     torch::Tensor loss;
     {
-      AutocastGuard autocast(device_, autocast_);
+      runtime::AutocastGuard autocast(device_, autocast_);
       const auto logits = model_->forward(images);
       loss = (*loss_)(logits, masks);
     }
@@ -510,7 +510,7 @@ std::pair<double, std::map<std::string, double>> Trainer::validate() {
     if (config_.train.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
     torch::Tensor logits;
     {
-      AutocastGuard autocast(device_, autocast_);
+      runtime::AutocastGuard autocast(device_, autocast_);
       logits = model_->forward(images).to(torch::kFloat);
     }
     const auto n = static_cast<double>(batch->stems.size());

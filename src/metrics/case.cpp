@@ -1,7 +1,7 @@
 #include "svanet/metrics/case.h"
 
 #include "metrics/kernels.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/stats.h"
 
 #include <torch/torch.h>

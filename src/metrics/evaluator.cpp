@@ -1,6 +1,6 @@
 #include "svanet/metrics/evaluator.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
 #include "svanet/metrics/objects.h"
 
 #include "metrics/kernels.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 
 #include <torch/torch.h>
 #include <opencv2/imgproc.hpp>

@@ -1,6 +1,6 @@
 #include "svanet/metrics/report.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 #include "svanet/version.h"

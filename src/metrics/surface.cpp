@@ -1,7 +1,7 @@
 #include "svanet/metrics/surface.h"
 
 #include "metrics/kernels.h"
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 
 #include <torch/torch.h>
 

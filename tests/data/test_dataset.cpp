@@ -2,7 +2,7 @@
 
 #include "support/test_support.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/check.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/splits.h"

@@ -2,7 +2,7 @@
 
 #include "support/test_support.h"
 
-#include "svanet/core/error.h"
+#include "svanet/common/error.h"
 #include "svanet/data/image_io.h"
 
 #include <torch/torch.h>

@@ -1,7 +1,8 @@
 #include "support/official_fill.h"
 
+#include "support/test_support.h"
+
 #include <ATen/CPUGeneratorImpl.h>
-#include <zlib.h>
 
 #include <cmath>
 
@@ -9,8 +10,7 @@ namespace svanet::test {
 
 torch::Tensor official_fill(const std::string& key, const std::vector<int64_t>& shape,
                             const std::string& dtype) {
-  const auto seed =
-      crc32(0L, reinterpret_cast<const Bytef*>(key.data()), static_cast<uInt>(key.size()));
+  const auto seed = crc32(key);
   auto g = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   auto ends_with = [&](const std::string& suffix) {

@@ -38,6 +38,10 @@ ModelOptions tiny_options(const std::string& name, int64_t num_classes = 2);
 /// Where the committed test data lives.
 std::filesystem::path data_dir();
 
+/// CRC-32 (IEEE 802.3, as zlib's crc32 and Python's zlib.crc32) of `bytes`:
+/// the fixtures seed and fill tensors with it.
+uint32_t crc32(const std::string& bytes);
+
 }  // namespace svanet::test
 
 /// Asserts that `statement` throws an exception whose what() contains `substring`.

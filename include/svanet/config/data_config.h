@@ -30,7 +30,7 @@
 ///
 /// Unknown keys are errors naming the file, line and the valid keys.
 
-#include "svanet/core/normalization.h"
+#include "svanet/common/normalization.h"
 #include "svanet/data/augment.h"
 #include "svanet/data/splits.h"
 

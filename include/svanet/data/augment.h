@@ -6,7 +6,7 @@
 /// every random draw comes from the generator the caller passes, so a seed
 /// reproduces a sample exactly.
 
-#include "svanet/core/normalization.h"
+#include "svanet/common/normalization.h"
 
 #include <torch/types.h>
 

@@ -27,10 +27,4 @@ std::vector<torch::Tensor> native_labels(const torch::Tensor& logits, const data
 std::vector<torch::Tensor> add_batch(metrics::Evaluator& evaluator, const torch::Tensor& logits,
                                      const data::Batch& batch);
 
-/// Logits of a model for a batch of images, in eval mode without gradients,
-/// optionally averaged with the horizontally flipped image's (test-time
-/// augmentation).
-torch::Tensor predict_logits(models::SegmentationModelImpl& model, const torch::Tensor& images,
-                             bool flip = false);
-
 }  // namespace svanet::engine

@@ -1,0 +1,66 @@
+#pragma once
+/// @file
+/// Devices and mixed precision: resolving `train.device`, an autocast scope
+/// (bf16 on CUDA or CPU, fp16 on CUDA) and dynamic loss scaling for fp16
+/// (the rule of PyTorch's GradScaler), written against the LibTorch 1.13
+/// and 2.x autocast APIs alike.
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace svanet::runtime {
+
+/// "auto" (CUDA device `local_rank` when available, else the CPU), "cpu",
+/// "cuda" (device `local_rank`) or "cuda:N". Asking for CUDA where there is
+/// none throws svanet::Error.
+torch::Device resolve_device(const std::string& spec, int64_t local_rank = 0);
+
+/// The autocast dtype of `precision` (fp32, bf16, fp16) on `device`; kFloat
+/// means no autocast. fp16 on the CPU throws svanet::Error.
+torch::ScalarType autocast_dtype(const std::string& precision, const torch::Device& device);
+
+/// Autocast for the scope of a forward pass (nothing for kFloat).
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& device, torch::ScalarType dtype);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool previous_enabled_ = false;
+  torch::ScalarType previous_dtype_ = torch::kFloat;
+};
+
+/// Dynamic loss scaling: gradients of a scaled loss are unscaled before the
+/// step; a step with non-finite gradients is skipped and the scale halved;
+/// after `growth_interval` finite steps the scale doubles.
+class GradScaler {
+ public:
+  explicit GradScaler(bool enabled, double init_scale = 65536.0, int64_t growth_interval = 2000);
+
+  bool enabled() const { return enabled_; }
+  /// loss * scale (the loss itself when disabled).
+  torch::Tensor scale(const torch::Tensor& loss) const;
+  /// Divides the gradients of `parameters` by the scale; whether all are finite.
+  bool unscale(const std::vector<torch::Tensor>& parameters) const;
+  /// Adjusts the scale after a step (finite) or a skipped step.
+  void update(bool finite);
+
+  double value() const { return scale_; }
+  int64_t growth_tracker() const { return growth_tracker_; }
+  void restore(double scale, int64_t growth_tracker);
+
+ private:
+  bool enabled_;
+  double scale_;
+  int64_t growth_interval_;
+  int64_t growth_tracker_ = 0;
+};
+
+}  // namespace svanet::runtime
