@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "svanet/io/pretrained.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
 
@@ -49,9 +50,10 @@ int run_models(const ModelsOptions& opt) {
     }
     std::fflush(stdout);
     if (opt.options) {
-      for (const auto& [key, help] : model_option_keys(info.name)) {
-        std::printf("    %-26s %s\n", key.c_str(), help.c_str());
-      }
+      const auto& entry = model_registry().get(info.name);
+      OptionSchema schema = entry.schema;
+      if (entry.traits.pretrained_encoder) schema.push_back(io::pretrained_backbone_option());
+      print_schema(schema, 4);
     }
   }
   return 0;

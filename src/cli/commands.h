@@ -3,6 +3,8 @@
 // subcommand. register_<cmd> adds the subcommand and its flags to the app and
 // returns the subcommand; main() runs the one that was selected.
 
+#include "svanet/registry/options.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -33,6 +35,10 @@ CLI::Option* add_data_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value);
 CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
 
+/// Prints a component's options, one per line, indented: name, type (or
+/// its choices) with the default, and the help line.
+void print_schema(const OptionSchema& schema, int indent);
+
 /// Whether to draw a live progress bar for --progress auto|bar|lines.
 bool want_progress_bar(const std::string& mode);
 /// Exit status of an interrupted run (128 + SIGINT, as shells report it).
@@ -53,5 +59,6 @@ Command register_slice_volumes(CLI::App& app);
 Command register_convert(CLI::App& app);
 Command register_version(CLI::App& app);
 Command register_models(CLI::App& app);
+Command register_list(CLI::App& app);
 
 }  // namespace svanet::cli

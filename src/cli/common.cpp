@@ -1,6 +1,10 @@
 #include "commands.h"
 
+#include "svanet/utils/text.h"
+
 #include <unistd.h>
+
+#include <cstdio>
 
 namespace svanet::cli {
 
@@ -67,6 +71,18 @@ CLI::Option* add_progress_flag(CLI::App* sub, std::string& value) {
       ->capture_default_str();
 }
 
+void print_schema(const OptionSchema& schema, int indent) {
+  for (const auto& o : schema) {
+    std::string type = o.choices.empty() ? option_type_name(o.type) : utils::join(o.choices, "|");
+    const bool list = o.type == OptionType::kIntList || o.type == OptionType::kFloatList;
+    std::string value = o.default_value;
+    if (list) value = "[" + value + "]";
+    if (!list && value.empty()) value = "(none)";
+    std::printf("%*s%-24s %-24s %s\n", indent, "", o.name.c_str(), (type + " = " + value).c_str(),
+                o.help.c_str());
+  }
+}
+
 bool want_progress_bar(const std::string& mode) {
   if (mode == "bar") return true;
   if (mode == "lines") return false;
@@ -74,10 +90,13 @@ bool want_progress_bar(const std::string& mode) {
 }
 
 std::vector<Command> register_all(CLI::App& app) {
-  return {register_train(app),           register_demo(app),          register_evaluate(app),
-          register_compare(app),         register_models(app),        register_convert(app),
-          register_checkpoint_info(app), register_demo_data(app),     register_check_data(app),
-          register_data_stats(app),      register_slice_volumes(app), register_version(app)};
+  return {register_train(app),      register_demo(app),
+          register_evaluate(app),   register_compare(app),
+          register_models(app),     register_list(app),
+          register_convert(app),    register_checkpoint_info(app),
+          register_demo_data(app),  register_check_data(app),
+          register_data_stats(app), register_slice_volumes(app),
+          register_version(app)};
 }
 
 }  // namespace svanet::cli

@@ -2,6 +2,7 @@
 
 #include "config/sections.h"
 #include "svanet/common/error.h"
+#include "svanet/io/pretrained.h"
 #include "svanet/models/registry.h"
 #include "svanet/utils/text.h"
 #include "utils/yaml.h"
@@ -39,7 +40,10 @@ models::ModelSpec parse_model_section(const YAML::Node& node, const std::string&
   if (const YAML::Node options = node["options"]) {
     SVANET_CHECK(options.IsMap(), where(options, source), ": model.options must be a mapping");
     std::vector<std::string> valid;
-    for (const auto& [key, help] : model_option_keys(spec.name)) valid.push_back(key);
+    valid = option_names(model_registry().schema(spec.name));
+    if (model_registry().get(spec.name).traits.pretrained_encoder) {
+      valid.emplace_back(io::kPretrainedBackbone);
+    }
     for (const auto& item : options) {
       const auto key = item.first.as<std::string>();
       SVANET_CHECK(std::find(valid.begin(), valid.end(), key) != valid.end(),

@@ -199,6 +199,9 @@ TrainSection parse_train(const YAML::Node& node, const std::string& source) {
     read(o, "restart", sc.restart, source, so);
     read(o, "warmup_epochs", sc.warmup_epochs, source, so);
     read(o, "power", sc.power, source, so);
+    SVANET_CHECK(optim::schedule_registry().contains(sc.name), where(o["name"], source),
+                 ": unknown schedule '", sc.name, "'; registered schedules: ",
+                 utils::join(optim::schedule_registry().names(), ", "));
     try {
       sc.validate();
     } catch (const Error& e) {
@@ -241,14 +244,8 @@ EvaluateSection parse_evaluate(const YAML::Node& node, const std::string& source
   return e;
 }
 
-/// Shortest decimal text that reads back as the same double.
 std::string number(double v) {
-  char buffer[32];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  return buffer;
+  return utils::format_number(v);
 }
 
 void emit_numbers(YAML::Emitter& out, const std::vector<double>& values) {

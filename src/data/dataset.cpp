@@ -285,44 +285,76 @@ bool is_official_set(const fs::path& p) {
 
 }  // namespace
 
-const std::vector<DatasetDefinition>& builtin_datasets() {
-  static const std::vector<DatasetDefinition> all = [] {
-    std::vector<DatasetDefinition> d;
-    auto fives =
-        define("fives", "FIVES", {"background", "amd", "dr", "glaucoma", "health"},
-               "FIVES fundus vessels; binary vessel masks take the disease of the file-name "
-               "code (_A, _D, _G, _N) as the official class list implies");
-    fives.stem_classes = {{"A", 1}, {"D", 2}, {"G", 3}, {"N", 4}};
-    d.push_back(fives);
-    d.push_back(define("isic2018t1", "ISIC2018T1", {"background", "symptoms"},
-                       "ISIC 2018 task 1 skin lesions; 0/255 masks"));
-    auto polyp = define("polypgen", "PolypGen", {"background", "symptoms"},
-                        "PolypGen polyps; lossy masks thresholded at 127");
-    polyp.encoding.binary_threshold = 127;
-    d.push_back(polyp);
-    d.push_back(define("atlas", "ATLAS", {"background", "liver", "tumour"},
-                       "ATLAS 2023 liver and tumour MRI slices; palette masks 0/1/2"));
-    d.push_back(define("kits23", "KiTS23", {"background", "kidney", "tumor", "cyst"},
-                       "KiTS23 kidney CT slices; palette masks 0/1/2/3"));
-    d.push_back(define("tissuenet", "TissueNet", {"background", "cell", "nucleus"},
-                       "TissueNet cells and nuclei; masks 0/1/2"));
-    d.push_back(define("spermhealth", "SpermHealth", {"background", "normal", "abnormal"},
-                       "SpermHealth sperm cells; masks 0/1/2"));
-    d.push_back(define("demo", "Demo", {"background", "lesion", "nucleus"},
-                       "svanet's generated demo set (svanet demo-data)"));
-    return d;
-  }();
-  return all;
+namespace {
+
+void add_definition(DatasetRegistry& registry, DatasetDefinition d) {
+  std::string name = d.name;
+  std::string description = d.description;
+  registry.add(
+      {std::move(name), std::move(description), {}, {}, [d = std::move(d)](const OptionMap&) {
+         return d;
+       }});
 }
 
-const DatasetDefinition& builtin_dataset(const std::string& name) {
+void register_builtin_datasets(DatasetRegistry& r) {
+  auto fives = define("fives", "FIVES", {"background", "amd", "dr", "glaucoma", "health"},
+                      "FIVES fundus vessels; binary vessel masks take the disease of the "
+                      "file-name code (_A, _D, _G, _N) as the official class list implies");
+  fives.stem_classes = {{"A", 1}, {"D", 2}, {"G", 3}, {"N", 4}};
+  add_definition(r, fives);
+  add_definition(r, define("isic2018t1", "ISIC2018T1", {"background", "symptoms"},
+                           "ISIC 2018 task 1 skin lesions; 0/255 masks"));
+  auto polyp = define("polypgen", "PolypGen", {"background", "symptoms"},
+                      "PolypGen polyps; lossy masks thresholded at 127");
+  polyp.encoding.binary_threshold = 127;
+  add_definition(r, polyp);
+  add_definition(r, define("atlas", "ATLAS", {"background", "liver", "tumour"},
+                           "ATLAS 2023 liver and tumour MRI slices; palette masks 0/1/2"));
+  add_definition(r, define("kits23", "KiTS23", {"background", "kidney", "tumor", "cyst"},
+                           "KiTS23 kidney CT slices; palette masks 0/1/2/3"));
+  add_definition(r, define("tissuenet", "TissueNet", {"background", "cell", "nucleus"},
+                           "TissueNet cells and nuclei; masks 0/1/2"));
+  add_definition(r, define("spermhealth", "SpermHealth", {"background", "normal", "abnormal"},
+                           "SpermHealth sperm cells; masks 0/1/2"));
+  add_definition(r, define("demo", "Demo", {"background", "lesion", "nucleus"},
+                           "svanet's generated demo set (svanet demo-data)"));
+}
+
+/// The registered name that `name` (or a folder name) means, if any.
+std::optional<std::string> find_dataset(const std::string& name) {
   const std::string key = utils::to_lower(name);
-  for (const auto& d : builtin_datasets()) {
-    if (d.name == key || utils::to_lower(d.folder) == key) return d;
+  for (const auto* e : dataset_registry().entries()) {
+    if (utils::to_lower(e->name) == key) return e->name;
   }
-  std::vector<std::string> names;
-  for (const auto& d : builtin_datasets()) names.push_back(d.name);
-  SVANET_FAIL("unknown dataset '", name, "'; built-in datasets: ", utils::join(names, ", "),
+  for (const auto* e : dataset_registry().entries()) {
+    if (utils::to_lower(e->factory({}).folder) == key) return e->name;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+DatasetRegistry& dataset_registry() {
+  static DatasetRegistry registry("dataset", "datasets");
+  static const bool builtins = (register_builtin_datasets(registry), true);
+  (void)builtins;
+  return registry;
+}
+
+std::vector<DatasetDefinition> builtin_datasets() {
+  std::vector<DatasetDefinition> out;
+  for (const auto* e : dataset_registry().entries()) out.push_back(e->factory({}));
+  return out;
+}
+
+bool has_dataset(const std::string& name) {
+  return find_dataset(name).has_value();
+}
+
+DatasetDefinition builtin_dataset(const std::string& name) {
+  if (const auto found = find_dataset(name)) return dataset_registry().get(*found).factory({});
+  SVANET_FAIL("unknown dataset '", name,
+              "'; built-in datasets: ", utils::join(dataset_registry().names(), ", "),
               " (or describe your own with a dataset.yaml)");
 }
 

@@ -15,6 +15,7 @@
 #include "svanet/losses/loss.h"
 #include "svanet/metrics/report.h"
 #include "svanet/models/registry.h"
+#include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
@@ -69,23 +70,14 @@ std::shared_ptr<spdlog::logger> run_logger(const fs::path& run_dir, bool rank0) 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::OptimizerConfig& o,
                                                         const std::vector<torch::Tensor>& params,
                                                         double lr) {
-  if (o.name == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr)
-                                                             .betas({o.beta1, o.beta2})
-                                                             .eps(o.eps)
-                                                             .weight_decay(o.weight_decay));
-  }
-  if (o.name == "adam") {
-    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr)
-                                                            .betas({o.beta1, o.beta2})
-                                                            .eps(o.eps)
-                                                            .weight_decay(o.weight_decay));
-  }
-  SVANET_CHECK(o.name == "sgd", "train.optimizer.name: unknown optimizer '", o.name, "'");
-  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr)
-                                                         .momentum(o.momentum)
-                                                         .nesterov(o.nesterov)
-                                                         .weight_decay(o.weight_decay));
+  optim::OptimizerOptions options;
+  options.weight_decay = o.weight_decay;
+  options.betas = {o.beta1, o.beta2};
+  options.eps = o.eps;
+  options.momentum = o.momentum;
+  options.nesterov = o.nesterov;
+  return optim::create_optimizer(o.name, optim::optimizer_option_fields().values(options), params,
+                                 lr);
 }
 
 /// Where a run stands: the next epoch and batch to train.

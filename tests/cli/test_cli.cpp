@@ -55,6 +55,29 @@ TEST(Cli, ListsModelsWithParametersAndMacs) {
   EXPECT_NE(r.output.find("base_channels"), std::string::npos) << r.output;
 }
 
+TEST(Cli, ListsEveryKindOfRegisteredComponentWithItsOptions) {
+  auto r = run("list");
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* text : {"models (16)", "losses (4)", "optimizers (3)", "schedules (4)",
+                           "datasets (8)", "svanet_r50_no_svattn", "pretrained_backbone",
+                           "focal_gamma", "nesterov", "official_cosine", "kits23"}) {
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+  }
+  r = run("list losses");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("class_weights"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("float list = []"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("svanet_r50"), std::string::npos) << r.output;
+  r = run("list schedules --names");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("official_cosine\ncosine\npoly\nconstant\n"), std::string::npos)
+      << r.output;
+  r = run("list gadgets");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("unknown kind 'gadgets'; kinds: models, losses"), std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, BadInvocationsExitNonZeroWithAMessage) {
   auto r = run("no-such-command");
   EXPECT_NE(r.status, 0);

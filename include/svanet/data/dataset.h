@@ -16,7 +16,9 @@
 /// `ROOT/dataset.json`, `imagesTr/<case>_0000.png`, `labelsTr/<case>.png`.
 
 #include "svanet/data/image_io.h"
+#include "svanet/registry/registry.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,13 +43,27 @@ struct DatasetDefinition {
   std::string description;
 };
 
-/// The built-in definitions: the paper's datasets (`fives`, `isic2018t1`,
-/// `polypgen`, `atlas`, `kits23`, `tissuenet`, `spermhealth`) and `demo`.
-const std::vector<DatasetDefinition>& builtin_datasets();
+/// Makes a dataset's definition (datasets take no options).
+using DatasetFactory = std::function<DatasetDefinition(const OptionMap& options)>;
+using DatasetRegistry = Registry<DatasetFactory>;
 
-/// A built-in definition by name (case-insensitive; the official folder name
-/// works too). Throws svanet::Error listing the known names.
-const DatasetDefinition& builtin_dataset(const std::string& name);
+/// The registry of named dataset definitions: the paper's datasets
+/// (`fives`, `isic2018t1`, `polypgen`, `atlas`, `kits23`, `tissuenet`,
+/// `spermhealth`) and `demo` on first use, then any a program adds. A
+/// registered dataset is found by `data.dataset: NAME` and, in the official
+/// layout, by its folder name.
+DatasetRegistry& dataset_registry();
+
+/// Every registered definition, in registration order.
+std::vector<DatasetDefinition> builtin_datasets();
+
+/// Whether `name` names a registered definition (its name or its folder,
+/// case-insensitively).
+bool has_dataset(const std::string& name);
+
+/// A registered definition by name (case-insensitive; the official folder
+/// name works too). Throws svanet::Error listing the known names.
+DatasetDefinition builtin_dataset(const std::string& name);
 
 /// One image and its mask.
 struct Sample {

@@ -189,12 +189,11 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
   py_set(model_dict, "name", py_str(spec.name));
   py_set(model_dict, "num_classes", py_int(num_classes));
   py_set(model_dict, "in_channels", py_int(model.in_channels()));
-  const int64_t image_size = spec.options.image_size() > 0 ? spec.options.image_size() : [&] {
-    for (const auto& info : list_models()) {
-      if (info.name == spec.name) return info.default_image_size;
-    }
-    return int64_t{0};
-  }();
+  const auto& models = model_registry();
+  const int64_t image_size = spec.options.image_size() > 0 ? spec.options.image_size()
+                             : models.contains(spec.name)
+                                 ? models.get(spec.name).traits.default_image_size
+                                 : int64_t{0};
   py_set(model_dict, "image_size", py_int(image_size));
   auto options = py_dict();
   for (const auto& [k, v] : overrides) py_set(options, k, py_str(v));

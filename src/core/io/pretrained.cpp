@@ -68,6 +68,14 @@ size_t load_pretrained_backbone(models::SegmentationModelImpl& model, const std:
   return mapped.size();
 }
 
+OptionInfo pretrained_backbone_option() {
+  OptionInfo info;
+  info.name = kPretrainedBackbone;
+  info.type = OptionType::kText;
+  info.help = "torchvision ResNet checkpoint to initialise the encoder";
+  return info;
+}
+
 models::SegmentationModel build_model(const models::ModelSpec& spec) {
   auto overrides = spec.options.overrides();
   const auto it = overrides.find(kPretrainedBackbone);

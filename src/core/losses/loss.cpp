@@ -1,7 +1,6 @@
 #include "svanet/losses/loss.h"
 
 #include "svanet/common/error.h"
-#include "svanet/utils/text.h"
 
 #include <torch/torch.h>
 
@@ -94,36 +93,80 @@ class Focal : public Loss {
   torch::Tensor weights_;
 };
 
-const std::vector<std::string>& loss_names() {
-  static const std::vector<std::string> names{"cross_entropy", "dice", "dice_ce", "focal"};
-  return names;
+/// The checks of LossOptions that need no class count.
+void check_values(const LossOptions& o) {
+  for (const double w : o.class_weights) {
+    SVANET_CHECK(w >= 0, "class_weights must be non-negative, got ", w);
+  }
+  SVANET_CHECK(o.label_smoothing >= 0 && o.label_smoothing < 1,
+               "label_smoothing must be in [0, 1), got ", o.label_smoothing);
+  SVANET_CHECK(o.focal_gamma >= 0, "focal_gamma must be >= 0, got ", o.focal_gamma);
+  SVANET_CHECK(o.dice_smooth >= 0, "dice_smooth must be >= 0, got ", o.dice_smooth);
+  SVANET_CHECK(o.ce_weight >= 0 && o.dice_weight >= 0, "ce_weight and dice_weight must be >= 0");
+}
+
+template <typename L>
+void add_builtin(LossRegistry& registry, std::string name, std::string description) {
+  registry.add({std::move(name),
+                std::move(description),
+                loss_option_fields().schema(),
+                {},
+                [](const OptionMap& values, const LossContext& context) -> std::unique_ptr<Loss> {
+                  LossOptions o = loss_option_fields().parse(values);
+                  o.ignore_index = context.ignore_index;
+                  o.validate(context.num_classes);
+                  return std::make_unique<L>(o);
+                },
+                [](const OptionMap& values) { check_values(loss_option_fields().parse(values)); }});
+}
+
+void register_builtin_losses(LossRegistry& r) {
+  add_builtin<CrossEntropy>(r, "cross_entropy",
+                            "the paper's loss: cross-entropy over labelled pixels");
+  add_builtin<Dice>(r, "dice", "soft Dice over the batch (nnU-Net's batch Dice)");
+  add_builtin<DiceCE>(r, "dice_ce", "ce_weight * cross_entropy + dice_weight * dice");
+  add_builtin<Focal>(r, "focal", "focal loss, -w_c (1 - p_t)^gamma log p_t");
 }
 
 }  // namespace
 
+const Fields<LossOptions>& loss_option_fields() {
+  static const auto fields =
+      Fields<LossOptions>()
+          .add(SVANET_FIELD(class_weights, "one weight per class, background first; [] = none"))
+          .add(SVANET_FIELD(label_smoothing, "cross-entropy label smoothing, in [0, 1)"))
+          .add(SVANET_FIELD(focal_gamma, "focal: the focusing exponent gamma"))
+          .add(SVANET_FIELD(dice_smooth, "dice: the smoothing term s"))
+          .add(SVANET_FIELD(dice_background, "dice: include the background class"))
+          .add(SVANET_FIELD(ce_weight, "dice_ce: weight of the cross-entropy term"))
+          .add(SVANET_FIELD(dice_weight, "dice_ce: weight of the Dice term"));
+  return fields;
+}
+
 void LossOptions::validate(int64_t num_classes) const {
-  const auto& names = loss_names();
-  SVANET_CHECK(std::find(names.begin(), names.end(), name) != names.end(),
-               "train.loss.name: unknown loss '", name, "'; valid: ", utils::join(names, ", "));
   SVANET_CHECK(class_weights.empty() || static_cast<int64_t>(class_weights.size()) == num_classes,
-               "train.loss.class_weights: ", class_weights.size(), " weights for ", num_classes,
+               "class_weights: ", class_weights.size(), " weights for ", num_classes,
                " classes (background included)");
-  for (const double w : class_weights) {
-    SVANET_CHECK(w >= 0, "train.loss.class_weights must be non-negative, got ", w);
-  }
-  SVANET_CHECK(label_smoothing >= 0 && label_smoothing < 1,
-               "train.loss.label_smoothing must be in [0, 1), got ", label_smoothing);
-  SVANET_CHECK(focal_gamma >= 0, "train.loss.focal_gamma must be >= 0, got ", focal_gamma);
-  SVANET_CHECK(dice_smooth >= 0, "train.loss.dice_smooth must be >= 0, got ", dice_smooth);
-  SVANET_CHECK(ce_weight >= 0 && dice_weight >= 0, "train.loss: weights must be >= 0");
+  check_values(*this);
+}
+
+LossRegistry& loss_registry() {
+  static LossRegistry registry("loss", "losses");
+  static const bool builtins = (register_builtin_losses(registry), true);
+  (void)builtins;
+  return registry;
+}
+
+std::unique_ptr<Loss> create_loss(const std::string& name, const OptionMap& options,
+                                  const LossContext& context) {
+  auto loss = loss_registry().create(name, options, context);
+  SVANET_CHECK(loss != nullptr, "loss '", name, "': its factory returned no loss");
+  return loss;
 }
 
 std::unique_ptr<Loss> create_loss(const LossOptions& options, int64_t num_classes) {
-  options.validate(num_classes);
-  if (options.name == "cross_entropy") return std::make_unique<CrossEntropy>(options);
-  if (options.name == "dice") return std::make_unique<Dice>(options);
-  if (options.name == "dice_ce") return std::make_unique<DiceCE>(options);
-  return std::make_unique<Focal>(options);
+  return create_loss(options.name, loss_option_fields().values(options),
+                     LossContext{num_classes, options.ignore_index});
 }
 
 torch::Tensor soft_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,

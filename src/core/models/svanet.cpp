@@ -6,6 +6,40 @@
 
 namespace svanet::models {
 
+const Fields<SvANetOptions>& svanet_option_fields() {
+  using O = SvANetOptions;
+  static const auto fields =
+      Fields<O>()
+          .add(SVANET_ARG_FIELD(encoder_depth, "ResNet depth of the encoder: 18, 34 or 50"))
+          .add(SVANET_ARG_FIELD(encoder_width, "width of the encoder stem (64 in the paper)"))
+          .add(SVANET_ARG_FIELD(feature_guide, "feature guidance; false = DeepLabv3 baseline"))
+          .add(SVANET_ARG_FIELD(cross_scale_guidance, "cross-scale guidance between branches"))
+          .add(SVANET_ARG_FIELD(scale_variant_attention,
+                                "scale-variant attention in the cross-scale layers"))
+          .add(SVANET_ARG_FIELD(svattn_pool_divisor, "divisor of the scale-variant attention grid"))
+          .add(SVANET_ARG_FIELD(monte_carlo_attention, "Monte Carlo attention in the bottlenecks"))
+          .add(SVANET_ARG_FIELD(mc_pool_sizes, "pool resolutions MCAttn samples, e.g. 1,2,3"))
+          .add(SVANET_ARG_FIELD(mc_shuffle, "shuffle pixels before MCAttn pooling"))
+          .add(SVANET_ARG_FIELD(bottleneck_former, "AssembleFormer after each bottleneck"))
+          .add_choice(
+              "link", "link decoder: none, add or concat",
+              [](O& o) -> LinkMode& { return o.link(); },
+              std::vector<std::pair<std::string, LinkMode>>{{"none", LinkMode::kNone},
+                                                            {"add", LinkMode::kAdd},
+                                                            {"concat", LinkMode::kConcat}})
+          .add(SVANET_ARG_FIELD(link_former, "AssembleFormer after each link-decoder step"))
+          .add(SVANET_ARG_FIELD(former_blocks, "linear-attention blocks per AssembleFormer"))
+          .add(SVANET_ARG_FIELD(stage5, "keep encoder stage 5"))
+          .add(SVANET_ARG_FIELD(guide_drop_path,
+                                "maximum stochastic-depth rate of the cross-scale additions"))
+          .add(SVANET_ARG_FIELD(aspp_channels, "ASPP width"))
+          .add(SVANET_ARG_FIELD(aspp_rates, "ASPP dilation rates, e.g. 12,24,36"))
+          .add(SVANET_ARG_FIELD(aspp_dropout, "ASPP dropout"))
+          .add(SVANET_ARG_FIELD(concat_fusion,
+                                "classify the concatenated maps as the official code does"));
+  return fields;
+}
+
 SvANetImpl::SvANetImpl(const SvANetOptions& options_) : options(options_) {
   TORCH_CHECK(options.num_classes() >= 1, "SvANet: num_classes must be >= 1, got ",
               options.num_classes());

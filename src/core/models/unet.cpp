@@ -4,6 +4,14 @@
 
 namespace svanet::models {
 
+const Fields<UNetOptions>& unet_option_fields() {
+  static const auto fields =
+      Fields<UNetOptions>()
+          .add(SVANET_ARG_FIELD(base_channels, "width of the first level"))
+          .add(SVANET_ARG_FIELD(depth, "number of 2x down-samplings (4 in the original)"));
+  return fields;
+}
+
 namespace {
 
 torch::nn::Sequential double_conv(int64_t in, int64_t out) {

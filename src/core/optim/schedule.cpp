@@ -1,6 +1,7 @@
 #include "svanet/optim/schedule.h"
 
 #include "svanet/common/error.h"
+#include "svanet/utils/text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -46,19 +47,105 @@ double warmup_then(const ScheduleOptions& o, int64_t e, int64_t epochs, bool pol
   return o.min_lr + 0.5 * (o.max_lr - o.min_lr) * (1.0 + std::cos(kPi * t));
 }
 
+/// The epoch range every schedule is asked about.
+void check_epoch(int64_t epoch, int64_t epochs) {
+  SVANET_CHECK(epoch >= 0 && epoch < epochs, "learning_rate: epoch ", epoch, " outside 0..",
+               epochs - 1);
+}
+
+/// One of svanet's schedules: `rate` of the options, the epoch and the count.
+class Builtin : public Schedule {
+ public:
+  using Rate = double (*)(const ScheduleOptions&, int64_t, int64_t);
+  Builtin(ScheduleOptions options, Rate rate) : options_(std::move(options)), rate_(rate) {}
+  double learning_rate(int64_t epoch, int64_t epochs) const override {
+    check_epoch(epoch, epochs);
+    return rate_(options_, epoch, epochs);
+  }
+  int64_t first_cycle_epochs(int64_t epochs) const override {
+    return optim::first_cycle_epochs(options_, epochs);
+  }
+
+ private:
+  ScheduleOptions options_;
+  Rate rate_;
+};
+
+double official_rate(const ScheduleOptions& o, int64_t epoch, int64_t epochs) {
+  return epoch == 0 ? o.min_lr : official_value(o, epoch - 1, epochs);
+}
+double cosine_rate(const ScheduleOptions& o, int64_t epoch, int64_t epochs) {
+  return warmup_then(o, epoch, epochs, false);
+}
+double poly_rate(const ScheduleOptions& o, int64_t epoch, int64_t epochs) {
+  return warmup_then(o, epoch, epochs, true);
+}
+double constant_rate(const ScheduleOptions& o, int64_t /*epoch*/, int64_t /*epochs*/) {
+  return o.max_lr;
+}
+
+void add_builtin(ScheduleRegistry& registry, std::string name, std::string description,
+                 Builtin::Rate rate) {
+  registry.add(
+      {name,
+       std::move(description),
+       schedule_option_fields().schema(),
+       {},
+       [name, rate](const OptionMap& values) -> std::unique_ptr<Schedule> {
+         ScheduleOptions o = schedule_option_fields().parse(values);
+         o.name = name;
+         o.validate();
+         return std::make_unique<Builtin>(o, rate);
+       },
+       [](const OptionMap& values) { schedule_option_fields().parse(values).validate(); }});
+}
+
+void register_builtin_schedules(ScheduleRegistry& r) {
+  add_builtin(r, "official_cosine",
+              "the paper's MyCosineScheduler: warm-up and cosine, restarted after the first cycle",
+              official_rate);
+  add_builtin(r, "cosine", "linear warm-up (warmup_epochs), then a cosine from max_lr to min_lr",
+              cosine_rate);
+  add_builtin(r, "poly", "linear warm-up, then (1 - t)^power from max_lr to min_lr", poly_rate);
+  add_builtin(r, "constant", "max_lr throughout", constant_rate);
+}
+
 }  // namespace
 
+const Fields<ScheduleOptions>& schedule_option_fields() {
+  static const auto fields =
+      Fields<ScheduleOptions>()
+          .add(SVANET_FIELD(min_lr, "the floor (and official_cosine's first epoch)"))
+          .add(SVANET_FIELD(warmup_init_lr, "where the warm-up starts"))
+          .add(SVANET_FIELD(max_lr, "the peak"))
+          .add(SVANET_FIELD(milestones, "official_cosine: first cycle length; 0 = epochs / 10"))
+          .add(SVANET_FIELD(restart, "official_cosine: restart after the first cycle"))
+          .add(SVANET_FIELD(warmup_epochs, "cosine, poly: warm-up epochs"))
+          .add(SVANET_FIELD(power, "poly: the decay exponent"));
+  return fields;
+}
+
 void ScheduleOptions::validate() const {
-  static const char* names[] = {"official_cosine", "cosine", "poly", "constant"};
-  SVANET_CHECK(std::find(std::begin(names), std::end(names), name) != std::end(names),
-               "train.schedule.name: unknown schedule '", name,
-               "'; valid: official_cosine, cosine, poly, constant");
+  SVANET_CHECK(schedule_registry().contains(name), "unknown schedule '", name,
+               "'; registered schedules: ", utils::join(schedule_registry().names(), ", "));
   SVANET_CHECK(min_lr >= 0 && warmup_init_lr >= 0 && max_lr > 0,
-               "train.schedule: learning rates must be non-negative and max_lr positive");
-  SVANET_CHECK(milestones >= 0, "train.schedule.milestones must be >= 0, got ", milestones);
-  SVANET_CHECK(warmup_epochs >= 0, "train.schedule.warmup_epochs must be >= 0, got ",
-               warmup_epochs);
-  SVANET_CHECK(power > 0, "train.schedule.power must be positive, got ", power);
+               "learning rates must be non-negative and max_lr positive");
+  SVANET_CHECK(milestones >= 0, "milestones must be >= 0, got ", milestones);
+  SVANET_CHECK(warmup_epochs >= 0, "warmup_epochs must be >= 0, got ", warmup_epochs);
+  SVANET_CHECK(power > 0, "power must be positive, got ", power);
+}
+
+ScheduleRegistry& schedule_registry() {
+  static ScheduleRegistry registry("schedule", "schedules");
+  static const bool builtins = (register_builtin_schedules(registry), true);
+  (void)builtins;
+  return registry;
+}
+
+std::unique_ptr<Schedule> create_schedule(const std::string& name, const OptionMap& options) {
+  auto schedule = schedule_registry().create(name, options);
+  SVANET_CHECK(schedule != nullptr, "schedule '", name, "': its factory returned none");
+  return schedule;
 }
 
 int64_t first_cycle_epochs(const ScheduleOptions& options, int64_t epochs) {
@@ -67,13 +154,8 @@ int64_t first_cycle_epochs(const ScheduleOptions& options, int64_t epochs) {
 }
 
 double learning_rate(const ScheduleOptions& options, int64_t epoch, int64_t epochs) {
-  SVANET_CHECK(epoch >= 0 && epoch < epochs, "learning_rate: epoch ", epoch, " outside 0..",
-               epochs - 1);
-  if (options.name == "constant") return options.max_lr;
-  if (options.name == "cosine") return warmup_then(options, epoch, epochs, false);
-  if (options.name == "poly") return warmup_then(options, epoch, epochs, true);
-  SVANET_CHECK(options.name == "official_cosine", "unknown schedule '", options.name, "'");
-  return epoch == 0 ? options.min_lr : official_value(options, epoch - 1, epochs);
+  return create_schedule(options.name, schedule_option_fields().values(options))
+      ->learning_rate(epoch, epochs);
 }
 
 }  // namespace svanet::optim

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iomanip>
 #include <sstream>
@@ -39,6 +40,15 @@ std::string csv_number(double v) {
   std::ostringstream out;
   out << std::setprecision(8) << v;
   return out.str();
+}
+
+std::string format_number(double v) {
+  char buffer[32];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, v);
+    if (std::strtod(buffer, nullptr) == v) break;
+  }
+  return buffer;
 }
 
 std::string base64_encode(const std::string& bytes) {

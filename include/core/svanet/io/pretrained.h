@@ -30,6 +30,10 @@ size_t load_pretrained_backbone(models::SegmentationModelImpl& model, const std:
 /// how the model starts: build_model loads it after construction.
 inline constexpr const char* kPretrainedBackbone = "pretrained_backbone";
 
+/// That option as listings and configs show it, for models whose registry
+/// traits say `pretrained_encoder`.
+OptionInfo pretrained_backbone_option();
+
 /// Builds the registered model `spec` describes; when its options set
 /// `pretrained_backbone`, that checkpoint is loaded into the encoder. The
 /// model's recorded spec keeps the option (checkpoints drop it, since they

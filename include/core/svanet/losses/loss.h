@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// Segmentation losses over logits (B, C, H, W) and targets (B, H, W) int64
-/// class indices, where 255 marks ignored pixels (never counted).
+/// class indices, where 255 marks ignored pixels (never counted). Losses are
+/// registered by name (loss_registry()); svanet's own:
 ///
 /// - `cross_entropy`: the paper's loss (official `--loss_name
 ///   cross_entropy`): mean over labelled pixels, optional class weights
@@ -14,17 +15,30 @@
 /// - `dice_ce`: ce_weight * cross_entropy + dice_weight * dice.
 /// - `focal`: Lin et al.'s focal loss, -w_c (1 - p_t)^gamma log p_t, mean
 ///   over labelled pixels (class weights as w_c).
+///
+/// A loss of your own registers from your own file and the trainer uses it
+/// from YAML (`train.loss: {name: my_loss, ...}`):
+///
+///     svanet::losses::loss_registry().add(
+///         {"my_loss", "what it does", my_fields().schema(), {},
+///          [](const svanet::OptionMap& o, const svanet::losses::LossContext& c) {
+///            return std::unique_ptr<svanet::losses::Loss>(new MyLoss(my_fields().parse(o), c));
+///          }});
+
+#include "svanet/registry/registry.h"
 
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace svanet::losses {
 
+/// The options svanet's losses share (each reads those it uses).
 struct LossOptions {
-  /// cross_entropy, dice, dice_ce or focal.
+  /// cross_entropy, dice, dice_ce, focal, or any registered loss.
   std::string name = "cross_entropy";
   /// One weight per class, or empty for none.
   std::vector<double> class_weights;
@@ -40,16 +54,39 @@ struct LossOptions {
   void validate(int64_t num_classes) const;
 };
 
+/// The fields of LossOptions that are options of a loss (all but name and
+/// ignore_index): the schema of svanet's losses.
+const Fields<LossOptions>& loss_option_fields();
+
 /// A loss: a callable of logits and targets returning a scalar.
 class Loss {
  public:
   virtual ~Loss() = default;
   virtual torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) = 0;
-  /// Moves class weights to the device of the logits.
+  /// Moves what the loss holds (class weights) to `device`.
   virtual void to(const torch::Device& device) = 0;
 };
 
-/// Builds a loss by name (the valid names are listed in the error).
+/// What a loss is built for, beside its options.
+struct LossContext {
+  /// Output classes, background included.
+  int64_t num_classes = 2;
+  /// The target value of unlabelled pixels.
+  int64_t ignore_index = 255;
+};
+
+using LossFactory =
+    std::function<std::unique_ptr<Loss>(const OptionMap& options, const LossContext& context)>;
+using LossRegistry = Registry<LossFactory>;
+
+/// The registry of losses, with svanet's registered on first use.
+LossRegistry& loss_registry();
+
+/// Builds a registered loss from its options as text.
+std::unique_ptr<Loss> create_loss(const std::string& name, const OptionMap& options,
+                                  const LossContext& context);
+
+/// Builds one of svanet's losses from typed options.
 std::unique_ptr<Loss> create_loss(const LossOptions& options, int64_t num_classes);
 
 /// The soft Dice loss alone (exposed for tests and custom losses).

@@ -2,6 +2,8 @@
 /// @file
 /// The interface every segmentation network in svanet implements.
 
+#include "svanet/registry/options.h"
+
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -10,14 +12,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace svanet::models {
 
 /// Model-specific options as text (`key -> value`), the form that YAML
-/// configs, the command line and checkpoints share. Every model validates its
-/// own keys and rejects unknown ones.
-using OptionMap = std::map<std::string, std::string>;
+/// configs, the command line and checkpoints share. The registry checks them
+/// against the model's schema and rejects unknown ones.
+using svanet::OptionMap;
 
 /// Options every registered model takes, plus model-specific overrides.
 struct ModelOptions {
@@ -84,6 +87,14 @@ struct SegmentationModelImpl : torch::nn::Module {
   bool fixed_norm_ = false;
 };
 TORCH_MODULE(SegmentationModel);
+
+/// A SegmentationModel holding a new `Impl` (a SegmentationModelImpl
+/// subclass) built from `args`: what a registered model's factory returns.
+template <typename Impl, typename... Args>
+SegmentationModel make_model(Args&&... args) {
+  return SegmentationModel(
+      std::shared_ptr<SegmentationModelImpl>(std::make_shared<Impl>(std::forward<Args>(args)...)));
+}
 
 /// Zero-pads (B, C, H, W) on the bottom and right to multiples of `multiple`.
 torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple);

@@ -14,6 +14,7 @@
 #include "svanet/models/resnet.h"
 #include "svanet/models/scale_variant_attention.h"
 #include "svanet/models/segmentation_model.h"
+#include "svanet/registry/options.h"
 
 #include <vector>
 
@@ -70,6 +71,11 @@ struct SvANetOptions {
   /// (B, 2368, H/2, W/2) tensor.
   TORCH_ARG(bool, concat_fusion) = false;
 };
+
+/// The options a registered SvANet variant takes by name: every option above
+/// but num_classes, in_channels and image_size, which every model takes.
+/// Their names, types, defaults and help lines come from this one table.
+const Fields<SvANetOptions>& svanet_option_fields();
 
 /// SvANet and its ablations; `forward` returns logits at the input's size.
 /// Inputs whose sides are not multiples of 2^stages are zero-padded on the

@@ -5,6 +5,7 @@
 
 #include "svanet/models/layers.h"
 #include "svanet/models/segmentation_model.h"
+#include "svanet/registry/options.h"
 
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -24,6 +25,10 @@ struct UNetOptions {
   /// Number of 2x down-samplings (4 in the original).
   TORCH_ARG(int64_t, depth) = 4;
 };
+
+/// The options a registered U-Net takes by name (all but num_classes and
+/// in_channels).
+const Fields<UNetOptions>& unet_option_fields();
 
 /// Two (3x3 conv, BN, ReLU) layers per level, 2x2 max pooling down, 2x2
 /// transposed convolution up, skip concatenation, 1x1 classifier. Inputs

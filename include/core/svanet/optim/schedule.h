@@ -2,13 +2,20 @@
 /// @file
 /// Learning-rate schedules as pure functions of the epoch (nanoGPT's
 /// `get_lr(it)`): the trainer sets the rate at the start of every epoch, and
-/// a resumed run computes the same rates.
+/// a resumed run computes the same rates. Schedules are registered by name
+/// (schedule_registry()); svanet's are `official_cosine` (the paper's),
+/// `cosine`, `poly` and `constant`.
+
+#include "svanet/registry/registry.h"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace svanet::optim {
 
+/// The options svanet's schedules share (each reads those it uses).
 struct ScheduleOptions {
   /// "official_cosine" (the paper's MyCosineScheduler), "cosine" (linear
   /// warm-up, then cosine to min_lr), "poly" (linear warm-up, then
@@ -35,6 +42,31 @@ struct ScheduleOptions {
   /// Throws svanet::Error naming the field when a value is invalid.
   void validate() const;
 };
+
+/// The fields of ScheduleOptions that are options of a schedule (all but
+/// name): the schema of svanet's schedules.
+const Fields<ScheduleOptions>& schedule_option_fields();
+
+/// A learning-rate schedule.
+class Schedule {
+ public:
+  virtual ~Schedule() = default;
+  /// The learning rate of epoch `epoch` (0-based) of `epochs`.
+  virtual double learning_rate(int64_t epoch, int64_t epochs) const = 0;
+  /// The length of the first cycle: the epochs `freeze_encoder_epochs:
+  /// first_cycle` trains with a frozen encoder. The default is the
+  /// official rule, ceil(epochs / 10).
+  virtual int64_t first_cycle_epochs(int64_t epochs) const { return (epochs + 9) / 10; }
+};
+
+using ScheduleFactory = std::function<std::unique_ptr<Schedule>(const OptionMap& options)>;
+using ScheduleRegistry = Registry<ScheduleFactory>;
+
+/// The registry of schedules, with svanet's registered on first use.
+ScheduleRegistry& schedule_registry();
+
+/// Builds a registered schedule from its options as text.
+std::unique_ptr<Schedule> create_schedule(const std::string& name, const OptionMap& options);
 
 /// The learning rate used during epoch `epoch` (0-based) of `epochs`.
 ///

@@ -25,6 +25,9 @@ std::string html_escape(const std::string& text);
 std::string csv_field(const std::string& text);
 /// A number for a CSV cell: 8 significant digits; empty for NaN and infinities.
 std::string csv_number(double v);
+/// The shortest decimal text that reads back as the same double ("0.1",
+/// "1e-06", "0.30000000000000004").
+std::string format_number(double v);
 
 /// A whole decimal integer, e.g. "42" or "-3".
 int64_t parse_int(const std::string& s);
