@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace svanet::cli {
@@ -27,9 +28,9 @@ namespace fs = std::filesystem;
 struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
   std::string pred, gt, dataset, classes, images, spacing, object_bins, object_bins_px;
-  double iou_threshold = -1.0;
+  std::optional<double> iou_threshold;
   bool flip = false, no_surface = false;
-  int64_t overlays = -1;
+  std::optional<int64_t> overlays;
 };
 
 void print_summary(const metrics::Summary& s, const std::string& out_dir) {
@@ -86,7 +87,7 @@ int run_evaluate(const EvaluateArgs& a) {
     o.flip = a.flip;
     o.overlays = a.overlays;
     o.iou_threshold = a.iou_threshold;
-    if (a.no_surface) o.surface_distances = 0;
+    if (a.no_surface) o.surface_distances = false;
     if (!a.object_bins.empty()) o.object_bins_pct = edges(a.object_bins);
     if (!a.object_bins_px.empty()) o.object_bins_px = edges(a.object_bins_px);
     result = engine::evaluate_run(a.run, o);
@@ -102,7 +103,7 @@ int run_evaluate(const EvaluateArgs& a) {
       for (const auto& c : utils::split(a.classes, ',')) o.classes.push_back(utils::trim(c));
     }
     o.images_dir = a.images;
-    o.metrics.match.iou_threshold = std::max(0.0, a.iou_threshold);
+    o.metrics.match.iou_threshold = a.iou_threshold.value_or(0.0);
     o.metrics.surface_distances = !a.no_surface;
     if (!a.spacing.empty()) {
       const auto parts = utils::split(a.spacing, ',');
@@ -112,7 +113,7 @@ int run_evaluate(const EvaluateArgs& a) {
                    "--spacing must be positive, got '", a.spacing, "'");
       o.metrics.distance_unit = "mm";
     }
-    if (a.overlays >= 0) o.overlays = a.overlays;
+    if (a.overlays) o.overlays = *a.overlays;
     if (!a.object_bins.empty()) o.metrics.object_bins_pct = edges(a.object_bins);
     if (!a.object_bins_px.empty()) o.metrics.object_bins_px = edges(a.object_bins_px);
     o.metrics.validate();
@@ -263,15 +264,17 @@ Command register_evaluate(CLI::App& app) {
   add_classes_flag(sub, a->classes);
   sub->add_option("--images", a->images, "Folder of the images, for the report's overlays");
   sub->add_option("--spacing", a->spacing, "Pixel spacing ROW,COLUMN in mm for HD95 and ASSD");
-  sub->add_option("--iou-threshold", a->iou_threshold,
-                  "IoU at which a ground-truth object counts as found (default 0: any overlap)")
+  sub->add_option_function<double>(
+         "--iou-threshold", [a](double v) { a->iou_threshold = v; },
+         "IoU at which a ground-truth object counts as found (default 0: any overlap)")
       ->check(CLI::Range(0.0, 1.0));
   sub->add_flag("--no-surface", a->no_surface, "Skip HD95 and ASSD");
   sub->add_option("--object-bins", a->object_bins,
                   "Object-size bin edges in % of the image (default 0.1,0.5,1,5)");
   sub->add_option("--object-bins-px", a->object_bins_px,
                   "Object-size bin edges in pixels, instead of % (e.g. 10,100,1000)");
-  sub->add_option("--overlays", a->overlays, "Overlays per gallery in the report")
+  sub->add_option_function<int64_t>(
+         "--overlays", [a](int64_t v) { a->overlays = v; }, "Overlays per gallery in the report")
       ->check(CLI::NonNegativeNumber);
   sub->footer(
       "Writes summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html "

@@ -140,13 +140,12 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   data::DataLoader loader(index.definition, samples,
                           data::Transform::eval(size, loaded.meta.normalization), lo);
   auto mo = metric_options(config.evaluate, index.definition.classes);
-  if (options.iou_threshold >= 0) mo.match.iou_threshold = options.iou_threshold;
-  if (options.surface_distances >= 0) mo.surface_distances = options.surface_distances != 0;
-  if (!options.object_bins_pct.empty()) mo.object_bins_pct = options.object_bins_pct;
-  if (!options.object_bins_px.empty()) mo.object_bins_px = options.object_bins_px;
+  if (options.iou_threshold) mo.match.iou_threshold = *options.iou_threshold;
+  if (options.surface_distances) mo.surface_distances = *options.surface_distances;
+  if (options.object_bins_pct) mo.object_bins_pct = *options.object_bins_pct;
+  if (options.object_bins_px) mo.object_bins_px = *options.object_bins_px;
   metrics::Evaluator evaluator(mo);
-  const bool save = options.save_predictions >= 0 ? options.save_predictions != 0
-                                                  : config.evaluate.save_predictions;
+  const bool save = options.save_predictions.value_or(config.evaluate.save_predictions);
   const fs::path predictions = out / "predictions";
   fs::create_directories(predictions);
   loader.start_epoch(0);
@@ -178,7 +177,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                 {"input", "resized to " + std::to_string(size) + "x" + std::to_string(size) +
                               "; reference metrics at that size, the rest at native size"},
                 {"test-time flip", options.flip ? "yes" : "no"}};
-  ro.overlays = options.overlays >= 0 ? options.overlays : config.evaluate.overlays;
+  ro.overlays = options.overlays.value_or(config.evaluate.overlays);
   const auto definition = index.definition;
   metrics::write_evaluation(result.summary, records, out.string(), ro, [&](const std::string& id) {
     const auto sample = data::load_sample(definition, *by_stem.at(id));

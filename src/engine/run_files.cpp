@@ -5,6 +5,7 @@
 #include "svanet/metrics/report.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
+#include "svanet/version.h"
 #include "utils/json_number.h"
 #include "utils/plot.h"
 
@@ -17,6 +18,73 @@
 #include <sstream>
 
 namespace svanet::engine {
+
+namespace {
+
+constexpr const char* kRunStateVersion = "run_state_version";
+
+}  // namespace
+
+void RunState::write(io::TrainingState& out) const {
+  out.epoch = next.epoch - 1;
+  out.values[kRunStateVersion] = static_cast<double>(version);
+  out.values["next_epoch"] = static_cast<double>(next.epoch);
+  out.values["next_batch"] = static_cast<double>(next.batch);
+  out.values["partial_loss_sum"] = partial.loss_sum;
+  out.values["partial_steps"] = static_cast<double>(partial.steps);
+  out.values["partial_images"] = static_cast<double>(partial.images);
+  out.values["partial_seconds"] = partial.seconds;
+  out.values["best_value"] = best_value;
+  out.values["best_epoch"] = static_cast<double>(best_epoch);
+  out.values["scaler_scale"] = scaler_scale;
+  out.values["scaler_growth"] = static_cast<double>(scaler_growth);
+  out.texts["history"] = history_to_json(history);
+  out.texts["select_metric"] = select_metric;
+}
+
+RunState RunState::read(const io::TrainingState& in, const std::string& path) {
+  auto number = [&](const char* key) {
+    const auto it = in.values.find(key);
+    SVANET_CHECK(it != in.values.end(), path, ": the training state has no '", key,
+                 "' (not a state written by svanet's trainer, or a damaged one)");
+    return it->second;
+  };
+  auto integer = [&](const char* key) {
+    const double v = number(key);
+    SVANET_CHECK(std::isfinite(v) && v == std::floor(v), path, ": the training state's '", key,
+                 "' is not a whole number (", v, ")");
+    return static_cast<int64_t>(v);
+  };
+  auto text = [&](const char* key) {
+    const auto it = in.texts.find(key);
+    SVANET_CHECK(it != in.texts.end(), path, ": the training state has no '", key,
+                 "' (not a state written by svanet's trainer, or a damaged one)");
+    return it->second;
+  };
+  RunState s;
+  s.version = in.values.count(kRunStateVersion) ? integer(kRunStateVersion) : 1;
+  SVANET_CHECK(s.version >= 1 && s.version <= kVersion, path, ": training state version ",
+               s.version, " is not supported by svanet ", SVANET_VERSION, " (reads 1 to ", kVersion,
+               ")");
+  s.next = {integer("next_epoch"), integer("next_batch")};
+  s.partial.loss_sum = number("partial_loss_sum");
+  s.partial.steps = integer("partial_steps");
+  s.partial.images = integer("partial_images");
+  s.partial.seconds = number("partial_seconds");
+  s.best_value = number("best_value");
+  s.best_epoch = integer("best_epoch");
+  s.scaler_scale = number("scaler_scale");
+  s.scaler_growth = integer("scaler_growth");
+  try {
+    s.history = history_from_json(text("history"));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    SVANET_FAIL(path, ": the training state's history cannot be read: ", e.what());
+  }
+  s.select_metric = text("select_metric");
+  return s;
+}
 
 namespace {
 

@@ -2,6 +2,7 @@
 // The files of a run folder and their formats (private to the library).
 
 #include "svanet/engine/trainer.h"
+#include "svanet/io/checkpoint.h"
 #include "svanet/metrics/reduce.h"
 
 #include <filesystem>
@@ -25,6 +26,46 @@ inline constexpr const char* kInterruptedState = "interrupted.state";
 inline constexpr const char* kSummaryJson = "summary.json";
 inline constexpr const char* kRepeatsJson = "repeats.json";
 inline constexpr const char* kRepeatsMarkdown = "repeats.md";
+
+/// Where a run stands: the next epoch and batch to train.
+struct Position {
+  int64_t epoch = 0;
+  int64_t batch = 0;
+  bool operator<(const Position& o) const {
+    return epoch != o.epoch ? epoch < o.epoch : batch < o.batch;
+  }
+};
+
+/// A partly trained epoch, kept across an interruption.
+struct PartialEpoch {
+  double loss_sum = 0.0;
+  int64_t steps = 0;
+  int64_t images = 0;
+  double seconds = 0.0;
+};
+
+/// The trainer's own part of checkpoints/last.state and interrupted.state
+/// (beside the weights, the optimizer and the generators, which io writes).
+/// Version 1 is what every svanet so far wrote; files without a version
+/// are version 1.
+struct RunState {
+  static constexpr int64_t kVersion = 1;
+  int64_t version = kVersion;
+  Position next;
+  PartialEpoch partial;
+  double best_value = 0.0;
+  int64_t best_epoch = -1;
+  double scaler_scale = 65536.0;
+  int64_t scaler_growth = 0;
+  std::vector<EpochRecord> history;
+  std::string select_metric;
+
+  /// Adds this state's entries to `out`.
+  void write(io::TrainingState& out) const;
+  /// The state in `in`, read from `path`; a missing or malformed entry, or
+  /// a newer version, is an error naming the file and the entry.
+  static RunState read(const io::TrainingState& in, const std::string& path);
+};
 
 /// The validation metric names of EpochRecord::val, in column order.
 const std::vector<std::string>& validation_metric_names();

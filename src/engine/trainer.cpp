@@ -67,36 +67,6 @@ std::shared_ptr<spdlog::logger> run_logger(const fs::path& run_dir, bool rank0) 
   return logger;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::OptimizerConfig& o,
-                                                        const std::vector<torch::Tensor>& params,
-                                                        double lr) {
-  optim::OptimizerOptions options;
-  options.weight_decay = o.weight_decay;
-  options.betas = {o.beta1, o.beta2};
-  options.eps = o.eps;
-  options.momentum = o.momentum;
-  options.nesterov = o.nesterov;
-  return optim::create_optimizer(o.name, optim::optimizer_option_fields().values(options), params,
-                                 lr);
-}
-
-/// Where a run stands: the next epoch and batch to train.
-struct Position {
-  int64_t epoch = 0;
-  int64_t batch = 0;
-  bool operator<(const Position& o) const {
-    return epoch != o.epoch ? epoch < o.epoch : batch < o.batch;
-  }
-};
-
-/// A partly trained epoch, kept across an interruption.
-struct PartialEpoch {
-  double loss_sum = 0.0;
-  int64_t steps = 0;
-  int64_t images = 0;
-  double seconds = 0.0;
-};
-
 class Trainer {
  public:
   Trainer(config::TrainConfig config, fs::path run_dir, RunOptions options, bool resuming)
@@ -138,6 +108,7 @@ class Trainer {
   data::DatasetIndex index_;
   data::Splits splits_;
   models::SegmentationModel model_{nullptr};
+  std::unique_ptr<optim::Schedule> schedule_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<losses::Loss> loss_;
   std::unique_ptr<data::DataLoader> train_loader_, val_loader_;
@@ -238,13 +209,26 @@ void Trainer::setup() {
     }
   }
   if (group_) broadcast_module(*group_, *model_);
-  optimizer_ = make_optimizer(t.optimizer, model_->parameters(),
-                              optim::learning_rate(t.schedule, 0, t.epochs));
-  loss_ = losses::create_loss(t.loss, classes);
+  // The registered components the config names; their errors name the section.
+  auto build = [this](const char* section, auto make) {
+    try {
+      return make();
+    } catch (const Error& e) {
+      SVANET_FAIL(config_.source, ": train.", section, ": ", e.what());
+    }
+  };
+  schedule_ = build("schedule",
+                    [&] { return optim::create_schedule(t.schedule.name, t.schedule.options); });
+  optimizer_ = build("optimizer", [&] {
+    return optim::create_optimizer(t.optimizer.name, t.optimizer.options, model_->parameters(),
+                                   schedule_->learning_rate(0, t.epochs));
+  });
+  loss_ = build("loss", [&] {
+    return losses::create_loss(t.loss.name, t.loss.options, losses::LossContext{classes, 255});
+  });
   loss_->to(device_);
   scaler_ = std::make_unique<runtime::GradScaler>(autocast_ == torch::kHalf);
-  freeze_epochs_ = t.freeze_encoder_epochs < 0 ? optim::first_cycle_epochs(t.schedule, t.epochs)
-                                               : t.freeze_encoder_epochs;
+  freeze_epochs_ = t.freeze_encoder_epochs.value_or(schedule_->first_cycle_epochs(t.epochs));
   if (freeze_epochs_ > 0 && model_->encoder() == nullptr) {
     log_->warn("model '{}' has no encoder to freeze; train.freeze_encoder_epochs is ignored",
                spec.name);
@@ -303,18 +287,15 @@ void Trainer::restore() {
   const fs::path last = run_dir_ / kCheckpointsDir / kLastState;
   const fs::path interrupted = run_dir_ / kCheckpointsDir / kInterruptedState;
   std::optional<io::TrainingState> state;
+  std::optional<RunState> run;
   std::string from;
-  auto position_of = [](const io::TrainingState& s) {
-    return Position{static_cast<int64_t>(s.values.at("next_epoch")),
-                    static_cast<int64_t>(s.values.at("next_batch"))};
-  };
   for (const auto& path : {last, interrupted}) {
     if (!fs::exists(path)) continue;
     auto s = io::load_training_state(path.string());
-    SVANET_CHECK(s.values.count("next_epoch") && s.values.count("next_batch"), path.string(),
-                 ": not a training state of svanet's trainer");
-    if (!state || position_of(*state) < position_of(s)) {
+    auto r = RunState::read(s, path.string());
+    if (!run || run->next < r.next) {
       state = std::move(s);
+      run = std::move(r);
       from = path.string();
     }
   }
@@ -327,37 +308,30 @@ void Trainer::restore() {
     if (name.rfind("model.", 0) == 0) weights.emplace(name.substr(6), tensor);
   }
   io::load_state_dict(*model_, weights, io::LoadOptions().source(from));
-  position_ = position_of(*state);
+  position_ = run->next;
   io::restore_optimizer(*optimizer_, *state);
   io::restore_rng(*state);
-  partial_.loss_sum = state->values.at("partial_loss_sum");
-  partial_.steps = static_cast<int64_t>(state->values.at("partial_steps"));
-  partial_.images = static_cast<int64_t>(state->values.at("partial_images"));
-  partial_.seconds = state->values.at("partial_seconds");
-  best_value_ = state->values.at("best_value");
-  best_epoch_ = static_cast<int64_t>(state->values.at("best_epoch"));
-  scaler_->restore(state->values.at("scaler_scale"),
-                   static_cast<int64_t>(state->values.at("scaler_growth")));
-  history_ = history_from_json(state->texts.at("history"));
+  partial_ = run->partial;
+  best_value_ = run->best_value;
+  best_epoch_ = run->best_epoch;
+  scaler_->restore(run->scaler_scale, run->scaler_growth);
+  history_ = run->history;
   log_->info("resuming from {}: epoch {}{}", from, position_.epoch,
              position_.batch > 0 ? ", batch " + std::to_string(position_.batch) : "");
 }
 
 void Trainer::save_state(const fs::path& path, const Position& next, const PartialEpoch& partial) {
   io::TrainingState state;
-  state.epoch = next.epoch - 1;
-  state.values["next_epoch"] = static_cast<double>(next.epoch);
-  state.values["next_batch"] = static_cast<double>(next.batch);
-  state.values["partial_loss_sum"] = partial.loss_sum;
-  state.values["partial_steps"] = static_cast<double>(partial.steps);
-  state.values["partial_images"] = static_cast<double>(partial.images);
-  state.values["partial_seconds"] = partial.seconds;
-  state.values["best_value"] = best_value_;
-  state.values["best_epoch"] = static_cast<double>(best_epoch_);
-  state.values["scaler_scale"] = scaler_->value();
-  state.values["scaler_growth"] = static_cast<double>(scaler_->growth_tracker());
-  state.texts["history"] = history_to_json(history_);
-  state.texts["select_metric"] = config_.train.select_metric;
+  RunState run;
+  run.next = next;
+  run.partial = partial;
+  run.best_value = best_value_;
+  run.best_epoch = best_epoch_;
+  run.scaler_scale = scaler_->value();
+  run.scaler_growth = scaler_->growth_tracker();
+  run.history = history_;
+  run.select_metric = config_.train.select_metric;
+  run.write(state);
   for (const auto& [name, tensor] : io::state_dict(*model_)) {
     state.tensors.emplace_back("model." + name, tensor);
   }
@@ -545,7 +519,7 @@ TrainResult Trainer::run() {
       result.history = history_;
       return result;
     }
-    const double lr = optim::learning_rate(t.schedule, epoch, t.epochs);
+    const double lr = schedule_->learning_rate(epoch, t.epochs);
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     const bool frozen = epoch < freeze_epochs_;
     if (frozen && model_->frozen_encoder_stages() == 0) {

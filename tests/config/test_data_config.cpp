@@ -49,7 +49,7 @@ TEST(DataConfig, ErrorsNameTheLineAndTheValidKeys) {
       "a.yaml:3:5: unknown key 'data.augment.hflp'; valid keys: blur, blur_max_radius");
   ASSERT_THROWS_WITH(
       config::parse_data_config("data:\n  augment:\n    crop: sometimes\n", "b.yaml"),
-      "b.yaml:3:11: invalid value 'sometimes'");
+      "b.yaml:3:11: 'data.augment.crop' has an invalid value 'sometimes'");
   ASSERT_THROWS_WITH(
       config::parse_data_config("data:\n  normalization: zscore\n", "c.yaml"),
       "c.yaml:2:18: normalization is imagenet, reference, or {mean: [...], std: [...]}");

@@ -42,11 +42,11 @@ TEST(TrainConfig, ParsesEverySectionWithDefaultsForTheRest) {
   EXPECT_DOUBLE_EQ(c.data.augment.rotation_degrees, 5.0);
   EXPECT_DOUBLE_EQ(c.data.augment.hflip, 0.5);  // default
   EXPECT_EQ(c.train.epochs, 3);
-  EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.01);
-  EXPECT_DOUBLE_EQ(c.train.optimizer.beta2, 0.999);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.get<double>("weight_decay"), 0.01);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.get<std::vector<double>>("betas")[1], 0.999);
   EXPECT_EQ(c.train.schedule.name, "cosine");
-  EXPECT_EQ(c.train.loss.class_weights, (std::vector<double>{1, 2, 2}));
-  EXPECT_EQ(c.train.freeze_encoder_epochs, 0);
+  EXPECT_EQ(c.train.loss.get<std::vector<double>>("class_weights"), (std::vector<double>{1, 2, 2}));
+  EXPECT_EQ(c.train.freeze_encoder_epochs.value_or(-1), 0);
   EXPECT_EQ(c.train.select_metric, "dice");
   EXPECT_EQ(c.evaluate.overlays, 2);
   EXPECT_EQ(c.evaluate.split, "test");
@@ -54,10 +54,10 @@ TEST(TrainConfig, ParsesEverySectionWithDefaultsForTheRest) {
   const auto defaults = parse_train_config("model: {name: svanet_r50}", "d.yaml");
   EXPECT_EQ(defaults.train.epochs, 100);
   EXPECT_EQ(defaults.train.optimizer.name, "adamw");
-  EXPECT_DOUBLE_EQ(defaults.train.optimizer.weight_decay, 0.03);
+  EXPECT_DOUBLE_EQ(defaults.train.optimizer.get<double>("weight_decay"), 0.03);
   EXPECT_EQ(defaults.train.schedule.name, "official_cosine");
   EXPECT_EQ(defaults.train.loss.name, "cross_entropy");
-  EXPECT_EQ(defaults.train.freeze_encoder_epochs, -1);  // first cycle
+  EXPECT_FALSE(defaults.train.freeze_encoder_epochs.has_value());  // first cycle
   EXPECT_EQ(defaults.train.select_metric, "ref_miou");
 }
 
@@ -70,8 +70,8 @@ TEST(TrainConfig, SetOverridesApplyBeforeParsing) {
   EXPECT_EQ(c.train.epochs, 7);
   EXPECT_EQ(c.model.options.overrides().at("link"), "add");
   EXPECT_EQ(c.data.augment.size, 96);
-  EXPECT_DOUBLE_EQ(c.train.optimizer.beta1, 0.8);
-  EXPECT_EQ(c.train.freeze_encoder_epochs, -1);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.get<std::vector<double>>("betas")[0], 0.8);
+  EXPECT_FALSE(c.train.freeze_encoder_epochs.has_value());
   EXPECT_TRUE(c.num_classes_given);
   EXPECT_EQ(c.model.options.num_classes(), 3);
   EXPECT_EQ(c.evaluate.object_bins_pct, (std::vector<double>{1, 2}));
@@ -125,10 +125,10 @@ TEST(TrainConfig, TheResolvedConfigReadsBackIdentically) {
   const auto again = parse_train_config(yaml, "config.yaml");
   EXPECT_EQ(config::to_yaml(again), yaml);
   EXPECT_EQ(again.model.options.overrides().at("mc_pool_sizes"), "1,2");
-  EXPECT_DOUBLE_EQ(again.train.schedule.min_lr, 1e-7);
+  EXPECT_DOUBLE_EQ(again.train.schedule.get<double>("min_lr"), 1e-7);
   EXPECT_EQ(again.data.normalization.mode, "custom");
   EXPECT_DOUBLE_EQ(again.data.normalization.std[2], 0.5);
-  EXPECT_EQ(again.train.loss.class_weights, c.train.loss.class_weights);
+  EXPECT_EQ(again.train.loss.options.at("class_weights"), c.train.loss.options.at("class_weights"));
   EXPECT_EQ(again.data.dataset, "demo");
   EXPECT_NE(yaml.find("freeze_encoder_epochs: 0"), std::string::npos) << yaml;
 }
@@ -143,10 +143,10 @@ TEST(TrainConfig, ABaseConfigIsMergedUnderTheFile) {
          "train:\n  optimizer: {weight_decay: 0.05}\n";
   const auto c =
       config::load_train_config((dir.path() / "sets" / "fives.yaml").string(), {"train.repeats=1"});
-  EXPECT_EQ(c.train.epochs, 100);                          // from the base
-  EXPECT_EQ(c.train.optimizer.name, "adamw");              // merged section
-  EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.05);  // the file wins
-  EXPECT_EQ(c.train.repeats, 1);                           // --set wins over both
+  EXPECT_EQ(c.train.epochs, 100);                                         // from the base
+  EXPECT_EQ(c.train.optimizer.name, "adamw");                             // merged section
+  EXPECT_DOUBLE_EQ(c.train.optimizer.get<double>("weight_decay"), 0.05);  // the file wins
+  EXPECT_EQ(c.train.repeats, 1);                                          // --set wins over both
   EXPECT_EQ(c.data.dataset, "fives");
   std::ofstream(dir.path() / "bad_base.yaml") << "train: {epoch: 3}\n";
   std::ofstream(dir.path() / "child.yaml") << "base: bad_base.yaml\nmodel: {name: svanet_test}\n";
@@ -177,14 +177,14 @@ TEST(TrainConfig, ThePaperPresetsAreTheOfficialRecipe) {
     EXPECT_EQ(c.train.epochs, 100);
     EXPECT_EQ(c.train.repeats, 3);
     EXPECT_EQ(c.train.optimizer.name, "adamw");
-    EXPECT_DOUBLE_EQ(c.train.optimizer.weight_decay, 0.03);
+    EXPECT_DOUBLE_EQ(c.train.optimizer.get<double>("weight_decay"), 0.03);
     EXPECT_EQ(c.train.schedule.name, "official_cosine");
-    EXPECT_DOUBLE_EQ(c.train.schedule.min_lr, 1e-6);
-    EXPECT_DOUBLE_EQ(c.train.schedule.warmup_init_lr, 5e-5);
-    EXPECT_DOUBLE_EQ(c.train.schedule.max_lr, 5e-4);
-    EXPECT_TRUE(c.train.schedule.restart);
+    EXPECT_DOUBLE_EQ(c.train.schedule.get<double>("min_lr"), 1e-6);
+    EXPECT_DOUBLE_EQ(c.train.schedule.get<double>("warmup_init_lr"), 5e-5);
+    EXPECT_DOUBLE_EQ(c.train.schedule.get<double>("max_lr"), 5e-4);
+    EXPECT_TRUE(c.train.schedule.get<bool>("restart"));
     EXPECT_EQ(c.train.loss.name, "cross_entropy");
-    EXPECT_EQ(c.train.freeze_encoder_epochs, -1);
+    EXPECT_FALSE(c.train.freeze_encoder_epochs.has_value());
     EXPECT_FALSE(c.train.fix_norm_statistics);
     EXPECT_EQ(c.train.select_metric, "ref_miou");
     ++count;

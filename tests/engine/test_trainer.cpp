@@ -233,6 +233,30 @@ TEST(Trainer, RefusesADatasetWithErrorsAndListsThem) {
   EXPECT_FALSE(fs::exists(run / "config.yaml"));
 }
 
+TEST(Trainer, ADamagedOrNewerTrainingStateNamesTheFileAndTheEntry) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  auto config = tiny_config(2, {"evaluate.after_training=false"});
+  engine::train(config, run.string());
+  const fs::path state = run / "checkpoints" / "last.state";
+  const auto saved = io::load_training_state(state.string());
+  EXPECT_EQ(saved.values.at("run_state_version"), 1.0);
+  auto damaged = saved;
+  damaged.values.erase("partial_steps");
+  io::save_training_state(state.string(), damaged);
+  ASSERT_THROWS_WITH(engine::resume(run.string()),
+                     state.string() + ": the training state has no 'partial_steps'");
+  auto newer = saved;
+  newer.values["run_state_version"] = 7;
+  io::save_training_state(state.string(), newer);
+  ASSERT_THROWS_WITH(engine::resume(run.string()), "training state version 7 is not supported");
+  // A state written before the version entry existed reads as version 1.
+  auto older = saved;
+  older.values.erase("run_state_version");
+  io::save_training_state(state.string(), older);
+  EXPECT_TRUE(engine::resume(run.string()).completed);
+}
+
 TEST(Trainer, RepeatsWriteMeanAndStd) {
   TempDir dir;
   const fs::path run = dir.path() / "run";

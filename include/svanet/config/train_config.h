@@ -4,7 +4,8 @@
 /// sections of one YAML file, parsed into typed structs. Unknown keys are
 /// errors naming the file, line and the valid keys; `--set key=value`
 /// overrides (dotted paths, YAML values) are applied before parsing and
-/// checked against the same keys.
+/// checked against the same keys, and errors in what they set name the
+/// `--set`.
 ///
 ///     model: {name: svanet_r18_tiny, image_size: 256}
 ///     data: {root: demo_data, dataset: demo, batch_size: 8}
@@ -18,6 +19,11 @@
 ///       freeze_encoder_epochs: first_cycle   # or a number; 0 = never
 ///     evaluate: {split: test, checkpoint: best}
 ///
+/// The optimizer, schedule and loss are registered components: `name:`
+/// picks one (`svanet list optimizers|schedules|losses`) and the other keys
+/// are its options, so a loss registered by your own code is configured the
+/// same way.
+///
 /// A config may start from another: `base: ../paper/_recipe.yaml` (a path
 /// relative to the file) is read first and this file's keys are merged over
 /// it, section by section.
@@ -26,44 +32,38 @@
 /// config.yaml repeats the run exactly.
 
 #include "svanet/config/data_config.h"
-#include "svanet/optim/schedule.h"
 #include "svanet/losses/loss.h"
 #include "svanet/models/segmentation_model.h"
+#include "svanet/optim/optimizer.h"
+#include "svanet/optim/schedule.h"
+#include "svanet/registry/registry.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace svanet::config {
 
-struct OptimizerConfig {
-  /// adamw, adam or sgd.
-  std::string name = "adamw";
-  double weight_decay = 0.03;
-  double beta1 = 0.9, beta2 = 0.999;
-  double eps = 1e-8;
-  /// sgd only.
-  double momentum = 0.9;
-  bool nesterov = false;
-};
-
 struct TrainSection {
   int64_t epochs = 100;
   /// auto (CUDA when available), cpu, cuda or cuda:N.
   std::string device = "auto";
-  /// fp32, bf16 (autocast) or fp16 (autocast with loss scaling); reduced
-  /// precision needs CUDA.
+  /// fp32, bf16 (autocast) or fp16 (autocast with loss scaling, CUDA).
   std::string precision = "fp32";
   bool channels_last = false;
   uint64_t seed = 0;
   /// Deterministic algorithms only (slower on CUDA).
   bool deterministic = false;
-  OptimizerConfig optimizer;
-  optim::ScheduleOptions schedule;
-  losses::LossOptions loss;
-  /// Epochs trained with a frozen encoder; -1 = the schedule's first cycle
-  /// (the official recipe, written `first_cycle` in YAML).
-  int64_t freeze_encoder_epochs = -1;
+  /// The optimizer (adamw with weight decay 0.03 in the paper).
+  ComponentSpec optimizer = default_component(optim::optimizer_registry(), "adamw");
+  /// The learning-rate schedule (the paper's official_cosine).
+  ComponentSpec schedule = default_component(optim::schedule_registry(), "official_cosine");
+  /// The loss (the paper's cross_entropy).
+  ComponentSpec loss = default_component(losses::loss_registry(), "cross_entropy");
+  /// Epochs trained with a frozen encoder; empty = the schedule's first
+  /// cycle (the official recipe, written `first_cycle` in YAML).
+  std::optional<int64_t> freeze_encoder_epochs;
   /// Keep frozen BatchNorm statistics fixed (the official recipe updates them).
   bool fix_norm_statistics = false;
   /// Validate every N epochs (and after the last).

@@ -12,6 +12,7 @@
 
 #include "svanet/metrics/reduce.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,12 @@ struct EvaluateOptions {
   std::string device = "auto";
   /// Average the logits with those of the flipped image.
   bool flip = false;
-  /// Overrides of the run config's evaluate section (negative / empty = keep).
-  int64_t overlays = -1;
-  int save_predictions = -1;
-  double iou_threshold = -1.0;
-  int surface_distances = -1;
-  std::vector<double> object_bins_pct, object_bins_px;
+  /// Overrides of the run config's evaluate section (unset = keep).
+  std::optional<int64_t> overlays;
+  std::optional<bool> save_predictions;
+  std::optional<double> iou_threshold;
+  std::optional<bool> surface_distances;
+  std::optional<std::vector<double>> object_bins_pct, object_bins_px;
 };
 
 struct EvaluationResult {

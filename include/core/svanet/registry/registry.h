@@ -187,4 +187,27 @@ class Registry : public RegistryBase {
   std::deque<Entry> entries_;
 };
 
+/// A component chosen by name with its option values: what a config's
+/// `train.loss`, `train.optimizer` or `train.schedule` section holds.
+struct ComponentSpec {
+  std::string name;
+  /// The component's options as text, usually all of them (see
+  /// RegistryBase::resolve).
+  OptionMap options;
+
+  /// Option `key` as T (bool, int64_t, double, std::string or a vector of
+  /// int64_t or double); a missing key throws svanet::Error.
+  template <typename T>
+  T get(const std::string& key) const {
+    const auto it = options.find(key);
+    SVANET_CHECK(it != options.end(), "'", name, "' has no option '", key, "'");
+    return detail::OptionTraits<T>::parse(it->second);
+  }
+};
+
+/// `name` of `registry` with every option at its default.
+inline ComponentSpec default_component(const RegistryBase& registry, const std::string& name) {
+  return {name, registry.resolve(name, {})};
+}
+
 }  // namespace svanet
