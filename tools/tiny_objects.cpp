@@ -19,6 +19,7 @@
 #include "svanet/common/error.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
+#include "svanet/evaluation/summary.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/metrics/reduce.h"
 #include "svanet/models/registry.h"
@@ -31,7 +32,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/utils.h>
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
@@ -41,7 +41,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 const std::vector<std::string> kMetricColumns = {"mIoU",         "mEM",        "mAE",  "AvgRecall",
                                                  "AvgPrecision", "AvgF2Score", "mDice"};
@@ -89,10 +88,6 @@ std::map<std::string, std::string> model_columns(const fs::path& checkpoint) {
   return c;
 }
 
-double value(const json& j) {
-  return j.is_null() ? std::nan("") : j.get<double>();
-}
-
 Evaluated evaluate(const fs::path& run, const Options& o) {
   svanet::engine::EvaluateOptions eo;
   eo.checkpoint = o.checkpoint;
@@ -111,27 +106,30 @@ Evaluated evaluate(const fs::path& run, const Options& o) {
   }
   Evaluated e;
   e.model_columns = model_columns(checkpoint);
-  json summary;
-  try {
-    summary = json::parse(svanet::utils::read_file(summary_path.string()));
-    for (const auto& bin : summary.at("size_bins")) {
-      if (!bin.at("cumulative").get<bool>() || bin.at("images").get<int64_t>() == 0) continue;
-      std::map<std::string, double> m;
-      for (const auto& k : kMetricColumns) m[k] = value(bin.at("reference").at(k));
-      e.ratios.emplace_back(bin.at("upper_pct").get<double>(), m);
-      if (bin.at("complete").get<bool>()) break;  // the official tool stops here
+  const auto summary = svanet::evaluation::read_summary(summary_path.string());
+  for (const auto& bin : summary.size_bins) {
+    if (!bin.cumulative || bin.images == 0) continue;
+    std::map<std::string, double> m;
+    for (const auto& k : kMetricColumns) {
+      const auto it = bin.reference.find(k);
+      SVANET_CHECK(it != bin.reference.end(), summary_path.string(), ": size bin '", bin.label,
+                   "' has no reference metric '", k, "'");
+      m[k] = it->second;
     }
-    for (const auto& b : summary.at("objects")) {
-      if (b.at("class").get<int64_t>() != 0) continue;
-      std::map<std::string, double> m;
-      for (const char* k : {"gt_objects", "detected", "missed", "false_positives", "recall",
-                            "precision", "f1", "dice", "lesion_dice"}) {
-        m[k] = value(b.at(k));
-      }
-      e.objects.emplace_back(b.at("bin").get<std::string>(), m);
+    e.ratios.emplace_back(bin.upper_pct, m);
+    if (bin.complete) break;  // the official tool stops here
+  }
+  for (const auto& b : summary.objects) {
+    if (b.class_index != 0) continue;
+    std::map<std::string, double> m;
+    for (const char* k : {"gt_objects", "detected", "missed", "false_positives", "recall",
+                          "precision", "f1", "dice", "lesion_dice"}) {
+      const auto it = b.values.find(k);
+      SVANET_CHECK(it != b.values.end(), summary_path.string(), ": object bin '", b.bin,
+                   "' has no '", k, "'");
+      m[k] = it->second;
     }
-  } catch (const json::exception& ex) {
-    SVANET_FAIL(summary_path.string(), ": not an svanet evaluation summary (", ex.what(), ")");
+    e.objects.emplace_back(b.bin, m);
   }
   return e;
 }

@@ -5,7 +5,7 @@
 #include "svanet/common/error.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
-#include "svanet/metrics/report.h"
+#include "svanet/evaluation/compare.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 
@@ -133,109 +133,25 @@ struct CompareArgs {
                        "object_dice,ref_miou,ref_mdice";
 };
 
-/// The summary.json files a folder stands for: an evaluation folder, a
-/// run, or a run with repeats.
-std::vector<fs::path> summaries_of(const fs::path& dir, const std::string& split) {
-  const std::string eval = "eval_" + split;
-  if (fs::exists(dir / "summary.json")) return {dir / "summary.json"};
-  if (fs::exists(dir / eval / "summary.json")) return {dir / eval / "summary.json"};
-  std::vector<fs::path> repeats;
-  for (const auto& repeat : engine::repeat_dirs(dir.string())) {
-    const fs::path summary = fs::path(repeat) / eval / "summary.json";
-    if (fs::exists(summary)) repeats.push_back(summary);
-  }
-  SVANET_CHECK(!repeats.empty(), dir.string(), ": no evaluation found (summary.json, ", eval,
-               "/summary.json or repeat_*/", eval, "/summary.json); run `svanet evaluate --run ",
-               dir.string(), "` first");
-  return repeats;
-}
-
-std::string cell(const metrics::Stat& s, const std::string& metric, const char* separator) {
-  if (s.n == 0) return "n/a";
-  const int digits = metric.rfind("ref_", 0) == 0 || metric == "hd95" || metric == "assd" ? 2 : 4;
-  char buffer[64];
-  if (s.n > 1) {
-    std::snprintf(buffer, sizeof(buffer), "%.*f%s%.*f", digits, s.mean, separator, digits, s.std);
-  } else {
-    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, s.mean);
-  }
-  return buffer;
-}
-
 int run_compare(const CompareArgs& a) {
   std::vector<std::string> names;
   for (const auto& m : utils::split(a.metrics, ',')) names.push_back(utils::trim(m));
-  struct Row {
-    std::string label;
-    size_t runs = 0;
-    std::vector<metrics::Stat> stats;
-  };
-  std::vector<Row> rows;
+  std::vector<evaluation::CompareRow> rows;
   for (const auto& dir : a.dirs) {
-    Row row;
+    evaluation::CompareRow row;
     row.label = fs::path(dir).lexically_normal().filename().string();
     if (row.label.empty() || row.label == ".") row.label = dir;
-    const auto files = summaries_of(dir, a.split);
-    row.runs = files.size();
-    std::vector<std::map<std::string, double>> values;
-    values.reserve(files.size());
-    for (const auto& f : files) values.push_back(metrics::read_headline(f.string()));
-    for (const auto& name : names) {
-      std::vector<double> v;
-      for (const auto& m : values) {
-        const auto it = m.find(name);
-        SVANET_CHECK(it != m.end(), files.front().string(), ": no metric '", name,
-                     "' (--metrics takes names of the summary's headline)");
-        v.push_back(it->second);
-      }
-      row.stats.push_back(metrics::summarize_values(v));
-    }
+    row.summaries = engine::run_summaries(dir, a.split);
     rows.push_back(std::move(row));
   }
-  std::ostringstream md, csv, tex;
-  md << "| run | n |";
-  csv << "run,n";
-  tex << "\\begin{tabular}{l r" << std::string(names.size(), 'r') << "}\n\\hline\nrun & n";
-  for (const auto& n : names) {
-    md << ' ' << n << " |";
-    csv << ',' << n << "_mean," << n << "_std";
-    std::string escaped;
-    for (const char c : n) escaped += c == '_' ? std::string("\\_") : std::string(1, c);
-    tex << " & " << escaped;
-  }
-  md << "\n|---|---|" << [&] {
-    std::string s;
-    for (size_t i = 0; i < names.size(); ++i) s += "---|";
-    return s;
-  }() << "\n";
-  tex << " \\\\\n\\hline\n";
-  csv << "\n";
-  for (const auto& r : rows) {
-    md << "| " << r.label << " | " << r.runs << " |";
-    csv << r.label << ',' << r.runs;
-    std::string label;
-    for (const char c : r.label) label += c == '_' ? std::string("\\_") : std::string(1, c);
-    tex << label << " & " << r.runs;
-    for (size_t i = 0; i < names.size(); ++i) {
-      md << ' ' << cell(r.stats[i], names[i], " ± ") << " |";
-      char buffer[64];
-      std::snprintf(buffer, sizeof(buffer), ",%.6g,%.6g", r.stats[i].mean,
-                    r.stats[i].n > 1 ? r.stats[i].std : 0.0);
-      csv << buffer;
-      tex << " & " << cell(r.stats[i], names[i], " $\\pm$ ");
-    }
-    md << "\n";
-    csv << "\n";
-    tex << " \\\\\n";
-  }
-  tex << "\\hline\n\\end{tabular}\n";
-  std::printf("%s", md.str().c_str());
+  const auto tables = evaluation::compare(rows, names);
+  std::printf("%s", tables.markdown.c_str());
   if (!a.out.empty()) {
     const fs::path out(a.out);
     fs::create_directories(out);
-    utils::write_file_atomic((out / "compare.md").string(), md.str());
-    utils::write_file_atomic((out / "compare.csv").string(), csv.str());
-    utils::write_file_atomic((out / "compare.tex").string(), tex.str());
+    utils::write_file_atomic((out / "compare.md").string(), tables.markdown);
+    utils::write_file_atomic((out / "compare.csv").string(), tables.csv);
+    utils::write_file_atomic((out / "compare.tex").string(), tables.latex);
     std::printf("wrote compare.md, compare.csv and compare.tex to %s\n", a.out.c_str());
   }
   return 0;

@@ -9,9 +9,10 @@
 #include "svanet/data/loader.h"
 #include "svanet/data/splits.h"
 #include "svanet/engine/inference.h"
+#include "svanet/engine/trainer.h"
+#include "svanet/evaluation/report.h"
 #include "svanet/inference/predict.h"
 #include "svanet/io/checkpoint.h"
-#include "svanet/metrics/report.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"
@@ -101,6 +102,22 @@ std::string run_checkpoint_file(const std::string& run_dir, const std::string& c
   return checkpoint;
 }
 
+std::vector<std::string> run_summaries(const std::string& dir_text, const std::string& split) {
+  const fs::path dir(dir_text);
+  const std::string eval = "eval_" + split;
+  if (fs::exists(dir / kSummaryJson)) return {(dir / kSummaryJson).string()};
+  if (fs::exists(dir / eval / kSummaryJson)) return {(dir / eval / kSummaryJson).string()};
+  std::vector<std::string> repeats;
+  for (const auto& repeat : repeat_dirs(dir.string())) {
+    const fs::path summary = fs::path(repeat) / eval / kSummaryJson;
+    if (fs::exists(summary)) repeats.push_back(summary.string());
+  }
+  SVANET_CHECK(!repeats.empty(), dir.string(), ": no evaluation found (summary.json, ", eval,
+               "/summary.json or repeat_*/", eval, "/summary.json); run `svanet evaluate --run ",
+               dir.string(), "` first");
+  return repeats;
+}
+
 std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions& options) {
   const fs::path run(run_dir);
   return evaluation_dir(run, load_run_config(run), options,
@@ -168,7 +185,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   result.out_dir = out.string();
   std::map<std::string, const data::Sample*> by_stem;
   for (const auto& s : samples) by_stem[s.stem] = &s;
-  metrics::ReportOptions ro;
+  evaluation::ReportOptions ro;
   ro.title = "svanet evaluation: " + index.definition.name + " " + options.split;
   ro.subject = "run " + fs::absolute(run).lexically_normal().string() + ", checkpoint " +
                checkpoint.filename().string() + " (epoch " + std::to_string(loaded.meta.epoch + 1) +
@@ -179,16 +196,17 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                 {"test-time flip", options.flip ? "yes" : "no"}};
   ro.overlays = options.overlays.value_or(config.evaluate.overlays);
   const auto definition = index.definition;
-  metrics::write_evaluation(result.summary, records, out.string(), ro, [&](const std::string& id) {
-    const auto sample = data::load_sample(definition, *by_stem.at(id));
-    metrics::CaseImages c;
-    c.image = sample.image;
-    c.gt = sample.mask;
-    data::MaskEncoding indices;
-    indices.num_classes = static_cast<int64_t>(definition.classes.size());
-    c.pred = data::read_mask((predictions / (id + ".png")).string(), indices).indices;
-    return c;
-  });
+  evaluation::write_evaluation(
+      result.summary, records, out.string(), ro, [&](const std::string& id) {
+        const auto sample = data::load_sample(definition, *by_stem.at(id));
+        evaluation::CaseImages c;
+        c.image = sample.image;
+        c.gt = sample.mask;
+        data::MaskEncoding indices;
+        indices.num_classes = static_cast<int64_t>(definition.classes.size());
+        c.pred = data::read_mask((predictions / (id + ".png")).string(), indices).indices;
+        return c;
+      });
   if (!save) fs::remove_all(predictions);
   return result;
 }
@@ -252,19 +270,20 @@ EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
   EvaluationResult result;
   result.summary = metrics::summarize(records, evaluator.options());
   result.out_dir = options.out;
-  metrics::ReportOptions ro;
+  evaluation::ReportOptions ro;
   ro.title = "svanet evaluation";
   ro.subject = "predictions " + options.pred_dir + " against " + options.gt_dir;
   ro.overlays = options.overlays;
-  metrics::write_evaluation(result.summary, records, options.out, ro, [&](const std::string& id) {
-    metrics::CaseImages c;
-    c.gt = read_gt(id, gts.at(id));
-    c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
-    if (const auto it = images.find(id); it != images.end()) {
-      c.image = data::read_image(it->second.string());
-    }
-    return c;
-  });
+  evaluation::write_evaluation(
+      result.summary, records, options.out, ro, [&](const std::string& id) {
+        evaluation::CaseImages c;
+        c.gt = read_gt(id, gts.at(id));
+        c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
+        if (const auto it = images.find(id); it != images.end()) {
+          c.image = data::read_image(it->second.string());
+        }
+        return c;
+      });
   return result;
 }
 

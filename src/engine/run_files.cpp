@@ -2,7 +2,7 @@
 
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
-#include "svanet/metrics/report.h"
+#include "svanet/metrics/reduce.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 #include "svanet/version.h"

@@ -10,10 +10,11 @@
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/inference.h"
+#include "svanet/evaluation/summary.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
-#include "svanet/metrics/report.h"
+#include "svanet/metrics/reduce.h"
 #include "svanet/models/registry.h"
 #include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
@@ -604,7 +605,7 @@ TrainResult Trainer::run() {
     const fs::path summary = fs::path(run_evaluation_dir(run_dir_.string(), eo)) / kSummaryJson;
     if (fs::exists(summary)) {
       log_->info("the run is complete; its evaluation is in {}", summary.parent_path().string());
-      result.test = metrics::read_headline(summary.string());
+      result.test = evaluation::read_headline(summary.string());
     } else {
       // Free the training machinery before predicting the test split.
       train_loader_.reset();

@@ -286,4 +286,35 @@ Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& opt
   return s;
 }
 
+const ObjectBin* all_objects(const Summary& s) {
+  for (const auto& b : s.objects) {
+    if (b.class_index == 0 && b.label == "all") return &b;
+  }
+  return nullptr;
+}
+
+std::map<std::string, double> headline(const Summary& s) {
+  const auto& m = s.per_class.mean;
+  std::map<std::string, double> out = {{"dice", m.dice.mean},
+                                       {"iou", m.iou.mean},
+                                       {"precision", m.precision.mean},
+                                       {"recall", m.recall.mean},
+                                       {"hd95", m.hd95.mean},
+                                       {"assd", m.assd.mean},
+                                       {"ref_miou", s.reference.miou},
+                                       {"ref_mdice", s.reference.mdice},
+                                       {"ref_recall", s.reference.avg_recall},
+                                       {"ref_precision", s.reference.avg_precision},
+                                       {"ref_f2", s.reference.avg_f2},
+                                       {"ref_mem", s.reference.mem},
+                                       {"ref_mae", s.reference.mae}};
+  if (const ObjectBin* all = all_objects(s)) {
+    out["object_recall"] = all->recall;
+    out["object_precision"] = all->precision;
+    out["object_f1"] = all->f1;
+    out["object_dice"] = all->dice;
+  }
+  return out;
+}
+
 }  // namespace svanet::metrics

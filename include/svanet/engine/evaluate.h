@@ -54,6 +54,11 @@ std::string run_checkpoint_file(const std::string& run_dir, const std::string& c
 /// only for the checkpoint it scored).
 std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions& options = {});
 
+/// The summary.json files a folder stands for: an evaluation folder
+/// (DIR/summary.json), a run (DIR/eval_<split>/summary.json) or a run with
+/// repeats (each repeat's). None is an error naming the folder.
+std::vector<std::string> run_summaries(const std::string& dir, const std::string& split = "test");
+
 /// Predicts the split of a trained run with its checkpoint and scores it.
 /// Reference mode is scored at the model's resolution (as the official
 /// code), everything else at each image's native resolution.

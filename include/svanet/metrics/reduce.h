@@ -25,6 +25,7 @@
 #include "svanet/metrics/case.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -140,5 +141,14 @@ struct Summary {
 };
 
 Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options);
+
+/// The headline numbers of a summary by name: dice, iou, precision, recall,
+/// hd95, assd (default mode, foreground means), ref_miou, ref_mdice,
+/// ref_recall, ref_precision, ref_f2, ref_mem, ref_mae (reference mode),
+/// object_recall, object_precision, object_f1, object_dice (all objects).
+std::map<std::string, double> headline(const Summary& summary);
+
+/// The object bin of all foreground classes and all sizes.
+const ObjectBin* all_objects(const Summary& summary);
 
 }  // namespace svanet::metrics

@@ -1,4 +1,4 @@
-#include "svanet/metrics/report.h"
+#include "svanet/evaluation/report.h"
 
 #include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
@@ -20,7 +20,10 @@
 #include <iomanip>
 #include <sstream>
 
-namespace svanet::metrics {
+namespace svanet::evaluation {
+
+// This file writes the reductions of svanet/metrics, by their names.
+using namespace metrics;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
@@ -194,37 +197,6 @@ figure img{display:block;border:1px solid #ccc;max-width:100%}.note{font-size:12
 )";
 
 }  // namespace
-
-const ObjectBin* all_objects(const Summary& s) {
-  for (const auto& b : s.objects) {
-    if (b.class_index == 0 && b.label == "all") return &b;
-  }
-  return nullptr;
-}
-
-std::map<std::string, double> headline(const Summary& s) {
-  const auto& m = s.per_class.mean;
-  std::map<std::string, double> out = {{"dice", m.dice.mean},
-                                       {"iou", m.iou.mean},
-                                       {"precision", m.precision.mean},
-                                       {"recall", m.recall.mean},
-                                       {"hd95", m.hd95.mean},
-                                       {"assd", m.assd.mean},
-                                       {"ref_miou", s.reference.miou},
-                                       {"ref_mdice", s.reference.mdice},
-                                       {"ref_recall", s.reference.avg_recall},
-                                       {"ref_precision", s.reference.avg_precision},
-                                       {"ref_f2", s.reference.avg_f2},
-                                       {"ref_mem", s.reference.mem},
-                                       {"ref_mae", s.reference.mae}};
-  if (const ObjectBin* all = all_objects(s)) {
-    out["object_recall"] = all->recall;
-    out["object_precision"] = all->precision;
-    out["object_f1"] = all->f1;
-    out["object_dice"] = all->dice;
-  }
-  return out;
-}
 
 std::string summary_json(const Summary& s) {
   const auto& o = s.options;
@@ -575,17 +547,4 @@ void write_evaluation(const Summary& summary, const std::vector<CaseRecord>& cas
                            report_html(summary, cases, options, load));
 }
 
-std::map<std::string, double> read_headline(const std::string& path) {
-  std::map<std::string, double> out;
-  try {
-    const auto j = json::parse(utils::read_file(path));
-    for (const auto& [k, v] : j.at("headline").items()) {
-      out[k] = json_number(v);
-    }
-  } catch (const json::exception& e) {
-    SVANET_FAIL(path, ": not an svanet evaluation summary (", e.what(), ")");
-  }
-  return out;
-}
-
-}  // namespace svanet::metrics
+}  // namespace svanet::evaluation
