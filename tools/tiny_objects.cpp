@@ -16,6 +16,7 @@
 // twice). As the official tool, rows stop at the first ratio that holds
 // every test image, and empty ground truths count in every bin.
 
+#include "program.h"
 #include "svanet/common/error.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
@@ -27,16 +28,11 @@
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 
-#include <c10/util/Exception.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <torch/utils.h>
-#include <CLI/CLI.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <thread>
 
 namespace {
 
@@ -237,9 +233,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto logger = spdlog::stderr_color_mt("svanet");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%^%l%$: %v");
+  svanet::cli::setup_console();
   CLI::App app{"svanet-tiny-objects: the paper's tiny-object validation of trained runs"};
   Options o;
   app.add_option("runs", o.runs, "Run folders (a run with repeat_<i>/ counts each repeat)")
@@ -250,16 +244,5 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "Device: auto (CUDA when available), cpu, cuda, cuda:N")
       ->capture_default_str();
   app.add_flag("--force", o.force, "Evaluate again even where an evaluation exists");
-  CLI11_PARSE(app, argc, argv);
-  torch::set_num_threads(static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
-  try {
-    return run(o);
-  } catch (const svanet::Error& e) {
-    spdlog::error("{}", e.what());
-  } catch (const c10::Error& e) {
-    spdlog::error("{}", e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-  }
-  return 1;
+  return svanet::cli::run_program(app, argc, argv, [&] { return run(o); });
 }

@@ -1,6 +1,7 @@
 // svanet evaluate and svanet compare.
 
 #include "commands.h"
+#include "program.h"
 
 #include "svanet/common/error.h"
 #include "svanet/engine/evaluate.h"
@@ -95,6 +96,7 @@ int run_evaluate(const EvaluateArgs& a) {
     SVANET_CHECK(!a.pred.empty() && !a.gt.empty() && !a.out.empty(),
                  "--pred, --gt and --out go together");
     engine::FolderEvaluateOptions o;
+    o.log = console_log();
     o.pred_dir = a.pred;
     o.gt_dir = a.gt;
     o.out = a.out;

@@ -1,6 +1,7 @@
 // svanet train and svanet demo.
 
 #include "commands.h"
+#include "program.h"
 
 #include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
@@ -63,11 +64,20 @@ struct TrainArgs {
   bool overwrite = false;
 };
 
+/// A run as the programs make it: messages on the console (and in
+/// train.log), Ctrl-C and SIGTERM as a request to stop.
+engine::RunOptions program_run_options(const std::string& progress, bool overwrite) {
+  engine::RunOptions ro;
+  ro.overwrite = overwrite;
+  ro.progress_bar = want_progress_bar(progress);
+  ro.log = console_log();
+  ro.handle_signals = true;
+  return ro;
+}
+
 int run_train(const TrainArgs& args) {
   const auto start = std::chrono::steady_clock::now();
-  engine::RunOptions ro;
-  ro.overwrite = args.overwrite;
-  ro.progress_bar = want_progress_bar(args.progress);
+  const engine::RunOptions ro = program_run_options(args.progress, args.overwrite);
   engine::TrainResult result;
   if (!args.resume.empty()) {
     SVANET_CHECK(args.config.empty() && args.set.empty() && args.data.empty() &&
@@ -109,9 +119,7 @@ int run_demo(const DemoArgs& args) {
   std::vector<std::string> overrides = args.set;
   overrides.push_back("data.root=" + args.data);
   if (!args.device.empty()) overrides.push_back("train.device=" + args.device);
-  engine::RunOptions ro;
-  ro.progress_bar = want_progress_bar(args.progress);
-  ro.overwrite = args.fresh;
+  const engine::RunOptions ro = program_run_options(args.progress, args.fresh);
   engine::TrainResult result;
   if (fs::exists(fs::path(args.out) / "config.yaml") && !args.fresh) {
     SVANET_CHECK(args.set.empty() && args.config.empty(), args.out,

@@ -17,7 +17,6 @@
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"
 
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -239,8 +238,8 @@ EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
                  "' in ", options.pred_dir);
   }
   for (const auto& [stem, path] : preds) {
-    if (gts.count(stem) == 0) {
-      spdlog::warn("{}: no ground truth with this stem; ignored", path.string());
+    if (gts.count(stem) == 0 && options.log) {
+      options.log(LogLevel::kWarning, path.string() + ": no ground truth with this stem; ignored");
     }
   }
   std::map<std::string, fs::path> images;

@@ -1,5 +1,7 @@
 #include "engine/signals.h"
 
+#include "svanet/common/error.h"
+
 #include <unistd.h>
 #include <atomic>
 #include <csignal>
@@ -10,6 +12,7 @@ namespace svanet::engine {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_installed{false};
 struct sigaction g_previous_int, g_previous_term;
 
 void on_signal(int sig) {
@@ -23,7 +26,13 @@ void on_signal(int sig) {
 
 }  // namespace
 
-StopRequest::StopRequest() {
+StopRequest::StopRequest(bool handle_signals, std::function<bool()> caller)
+    : caller_(std::move(caller)) {
+  if (!handle_signals) return;
+  SVANET_CHECK(!g_installed.exchange(true),
+               "a run that handles SIGINT/SIGTERM is already in progress in this process; "
+               "only one run at a time can (RunOptions::handle_signals)");
+  handling_signals_ = true;
   g_signal.store(0);
   struct sigaction action {};
   action.sa_handler = on_signal;
@@ -34,16 +43,24 @@ StopRequest::StopRequest() {
 }
 
 StopRequest::~StopRequest() {
+  if (!handling_signals_) return;
   sigaction(SIGINT, &g_previous_int, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
+  g_installed.store(false);
 }
 
 bool StopRequest::requested() const {
-  return g_signal.load() != 0;
+  if (handling_signals_ && g_signal.load() != 0) return true;
+  return caller_ && caller_();
 }
 
-int StopRequest::signal() const {
-  return g_signal.load();
+std::string StopRequest::reason() const {
+  if (handling_signals_) {
+    const int sig = g_signal.load();
+    if (sig == SIGTERM) return "SIGTERM";
+    if (sig != 0) return "SIGINT";
+  }
+  return caller_ && caller_() ? "the caller" : "";
 }
 
 }  // namespace svanet::engine

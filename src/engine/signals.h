@@ -1,21 +1,33 @@
 #pragma once
-// SIGINT and SIGTERM as a request to stop (private to the library): the
-// trainer polls it between steps, saves its state and returns. A second
-// signal while the first is being handled ends the process at once.
+// What stops a run between steps (private to the library): the caller's
+// own request (RunOptions::should_stop) and, when the run handles signals
+// (RunOptions::handle_signals), SIGINT and SIGTERM. The trainer polls it,
+// saves its state and returns. A second signal while the first is being
+// handled ends the process at once.
+
+#include <functional>
+#include <string>
 
 namespace svanet::engine {
 
 class StopRequest {
  public:
-  /// Installs the handlers; the previous ones come back on destruction.
-  StopRequest();
+  /// With `handle_signals`, installs SIGINT/SIGTERM handlers for the
+  /// object's lifetime; the previous ones come back on destruction. One
+  /// object at a time may handle signals.
+  StopRequest(bool handle_signals, std::function<bool()> caller);
   ~StopRequest();
   StopRequest(const StopRequest&) = delete;
   StopRequest& operator=(const StopRequest&) = delete;
 
-  /// Whether a signal arrived (and which: SIGINT or SIGTERM; 0 if none).
+  /// Whether a signal arrived or the caller asked.
   bool requested() const;
-  int signal() const;
+  /// What asked: "SIGINT", "SIGTERM" or "the caller" (empty if nothing).
+  std::string reason() const;
+
+ private:
+  bool handling_signals_ = false;
+  std::function<bool()> caller_;
 };
 
 }  // namespace svanet::engine

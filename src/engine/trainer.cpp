@@ -18,10 +18,12 @@
 #include "svanet/models/registry.h"
 #include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
+#include "svanet/runtime/determinism.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/version.h"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
@@ -31,10 +33,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 #include <optional>
 
 namespace svanet::engine {
@@ -50,13 +52,35 @@ bool higher_is_better(const std::string& metric) {
   return metric != "val_loss";
 }
 
-/// A logger writing to the run's train.log and to the console sinks the
-/// program set up (only rank 0 writes the file).
-std::shared_ptr<spdlog::logger> run_logger(const fs::path& run_dir, bool rank0) {
-  std::vector<spdlog::sink_ptr> sinks;
-  if (auto console = spdlog::default_logger()) {
-    sinks.insert(sinks.end(), console->sinks().begin(), console->sinks().end());
+/// Forwards a logger's records to the caller's LogSink.
+class ForwardingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit ForwardingSink(LogSink sink) : sink_(std::move(sink)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    LogLevel level = LogLevel::kInfo;
+    if (msg.level <= spdlog::level::debug) {
+      level = LogLevel::kDebug;
+    } else if (msg.level == spdlog::level::warn) {
+      level = LogLevel::kWarning;
+    } else if (msg.level >= spdlog::level::err) {
+      level = LogLevel::kError;
+    }
+    sink_(level, std::string(msg.payload.data(), msg.payload.size()));
   }
+  void flush_() override {}
+
+ private:
+  LogSink sink_;
+};
+
+/// The run's logger: the run's train.log (rank 0 only) and the caller's
+/// sink; registered nowhere, so it touches no process-wide logging state.
+std::shared_ptr<spdlog::logger> run_logger(const fs::path& run_dir, bool rank0,
+                                           const LogSink& sink) {
+  std::vector<spdlog::sink_ptr> sinks;
+  if (sink) sinks.push_back(std::make_shared<ForwardingSink>(sink));
   if (rank0) {
     auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / kTrainLog).string());
     file->set_pattern("%Y-%m-%d %H:%M:%S %l: %v");
@@ -70,10 +94,12 @@ std::shared_ptr<spdlog::logger> run_logger(const fs::path& run_dir, bool rank0) 
 
 class Trainer {
  public:
-  Trainer(config::TrainConfig config, fs::path run_dir, RunOptions options, bool resuming)
+  Trainer(config::TrainConfig config, fs::path run_dir, RunOptions options, const StopRequest& stop,
+          bool resuming)
       : config_(std::move(config)),
         run_dir_(std::move(run_dir)),
         options_(std::move(options)),
+        stop_(stop),
         resuming_(resuming) {}
 
   TrainResult run();
@@ -89,6 +115,11 @@ class Trainer {
   io::CheckpointMeta meta(int64_t epoch, const std::map<std::string, double>& metrics) const;
   void write_history() const;
   bool rank0() const { return env_.rank == 0; }
+  /// What stopped the run, for its log line.
+  std::string stop_reason() const {
+    const auto reason = stop_.reason();
+    return reason.empty() ? "another process stopped" : reason;
+  }
   std::vector<torch::Tensor> trainable() const;
   /// Any rank's flag, on every rank (one collective).
   std::pair<bool, bool> agree(bool stop, bool non_finite);
@@ -99,6 +130,7 @@ class Trainer {
   config::TrainConfig config_;
   fs::path run_dir_;
   RunOptions options_;
+  const StopRequest& stop_;
   bool resuming_;
 
   std::shared_ptr<spdlog::logger> log_;
@@ -114,7 +146,7 @@ class Trainer {
   std::unique_ptr<losses::Loss> loss_;
   std::unique_ptr<data::DataLoader> train_loader_, val_loader_;
   std::unique_ptr<runtime::GradScaler> scaler_;
-  StopRequest stop_;
+  std::optional<runtime::DeterminismGuard> determinism_;
   int64_t freeze_epochs_ = 0;
 
   Position position_;
@@ -139,20 +171,15 @@ void Trainer::setup() {
   autocast_ = runtime::autocast_dtype(t.precision, device_);
   if (env_.active()) group_ = std::make_unique<ProcessGroup>(env_, device_);
   if (rank0()) fs::create_directories(run_dir_ / kCheckpointsDir);
-  log_ = run_logger(run_dir_, rank0());
+  log_ = run_logger(run_dir_, rank0(), options_.log);
   if (group_) {
     log_->info("process group: {} processes ({}), backend {}, this is rank {}", env_.world_size,
                env_.launcher, group_->backend(), env_.rank);
   }
   if (device_.is_cuda()) torch::cuda::manual_seed_all(t.seed);
   torch::manual_seed(t.seed);
-  if (t.deterministic) {
-    at::globalContext().setDeterministicAlgorithms(true, false);
-    at::globalContext().setDeterministicCuDNN(true);
-    at::globalContext().setBenchmarkCuDNN(false);
-  } else if (device_.is_cuda()) {
-    at::globalContext().setBenchmarkCuDNN(true);
-  }
+  // For the run only: the caller's settings come back with the Trainer.
+  determinism_.emplace(t.deterministic, !t.deterministic && device_.is_cuda());
 
   // Data: the index, its check, the splits.
   const auto& d = config_.data;
@@ -451,8 +478,7 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
       log_->warn(
           "stopped by {} during epoch {} after batch {}/{}; `svanet train --resume {}` "
           "continues from there",
-          stop_.signal() == SIGTERM ? "SIGTERM" : "SIGINT", epoch + 1, batch_index, total,
-          run_dir_.string());
+          stop_reason(), epoch + 1, batch_index, total, run_dir_.string());
       return false;
     }
   }
@@ -513,8 +539,8 @@ TrainResult Trainer::run() {
     const int64_t epoch = position_.epoch;
     if (agree(stop_.requested(), false).first) {
       // Between epochs the saved state is already current.
-      log_->warn("stopped before epoch {}; `svanet train --resume {}` continues from there",
-                 epoch + 1, run_dir_.string());
+      log_->warn("stopped before epoch {} ({}); `svanet train --resume {}` continues from there",
+                 epoch + 1, stop_reason(), run_dir_.string());
       result.interrupted = true;
       result.epochs_completed = epoch;
       result.history = history_;
@@ -634,10 +660,12 @@ void prepare_new_run(const fs::path& run_dir, bool overwrite) {
   fs::create_directories(run_dir);
 }
 
+TrainResult resume_run(const fs::path& dir, const RunOptions& options, const StopRequest& stop);
+
 /// Trains repeat after repeat (resuming those already started) and writes
 /// repeats.json / repeats.md.
 TrainResult run_repeats(const config::TrainConfig& base, const fs::path& run_dir,
-                        const RunOptions& options) {
+                        const RunOptions& options, const StopRequest& stop) {
   TrainResult all;
   all.run_dir = run_dir.string();
   all.select_metric = base.train.select_metric;
@@ -649,10 +677,10 @@ TrainResult run_repeats(const config::TrainConfig& base, const fs::path& run_dir
     c.train.seed = base.train.seed + static_cast<uint64_t>(i);
     TrainResult r;
     if (fs::exists(dir / kConfig)) {
-      r = resume(dir.string(), options);
+      r = resume_run(dir, options, stop);
     } else {
       fs::create_directories(dir);
-      r = Trainer(c, dir, options, false).run();
+      r = Trainer(c, dir, options, stop, false).run();
     }
     all.repeat_dirs.push_back(dir.string());
     if (r.interrupted) {
@@ -669,28 +697,34 @@ TrainResult run_repeats(const config::TrainConfig& base, const fs::path& run_dir
   return all;
 }
 
+TrainResult resume_run(const fs::path& dir, const RunOptions& options, const StopRequest& stop) {
+  const fs::path config_path = dir / kConfig;
+  SVANET_CHECK(fs::exists(config_path), dir.string(), ": not a run folder (no ", kConfig, ")");
+  const auto config = config::load_train_config(config_path.string());
+  if (config.train.repeats > 1) return run_repeats(config, dir, options, stop);
+  return Trainer(config, dir, options, stop, true).run();
+}
+
 }  // namespace
 
 TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
                   const RunOptions& options) {
   const fs::path dir(run_dir);
   prepare_new_run(dir, options.overwrite);
+  // One stop request for every repeat, so a signal between two is not lost.
+  const StopRequest stop(options.handle_signals, options.should_stop);
   if (config.train.repeats > 1) {
     if (DistributedEnv::from_environment().rank == 0) {
       utils::write_file_atomic((dir / kConfig).string(), config::to_yaml(config));
     }
-    return run_repeats(config, dir, options);
+    return run_repeats(config, dir, options, stop);
   }
-  return Trainer(config, dir, options, false).run();
+  return Trainer(config, dir, options, stop, false).run();
 }
 
 TrainResult resume(const std::string& run_dir, const RunOptions& options) {
-  const fs::path dir(run_dir);
-  const fs::path config_path = dir / kConfig;
-  SVANET_CHECK(fs::exists(config_path), run_dir, ": not a run folder (no ", kConfig, ")");
-  const auto config = config::load_train_config(config_path.string());
-  if (config.train.repeats > 1) return run_repeats(config, dir, options);
-  return Trainer(config, dir, options, true).run();
+  const StopRequest stop(options.handle_signals, options.should_stop);
+  return resume_run(fs::path(run_dir), options, stop);
 }
 
 std::string repeat_dir(const std::string& run_dir, int64_t index) {

@@ -12,6 +12,7 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/runtime/determinism.h"
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <sstream>
@@ -175,6 +177,83 @@ TEST(Trainer, FindsRepeatFoldersInRepeatOrder) {
   for (const auto& d : engine::repeat_dirs(run)) names.push_back(fs::path(d).filename().string());
   EXPECT_EQ(names, (std::vector<std::string>{"repeat_0", "repeat_1", "repeat_2", "repeat_10"}));
   EXPECT_TRUE(engine::repeat_dirs((dir.path() / "missing").string()).empty());
+}
+
+std::atomic<int> g_own_handler_calls{0};
+void own_handler(int /*sig*/) {
+  ++g_own_handler_calls;
+}
+
+/// The SIGINT handler installed now.
+void (*sigint_handler())(int) {
+  struct sigaction now {};
+  sigaction(SIGINT, nullptr, &now);
+  return now.sa_handler;
+}
+
+TEST(Trainer, ALibraryRunLeavesTheProcessAsItFoundIt) {
+  TempDir dir;
+  // The calling program's own settings: a SIGINT handler, ATen's switches.
+  struct sigaction mine {
+  }, previous{};
+  mine.sa_handler = own_handler;
+  sigemptyset(&mine.sa_mask);
+  sigaction(SIGINT, &mine, &previous);
+  const auto flags = runtime::AlgorithmFlags::current();
+  ASSERT_FALSE(flags.deterministic_algorithms);
+
+  // Messages go to the caller's sink (and train.log); signals stay the
+  // program's; deterministic algorithms hold during the run only.
+  std::vector<std::pair<LogLevel, std::string>> messages;
+  engine::RunOptions ro;
+  ro.log = [&](LogLevel level, const std::string& m) { messages.emplace_back(level, m); };
+  int epochs_seen = 0;
+  ro.on_epoch = [&](const engine::EpochRecord&) {
+    ++epochs_seen;
+    EXPECT_EQ(sigint_handler(), &own_handler);
+    EXPECT_TRUE(at::globalContext().deterministicAlgorithms());
+  };
+  // The caller stops the run after its first epoch, as a signal would.
+  ro.should_stop = [&] { return epochs_seen >= 1; };
+  const fs::path run = dir.path() / "run";
+  auto config = tiny_config(2, {"train.deterministic=true", "evaluate.after_training=false"});
+  auto result = engine::train(config, run.string(), ro);
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_EQ(result.epochs_completed, 1);
+  EXPECT_EQ(epochs_seen, 1);
+  EXPECT_EQ(sigint_handler(), &own_handler);
+  EXPECT_EQ(runtime::AlgorithmFlags::current(), flags);
+  bool epoch_line = false, stop_line = false;
+  for (const auto& [level, m] : messages) {
+    epoch_line |= level == LogLevel::kInfo && m.find("epoch 1/2") != std::string::npos;
+    stop_line |=
+        level == LogLevel::kWarning && m.find("stopped before epoch 2") != std::string::npos;
+  }
+  EXPECT_TRUE(epoch_line && stop_line) << messages.size() << " messages";
+  EXPECT_NE(read(run / "train.log").find("stopped before epoch 2"), std::string::npos);
+
+  // Asked to handle signals, the run owns SIGINT while it lasts: Ctrl-C
+  // after the first epoch of the resumed run stops it, and the program's
+  // handler is back afterwards, never called.
+  ro = {};
+  ro.handle_signals = true;
+  ro.on_epoch = [&](const engine::EpochRecord&) {
+    EXPECT_NE(sigint_handler(), &own_handler);
+    std::raise(SIGINT);
+  };
+  config = tiny_config(3, {"train.deterministic=true", "evaluate.after_training=false"});
+  const fs::path second = dir.path() / "second";
+  result = engine::train(config, second.string(), ro);
+  EXPECT_TRUE(result.interrupted);
+  EXPECT_EQ(result.epochs_completed, 1);
+  EXPECT_EQ(sigint_handler(), &own_handler);
+  EXPECT_EQ(g_own_handler_calls.load(), 0);
+  // Without a sink nothing is reported, but train.log has it all.
+  EXPECT_NE(read(second / "train.log").find("stopped before epoch 2 (SIGINT)"), std::string::npos)
+      << read(second / "train.log");
+  ro = {};
+  EXPECT_TRUE(engine::resume(second.string(), ro).completed);
+  sigaction(SIGINT, &previous, nullptr);
 }
 
 TEST(Trainer, NeverOverwritesARunUnlessAsked) {

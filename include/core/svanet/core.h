@@ -9,6 +9,7 @@
 ///     auto model = svanet::create_model("svanet_r50", svanet::ModelOptions().num_classes(3));
 
 #include "svanet/common/error.h"
+#include "svanet/common/log.h"
 #include "svanet/common/normalization.h"
 #include "svanet/inference/predict.h"
 #include "svanet/io/checkpoint.h"
@@ -35,6 +36,7 @@
 #include "svanet/optim/schedule.h"
 #include "svanet/registry/options.h"
 #include "svanet/registry/registry.h"
+#include "svanet/runtime/determinism.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"

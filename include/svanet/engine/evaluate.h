@@ -10,6 +10,7 @@
 ///     report.html      one self-contained page: tables, charts, overlays
 ///     predictions/     the predicted masks (palette PNGs), for `--run`
 
+#include "svanet/common/log.h"
 #include "svanet/metrics/reduce.h"
 
 #include <optional>
@@ -74,6 +75,8 @@ struct FolderEvaluateOptions {
   std::string images_dir;
   metrics::MetricOptions metrics;
   int64_t overlays = 6;
+  /// Warnings (a prediction without ground truth, which is ignored).
+  LogSink log;
 };
 
 /// Scores prediction masks against ground-truth masks, matched by file stem.

@@ -18,14 +18,23 @@
 ///     checkpoints/last.state                      everything needed to resume
 ///     eval_<split>/      the evaluation after training (svanet/engine/evaluate.h)
 ///
-/// Every file is written atomically. SIGINT/SIGTERM finish the current step,
-/// save `checkpoints/interrupted.state` and return; after a crash or `kill
+/// Every file is written atomically. A stop request (RunOptions: SIGINT or
+/// SIGTERM when the run handles signals, or the caller's should_stop)
+/// finishes the current step, saves `checkpoints/interrupted.state` and
+/// returns; after a crash or `kill
 /// -9`, resume continues from the last completed epoch, and on the CPU ends
 /// with the same weights as an uninterrupted run. A non-finite loss stops
 /// the run and keeps the last good checkpoint. With `train.repeats` > 1 the
 /// runs go to `repeat_<i>/` (seeds seed + i) and `repeats.json` holds the
 /// mean and standard deviation of their test metrics.
+///
+/// A run changes nothing in the calling process that outlives it, except
+/// LibTorch's random generators, which it seeds with train.seed: its
+/// messages go to train.log and to RunOptions::log, ATen's determinism and
+/// cuDNN switches are set for the run only (runtime::DeterminismGuard), and
+/// signal handlers are installed only on request.
 
+#include "svanet/common/log.h"
 #include "svanet/config/train_config.h"
 
 #include <functional>
@@ -61,13 +70,24 @@ struct RunOptions {
   double log_interval_s = 30.0;
   /// Called on rank 0 after every epoch.
   std::function<void(const EpochRecord&)> on_epoch;
+  /// The run's messages (progress, epochs, warnings), as they go to
+  /// train.log; rank 0 reports from info up, the other ranks warnings and
+  /// errors. Empty: train.log only.
+  LogSink log;
+  /// Handle SIGINT and SIGTERM for the run's duration as a request to stop
+  /// (the previous handlers come back after; a second signal ends the
+  /// process). Off, the program's own signal handling stays as it is.
+  bool handle_signals = false;
+  /// Polled between steps (from the training thread): true stops the run
+  /// as a signal would, with TrainResult::interrupted set.
+  std::function<bool()> should_stop;
 };
 
 struct TrainResult {
   std::string run_dir;
   /// Every epoch trained (and the evaluation after training done).
   bool completed = false;
-  /// Stopped by SIGINT/SIGTERM; resume continues.
+  /// Stopped by a signal or should_stop; resume continues.
   bool interrupted = false;
   int64_t epochs_completed = 0;
   std::string select_metric;
