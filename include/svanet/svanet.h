@@ -3,6 +3,8 @@
 /// Everything svanet offers, in one include: svanet::core (svanet/core.h)
 /// and the pipeline on top of it: datasets, augmentation and loading,
 /// configs, the trainer, metrics and evaluation.
+///
+/// Opt-in: svanet/data/opencv.h (cv::Mat in and out; needs OpenCV's headers).
 
 #include "svanet/core.h"
 
@@ -21,6 +23,7 @@
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/inference.h"
+#include "svanet/engine/predict.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/compare.h"
 #include "svanet/evaluation/report.h"

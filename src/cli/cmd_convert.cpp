@@ -47,7 +47,7 @@ int run_convert(const ConvertArgs& args) {
     }
     options.spec = spec;
   } else {
-    SVANET_CHECK(args.options.empty(), "--option needs --model");
+    SVANET_CHECK(args.options.empty(), "--option needs --architecture");
   }
   const auto report = official::convert_official_checkpoint(args.input, args.output, options);
   const auto meta = io::read_checkpoint_meta(args.output);
@@ -77,7 +77,7 @@ Command register_convert(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("output", args->output, "svanet checkpoint to write")->required();
-  sub->add_option("--model", args->model,
+  sub->add_option("--architecture", args->model,
                   "Registered model to convert into (default: detected from the weights)");
   add_num_classes_flag(sub, args->num_classes);
   add_image_size_flag(sub, args->image_size);
@@ -85,7 +85,8 @@ Command register_convert(CLI::App& app) {
       "Without --num-classes the checkpoint's classifier decides; without --image-size, "
       "the model's default.");
   add_classes_flag(sub, args->classes);
-  sub->add_option("--option", args->options, "Model option key=value (with --model; repeatable)");
+  sub->add_option("--option", args->options,
+                  "Model option key=value (with --architecture; repeatable)");
   return {sub, [args] { return run_convert(*args); }};
 }
 

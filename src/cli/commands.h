@@ -51,6 +51,7 @@ Command register_check_data(CLI::App& app);
 Command register_compare(CLI::App& app);
 Command register_demo(CLI::App& app);
 Command register_evaluate(CLI::App& app);
+Command register_predict(CLI::App& app);
 Command register_train(CLI::App& app);
 Command register_checkpoint_info(CLI::App& app);
 Command register_data_stats(CLI::App& app);

@@ -59,8 +59,10 @@ CLI::Option* add_data_flag(CLI::App* sub, std::string& value) {
 }
 
 CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value) {
-  return sub->add_flag("--overwrite", value,
-                       "Replace an existing, non-empty output folder (its contents are deleted)");
+  return sub->add_flag(
+      "--overwrite", value,
+      "Replace what an earlier run wrote: train deletes the run folder's contents, "
+      "predict redoes inputs whose outputs exist");
 }
 
 CLI::Option* add_progress_flag(CLI::App* sub, std::string& value) {
@@ -90,13 +92,11 @@ bool want_progress_bar(const std::string& mode) {
 }
 
 std::vector<Command> register_all(CLI::App& app) {
-  return {register_train(app),      register_demo(app),
-          register_evaluate(app),   register_compare(app),
-          register_models(app),     register_list(app),
-          register_convert(app),    register_checkpoint_info(app),
-          register_demo_data(app),  register_check_data(app),
-          register_data_stats(app), register_slice_volumes(app),
-          register_version(app)};
+  return {register_train(app),         register_demo(app),       register_evaluate(app),
+          register_predict(app),       register_compare(app),    register_models(app),
+          register_list(app),          register_convert(app),    register_checkpoint_info(app),
+          register_demo_data(app),     register_check_data(app), register_data_stats(app),
+          register_slice_volumes(app), register_version(app)};
 }
 
 }  // namespace svanet::cli

@@ -15,6 +15,9 @@ namespace svanet::data {
 
 /// read_image as a CV_32FC3 RGB matrix in [0, 1].
 cv::Mat read_image_mat(const std::string& path);
+/// A decoded image (8-/16-bit or float; gray, gray + alpha, BGR or BGRA, as
+/// cv::imread gives) as CV_32FC3 RGB in [0, 1]; errors name `path`.
+cv::Mat to_rgb_float(const cv::Mat& raw, const std::string& path);
 
 /// read_mask; the indices as a tensor.
 Mask decode_mask(const std::string& path, const MaskEncoding& encoding);

@@ -308,7 +308,11 @@ cv::Mat read_image_mat(const std::string& path) {
   if (auto problem = integrity_problem(path)) {
     SVANET_FAIL(path, ": ", *problem);
   }
-  const cv::Mat raw = decode_file(path, "image");
+  return to_rgb_float(decode_file(path, "image"), path);
+}
+
+cv::Mat to_rgb_float(const cv::Mat& raw, const std::string& path) {
+  SVANET_CHECK(!raw.empty(), path, ": the image is empty");
   cv::Mat scaled;
   switch (raw.depth()) {
     case CV_8U:

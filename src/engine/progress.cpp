@@ -46,10 +46,14 @@ std::string Progress::render(bool for_bar) const {
   const double eta =
       steps_ > 0 ? elapsed / static_cast<double>(steps_) * static_cast<double>(total_ - steps_)
                  : NAN;
-  char stats[160];
-  std::snprintf(stats, sizeof(stats), "%lld/%lld  loss %.4f (mean %.4f)  %.1f img/s  ETA %s",
-                static_cast<long long>(steps_), static_cast<long long>(total_), last_loss_,
-                mean_loss(), images_per_second(), format_duration(eta).c_str());
+  char loss[64] = "";
+  if (!std::isnan(last_loss_)) {
+    std::snprintf(loss, sizeof(loss), "  loss %.4f (mean %.4f)", last_loss_, mean_loss());
+  }
+  char stats[192];
+  std::snprintf(stats, sizeof(stats), "%lld/%lld%s  %.1f img/s  ETA %s",
+                static_cast<long long>(steps_), static_cast<long long>(total_), loss,
+                images_per_second(), format_duration(eta).c_str());
   if (!for_bar) return title_ + ": " + stats;
   constexpr int kWidth = 24;
   const int filled = static_cast<int>(std::floor(fraction * kWidth));

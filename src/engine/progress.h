@@ -15,7 +15,7 @@ class Progress {
   /// receives a summary every `interval_s` seconds.
   Progress(std::string title, int64_t total, bool bar, double interval_s,
            std::function<void(const std::string&)> line);
-  /// One more step of `images` images with this loss.
+  /// One more step of `images` images with this loss (NaN: no loss shown).
   void step(int64_t images, double loss);
   /// Clears the bar (the caller logs the epoch's summary line next).
   void finish();

@@ -114,7 +114,7 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
   EXPECT_NE(r.output.find("classes:       background, polyp"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("normalization: reference"), std::string::npos) << r.output;
   // An explicit model that does not fit the weights is refused, naming tensors.
-  r = run("convert-official " + official + " " + ours + " --model svanet_r18");
+  r = run("convert-official " + official + " " + ours + " --architecture svanet_r18");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("official.pth: "), std::string::npos) << r.output;
 }
@@ -261,6 +261,30 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
   EXPECT_EQ(first.rfind("run,svanet_r18_tiny,deeplabv3,best,0.5,2,1,1,0,2,", 0), 0u) << first;
   EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_metrics_avg.csv"));
   EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_objects_avg.csv"));
+
+  // The trained run on new images: its test split, plus one file that is
+  // not an image, which is named, skipped and makes the exit status 1.
+  const auto test_images = data / "Demo" / "test";
+  const auto preds = dir.path() / "preds";
+  std::ofstream(dir.path() / "broken.png") << "not a png";
+  r = run("predict -m " + out.string() + " -i " + test_images.string() + " -i " +
+          (dir.path() / "broken.png").string() + " -o " + preds.string() + " --progress lines");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("broken.png"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("predicted 45 image(s)"), std::string::npos) << r.output;
+  int masks = 0;
+  for (const auto& e : std::filesystem::directory_iterator(test_images)) {
+    const auto mask = preds / (e.path().stem().string() + ".png");
+    ASSERT_TRUE(std::filesystem::exists(mask)) << mask;
+    EXPECT_EQ(data::image_size(mask.string()), data::image_size(e.path().string()));
+    ++masks;
+  }
+  EXPECT_EQ(masks, 45);
+  // Again without the broken file: everything is done already.
+  r = run("predict -m " + out.string() + " -i " + test_images.string() + " -o " + preds.string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("skipped 45 image(s) whose outputs exist"), std::string::npos)
+      << r.output;
 }
 
 TEST(CliParser, NoTwoSubcommandsGiveAFlagDifferentMeanings) {

@@ -12,6 +12,8 @@
 #include "svanet/common/log.h"
 #include "svanet/common/normalization.h"
 #include "svanet/inference/predict.h"
+#include "svanet/inference/predictor.h"
+#include "svanet/inference/sliding_window.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/io/pytorch_file.h"

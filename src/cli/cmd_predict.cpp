@@ -1,0 +1,119 @@
+// svanet predict: a trained model on new images.
+
+#include "commands.h"
+#include "program.h"
+
+#include "svanet/engine/predict.h"
+
+#include <cstdio>
+#include <memory>
+
+namespace svanet::cli {
+
+namespace {
+
+struct PredictArgs {
+  std::string model, out, device = "auto", precision = "fp32", mode = "auto", tta = "none";
+  std::string probabilities, progress = "auto";
+  std::vector<std::string> inputs;
+  bool recursive = false, overlay = false, overwrite = false;
+  double overlap = 0.5;
+  int64_t batch = 4, min_size = 0;
+};
+
+int run_predict(const PredictArgs& a) {
+  engine::PredictFilesOptions o;
+  o.model = a.model;
+  o.inputs = a.inputs;
+  o.recursive = a.recursive;
+  o.out = a.out;
+  o.predictor.device = a.device;
+  o.predictor.precision = a.precision;
+  o.predictor.mode = inference::parse_mode(a.mode);
+  o.predictor.tta = inference::parse_tta(a.tta);
+  o.predictor.overlap = a.overlap;
+  o.predictor.batch = a.batch;
+  o.overlay = a.overlay;
+  o.probabilities = a.probabilities;
+  o.min_size = a.min_size;
+  o.overwrite = a.overwrite;
+  o.progress_bar = want_progress_bar(a.progress);
+  o.log = console_log();
+  const auto r = engine::predict_files(o);
+  std::printf("predicted %lld image(s) with %s in %.1f s", static_cast<long long>(r.predicted),
+              r.checkpoint.c_str(), r.seconds);
+  if (r.predicted > 0) {
+    std::printf(" (%lld resized to the training size, %lld by sliding window)",
+                static_cast<long long>(r.resized), static_cast<long long>(r.slid));
+  }
+  std::printf("\n");
+  if (r.skipped > 0) {
+    std::printf("skipped %lld image(s) whose outputs exist (--overwrite redoes them)\n",
+                static_cast<long long>(r.skipped));
+  }
+  std::printf("wrote label maps and %s\n", r.csv.c_str());
+  if (!r.failures.empty()) {
+    std::fprintf(stderr, "error: %zu input(s) could not be predicted:\n", r.failures.size());
+    for (const auto& f : r.failures) std::fprintf(stderr, "  %s\n", f.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_predict(CLI::App& app) {
+  auto a = std::make_shared<PredictArgs>();
+  auto* sub = app.add_subcommand(
+      "predict",
+      "Segment new images with a trained model: a label map per image (palette PNG of class "
+      "indices at the image's size), predictions.csv, optional overlays and probabilities");
+  sub->add_option("-m,--model", a->model, "Checkpoint file, or a run folder (its best checkpoint)")
+      ->required();
+  sub->add_option("-i,--input", a->inputs,
+                  "Images, folders of images or patterns such as 'scans/*.png' (repeatable)")
+      ->required();
+  sub->add_option("-o,--out", a->out, "Output folder")->required();
+  sub->add_flag("--recursive", a->recursive,
+                "Also take images in the folders below an input folder");
+  sub->add_option("--mode", a->mode,
+                  "resize (the paper's: whole image at the training size), sliding (native "
+                  "resolution, Gaussian-weighted tiles of the training size), auto (sliding for "
+                  "images over twice the training size)")
+      ->check(CLI::IsMember({"auto", "resize", "sliding"}))
+      ->capture_default_str();
+  sub->add_option("--overlap", a->overlap,
+                  "Sliding window: fraction of a tile shared with the next")
+      ->check(CLI::Range(0.0, 0.95))
+      ->capture_default_str();
+  sub->add_option("--tta", a->tta,
+                  "Test-time augmentation averaged as probabilities: none, flip (horizontal), "
+                  "flip4 (horizontal, vertical, both)")
+      ->check(CLI::IsMember({"none", "flip", "flip4"}))
+      ->capture_default_str();
+  sub->add_option("--min-size", a->min_size,
+                  "Remove predicted objects smaller than this many pixels (default 0: keep all)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--overlay", a->overlay, "Also write overlays/NAME.png: the image with the labels");
+  sub->add_option("--probabilities", a->probabilities,
+                  "Also write per-class probabilities: png (16-bit) or tiff (float32)")
+      ->check(CLI::IsMember({"png", "tiff"}));
+  add_device_flag(sub, a->device)->capture_default_str();
+  sub->add_option("--precision", a->precision, "Arithmetic: fp32, bf16 (CPU or CUDA), fp16 (CUDA)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  sub->add_option("--batch", a->batch, "Images (resize) or tiles (sliding) per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  add_overwrite_flag(sub, a->overwrite);
+  add_progress_flag(sub, a->progress);
+  sub->footer(
+      "Examples:\n"
+      "  svanet predict -m runs/demo -i demo_data/images -o preds\n"
+      "  svanet predict -m best.pt -i 'scans/*.png' -o preds --mode sliding --tta flip --overlay\n"
+      "Inputs whose outputs exist are skipped, so an interrupted folder resumes; an unreadable "
+      "image is reported and skipped (exit status 1 at the end).");
+  return {sub, [a] { return run_predict(*a); }};
+}
+
+}  // namespace svanet::cli
