@@ -1,7 +1,9 @@
 #include "commands.h"
 
 #include "svanet/common/error.h"
+#include "svanet/engine/predict.h"
 #include "svanet/io/checkpoint.h"
+#include "svanet/io/export.h"
 #include "svanet/io/pytorch_file.h"
 #include "svanet/official/convert.h"
 #include "svanet/utils/text.h"
@@ -118,6 +120,43 @@ Command register_checkpoint_info(CLI::App& app) {
             for (const auto& [k, v] : meta.metrics)
               std::printf("  metric:      %s = %g\n", k.c_str(), v);
             if (!meta.note.empty()) std::printf("note:          %s\n", meta.note.c_str());
+            return 0;
+          }};
+}
+
+Command register_export(CLI::App& app) {
+  struct ExportArgs {
+    std::string input, output, format = "official";
+  };
+  auto a = std::make_shared<ExportArgs>();
+  auto* sub = app.add_subcommand(
+      "export",
+      "Write a checkpoint's weights for PyTorch: in the official SvANet key layout (the "
+      "reverse of convert-official) or as svanet's plain state dict with a JSON model spec");
+  sub->add_option("checkpoint", a->input, "svanet checkpoint, or a run folder (its best)")
+      ->required();
+  sub->add_option("output", a->output, "State dict to write (torch.save format)")->required();
+  sub->add_option("--format", a->format,
+                  "official (load into the authors' code) or svanet (plain state dict plus "
+                  "OUTPUT.json with the model spec)")
+      ->check(CLI::IsMember({"official", "svanet"}))
+      ->capture_default_str();
+  sub->footer(
+      "Examples:\n"
+      "  svanet export runs/fives official_layout.pth\n"
+      "  svanet export best.pt weights.pt --format svanet\n"
+      "In Python: model.load_state_dict(torch.load('official_layout.pth')).");
+  return {sub, [a] {
+            const auto checkpoint = engine::resolve_model(a->input);
+            if (a->format == "official") {
+              const auto r = official::export_official_checkpoint(checkpoint, a->output);
+              std::printf("wrote %zu tensors of %s in the official layout to %s\n", r.tensors,
+                          r.model.c_str(), a->output.c_str());
+            } else {
+              const auto r = io::export_state_dict(checkpoint, a->output);
+              std::printf("wrote %zu tensors to %s and the model spec to %s\n", r.tensors,
+                          r.weights.c_str(), r.sidecar.c_str());
+            }
             return 0;
           }};
 }

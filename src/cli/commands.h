@@ -58,6 +58,7 @@ Command register_data_stats(CLI::App& app);
 Command register_demo_data(CLI::App& app);
 Command register_slice_volumes(CLI::App& app);
 Command register_convert(CLI::App& app);
+Command register_export(CLI::App& app);
 Command register_version(CLI::App& app);
 Command register_models(CLI::App& app);
 Command register_list(CLI::App& app);

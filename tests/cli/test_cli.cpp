@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace svanet::test {
 namespace {
@@ -113,6 +114,15 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("classes:       background, polyp"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("normalization: reference"), std::string::npos) << r.output;
+  // And back to the official layout: the same keys, in any order.
+  const auto back = (dir.path() / "back.pth").string();
+  r = run("export " + ours + " " + back);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("in the official layout to " + back), std::string::npos) << r.output;
+  std::set<std::string> expected_keys, exported_keys;
+  for (const auto& [k, t] : sd) expected_keys.insert(k);
+  for (const auto& [k, t] : io::read_pytorch_state_dict(back)) exported_keys.insert(k);
+  EXPECT_EQ(exported_keys, expected_keys);
   // An explicit model that does not fit the weights is refused, naming tensors.
   r = run("convert-official " + official + " " + ours + " --architecture svanet_r18");
   EXPECT_EQ(r.status, 1);

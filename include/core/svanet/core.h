@@ -15,6 +15,7 @@
 #include "svanet/inference/predictor.h"
 #include "svanet/inference/sliding_window.h"
 #include "svanet/io/checkpoint.h"
+#include "svanet/io/export.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/io/pytorch_file.h"
 #include "svanet/io/state_dict.h"

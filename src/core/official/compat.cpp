@@ -4,6 +4,8 @@
 #include "svanet/models/registry.h"
 #include "svanet/utils/text.h"
 
+#include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <regex>
@@ -149,6 +151,157 @@ std::vector<std::pair<std::string, std::string>> official_to_svanet_keys(
   out.reserve(official_keys.size());
   for (const auto& key : official_keys) {
     out.emplace_back(key, to_svanet_key(key));
+  }
+  return out;
+}
+
+namespace {
+
+/// `conv.weight` / `bn.<x>` -> `Conv.weight` / `Bn.<x>`.
+std::string official_conv_bn(const std::string& rest, const std::string& key) {
+  static const std::regex conv(R"(^conv\.(weight|bias)$)");
+  static const std::regex bn(R"(^bn\.(weight|bias|running_mean|running_var|num_batches_tracked)$)");
+  std::smatch m;
+  if (std::regex_match(rest, m, conv)) return "Conv." + m[1].str();
+  if (std::regex_match(rest, m, bn)) return "Bn." + m[1].str();
+  SVANET_FAIL("'", key, "' has no counterpart in the official SvANet models");
+}
+
+std::string index1(const std::string& zero_based) {
+  return std::to_string(std::stoll(zero_based) + 1);
+}
+
+/// The inside of one of our AssembleFormers; `blocks` is how many global
+/// blocks it has (the official final norm is GlobalRep.<blocks>).
+std::string official_former(const std::string& rest, int64_t blocks, const std::string& key) {
+  static const std::regex local(R"(^local_(conv|proj)\.(.*)$)");
+  static const std::regex norm(R"(^global_blocks\.(\d+)\.(attn_norm|ffn_norm)\.(\w+)$)");
+  static const std::regex attn(R"(^global_blocks\.(\d+)\.attn\.(qkv|out)\.(.*)$)");
+  static const std::regex ffn(R"(^global_blocks\.(\d+)\.ffn_fc([12])\.(.*)$)");
+  static const std::regex global_norm(R"(^global_norm\.(\w+)$)");
+  static const std::regex proj(R"(^fuse_proj\.(.*)$)");
+  std::smatch m;
+  if (std::regex_match(rest, m, local)) {
+    return std::string("LocalRep.") + (m[1] == "conv" ? "0." : "2.") + official_conv_bn(m[2], key);
+  }
+  if (std::regex_match(rest, m, norm)) {
+    return "GlobalRep." + m[1].str() +
+           (m[2] == "attn_norm" ? ".PreNormAttn.0." : ".PreNormFfn.0.") + m[3].str();
+  }
+  if (std::regex_match(rest, m, attn)) {
+    return "GlobalRep." + m[1].str() + ".PreNormAttn.1." +
+           (m[2] == "qkv" ? "qkv_proj." : "out_proj.") + official_conv_bn(m[3], key);
+  }
+  if (std::regex_match(rest, m, ffn)) {
+    return "GlobalRep." + m[1].str() + ".PreNormFfn." + (m[2] == "1" ? "1." : "3.") +
+           official_conv_bn(m[3], key);
+  }
+  if (std::regex_match(rest, m, global_norm)) {
+    return "GlobalRep." + std::to_string(blocks) + "." + m[1].str();
+  }
+  if (std::regex_match(rest, m, proj)) return "ConvProj." + official_conv_bn(m[1], key);
+  SVANET_FAIL("'", key, "' has no counterpart in the official SvANet models");
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> svanet_to_official_keys(
+    const std::vector<std::string>& svanet_keys) {
+  // Global blocks per AssembleFormer, by the prefix before `.global_blocks.`.
+  static const std::regex block(R"(^(.*\.former(?:\.\d+)?)\.global_blocks\.(\d+)\..*$)");
+  std::map<std::string, int64_t> blocks;
+  std::smatch m;
+  for (const auto& key : svanet_keys) {
+    if (std::regex_match(key, m, block)) {
+      auto& n = blocks[m[1].str()];
+      n = std::max<int64_t>(n, std::stoll(m[2].str()) + 1);
+    }
+  }
+  using M = std::smatch;
+  using S = std::string;
+  auto former = [&](const S& prefix, const S& rest, const S& key) {
+    const auto it = blocks.find(prefix);
+    return official_former(rest, it == blocks.end() ? 0 : it->second, key);
+  };
+  const std::vector<std::pair<std::regex, std::function<S(const M&, const S&)>>> table = {
+      {std::regex(R"(^encoder\.stem\.(.*)$)"),
+       [](const M& m, const S& k) { return "Encoder.Conv1." + official_conv_bn(m[1], k); }},
+      {std::regex(R"(^encoder\.layer([1-4])\.(\d+)\.(conv[123]|downsample)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         S part = m[3].str();
+         part[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(part[0])));
+         return "Encoder.Layer" + (m[1] == "1" ? S("1.1") : m[1].str()) + "." + m[2].str() + "." +
+                part + "." + official_conv_bn(m[4], k);
+       }},
+      {std::regex(R"(^bottlenecks\.(\d+)\.(expand|spatial|project)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         static const std::map<S, S> part = {{"expand", "0"}, {"spatial", "1"}, {"project", "3"}};
+         return "SegHead.ConvB" + index1(m[1]) + ".Bottleneck." + part.at(m[2]) + "." +
+                official_conv_bn(m[3], k);
+       }},
+      {std::regex(R"(^bottlenecks\.(\d+)\.attention\.(reduce|expand)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.ConvB" + index1(m[1]) + ".Bottleneck.2.SELayer." +
+                (m[2] == "reduce" ? "0." : "1.") + official_conv_bn(m[3], k);
+       }},
+      {std::regex(R"(^(bottlenecks\.(\d+)\.former)\.(.*)$)"),
+       [&](const M& m, const S& k) {
+         return "SegHead.ConvB" + index1(m[2]) + ".ViTLayer." + former(m[1], m[3], k);
+       }},
+      {std::regex(R"(^cross_(\d)_(\d)\.blocks\.(\d+)\.(conv3x3|conv1x1)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.Convr" + m[1].str() + m[2].str() + ".Conv" + index1(m[3]) + ".Conv." +
+                (m[4] == "conv3x3" ? "0." : "1.") + official_conv_bn(m[5], k);
+       }},
+      {std::regex(R"(^cross_(\d)_(\d)\.squeeze\.(\d+)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.Convr" + m[1].str() + m[2].str() + ".Squeeze" + index1(m[3]) + "." +
+                official_conv_bn(m[4], k);
+       }},
+      {std::regex(R"(^link\.up\.(\d+)\.(reduce|deconv|expand)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         static const std::map<S, S> part = {{"reduce", "0"}, {"deconv", "1"}, {"expand", "2"}};
+         return "SegHead.LinkHead.UpLink" + index1(m[1]) + ".TPConv." + part.at(m[2]) + "." +
+                official_conv_bn(m[3], k);
+       }},
+      {std::regex(R"(^link\.fuse\.(\d+)\.(conv3x3|conv1x1)\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.LinkHead.CatLinkConv" + index1(m[1]) + ".Conv." +
+                (m[2] == "conv3x3" ? "0." : "1.") + official_conv_bn(m[3], k);
+       }},
+      {std::regex(R"(^(link\.former\.(\d+))\.(.*)$)"),
+       [&](const M& m, const S& k) {
+         return "SegHead.LinkHead.ViTLayer" + index1(m[2]) + "." + former(m[1], m[3], k);
+       }},
+      {std::regex(R"(^aspp\.branches\.([0-3])\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.Aspp.aspp_layer.Convs." + m[1].str() + "." + official_conv_bn(m[2], k);
+       }},
+      {std::regex(R"(^aspp\.pooling\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.Aspp.aspp_layer.Convs.4.AsppPool.conv_1x1." + official_conv_bn(m[1], k);
+       }},
+      {std::regex(R"(^aspp\.project\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.Aspp.aspp_layer.Project." + official_conv_bn(m[1], k);
+       }},
+      {std::regex(R"(^classifier\.(.*)$)"),
+       [](const M& m, const S& k) {
+         return "SegHead.Classifier.Classifier." + official_conv_bn(m[1], k);
+       }},
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& key : svanet_keys) {
+    if (is_svanet_only_key(key)) continue;
+    bool found = false;
+    for (const auto& [pattern, map] : table) {
+      if (std::regex_match(key, m, pattern)) {
+        out.emplace_back(key, map(m, key));
+        found = true;
+        break;
+      }
+    }
+    SVANET_CHECK(found, "'", key, "' has no counterpart in the official SvANet models");
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -121,6 +122,29 @@ ConvertReport convert_official_checkpoint(const std::string& input, const std::s
   io::save_checkpoint(output, *model, meta);
   report.tensors = mapped.size();
   return report;
+}
+
+ExportReport export_official_checkpoint(const std::string& checkpoint, const std::string& output) {
+  const auto loaded = io::load_checkpoint(checkpoint);
+  const auto ours = io::state_dict(*loaded.model);
+  std::vector<std::string> keys;
+  keys.reserve(ours.size());
+  for (const auto& entry : ours) keys.push_back(entry.first);
+  std::vector<std::pair<std::string, std::string>> mapping;
+  try {
+    mapping = svanet_to_official_keys(keys);
+  } catch (const Error& e) {
+    SVANET_FAIL(checkpoint, ": model '", loaded.meta.model.name, "' has no official layout (",
+                e.what(), ")");
+  }
+  std::map<std::string, torch::Tensor> by_key(ours.begin(), ours.end());
+  io::StateDict official;
+  official.reserve(mapping.size());
+  for (const auto& [key, official_key] : mapping) {
+    official.emplace_back(official_key, by_key.at(key));
+  }
+  io::write_pytorch_state_dict(output, official);
+  return {loaded.meta.model.name, official.size()};
 }
 
 }  // namespace svanet::official

@@ -6,13 +6,18 @@
 #include "support/test_support.h"
 
 #include "svanet/io/checkpoint.h"
+#include "svanet/io/export.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/io/state_dict.h"
+#include "svanet/models/registry.h"
 #include "svanet/official/compat.h"
 #include "svanet/official/convert.h"
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace svanet::test {
 namespace {
@@ -108,6 +113,99 @@ TEST(ConvertOfficial, UnknownAndMissingTensorsAreListed) {
       official::convert_official_checkpoint(missing_path, (dir.path() / "o.pt").string()),
       "1 missing key(s) [encoder.stem.bn.num_batches_tracked]");
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "o.pt"));
+}
+
+TEST(ExportOfficial, EveryOfficialVariantGetsExactlyTheOfficialKeysAndShapes) {
+  const auto variants = official_variants();
+  for (const auto& [name, variant] : variants.items()) {
+    SCOPED_TRACE(name);
+    const auto spec = official::spec_from_official_args(variant.at("official_args"),
+                                                        variant.at("num_classes"), 256);
+    const auto ours = io::state_dict(*create_model(spec));
+    std::vector<std::string> keys;
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const auto& [k, t] : ours) {
+      keys.push_back(k);
+      shapes[k] = t.sizes().vec();
+    }
+    std::map<std::string, std::vector<int64_t>> exported, expected;
+    for (const auto& [key, official_key] : official::svanet_to_official_keys(keys)) {
+      EXPECT_TRUE(exported.emplace(official_key, shapes.at(key)).second) << official_key;
+      EXPECT_EQ(official::to_svanet_key(official_key), key);
+    }
+    for (const auto& entry : variant.at("state_dict")) {
+      expected[entry.at(0).get<std::string>()] = entry.at(1).get<std::vector<int64_t>>();
+    }
+    EXPECT_EQ(exported, expected);
+  }
+}
+
+TEST(ExportOfficial, ConvertingTheExportBackGivesTheSameWeightsBitForBit) {
+  TempDir dir;
+  torch::manual_seed(3);
+  auto model = create_model("svanet_test", ModelOptions().num_classes(3));
+  // Non-trivial BatchNorm statistics, as after training.
+  for (auto& b : model->named_buffers()) {
+    if (b.value().is_floating_point()) b.value().uniform_(0.5, 1.5);
+  }
+  const auto original = (dir.path() / "model.pt").string();
+  io::CheckpointMeta meta;
+  meta.classes = {"background", "a", "b"};
+  io::save_checkpoint(original, *model, meta);
+  const auto exported = (dir.path() / "official.pth").string();
+  const auto report = official::export_official_checkpoint(original, exported);
+  EXPECT_EQ(report.model, "svanet_test");
+
+  official::ConvertOptions options;
+  options.spec = model->spec();
+  const auto back = (dir.path() / "back.pt").string();
+  official::convert_official_checkpoint(exported, back, options);
+  const auto a = io::state_dict(*io::load_checkpoint(original).model);
+  const auto b = io::state_dict(*io::load_checkpoint(back).model);
+  ASSERT_EQ(a.size(), b.size());
+  size_t compared = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    if (official::is_svanet_only_key(a[i].first)) continue;
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+    ++compared;
+  }
+  EXPECT_EQ(compared, report.tensors);
+}
+
+TEST(ExportOfficial, ModelsWithoutAnOfficialLayoutAreRefusedByName) {
+  TempDir dir;
+  const auto path = (dir.path() / "unet.pt").string();
+  io::save_checkpoint(path, *create_model("unet_small", ModelOptions()), {});
+  ASSERT_THROWS_WITH(official::export_official_checkpoint(path, (dir.path() / "o.pth").string()),
+                     "model 'unet_small' has no official layout");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "o.pth"));
+}
+
+TEST(ExportPlain, WritesTheStateDictAndAModelSpecBeside) {
+  TempDir dir;
+  auto model = create_model("svanet_test", ModelOptions().num_classes(2));
+  const auto path = (dir.path() / "model.pt").string();
+  io::CheckpointMeta meta;
+  meta.classes = {"background", "polyp \"big\""};
+  io::save_checkpoint(path, *model, meta);
+  const auto r = io::export_state_dict(path, (dir.path() / "weights.pt").string());
+  EXPECT_EQ(r.sidecar, (dir.path() / "weights.json").string());
+  const auto sd = io::read_pytorch_state_dict(r.weights);
+  const auto ours = io::state_dict(*model);
+  ASSERT_EQ(sd.size(), ours.size());
+  for (size_t i = 0; i < sd.size(); ++i) {
+    EXPECT_EQ(sd[i].first, ours[i].first);
+    EXPECT_TRUE(torch::equal(sd[i].second, ours[i].second)) << sd[i].first;
+  }
+  std::ifstream in(r.sidecar);
+  const auto spec = Json::parse(in);
+  EXPECT_EQ(spec.at("model").at("name"), "svanet_test");
+  EXPECT_EQ(spec.at("model").at("num_classes").get<int64_t>(), 2);
+  EXPECT_EQ(spec.at("classes").at(1), "polyp \"big\"");
+  EXPECT_EQ(spec.at("normalization").at("mode"), "imagenet");
+  ASSERT_THROWS_WITH(io::export_state_dict(path, (dir.path() / "w.json").string()),
+                     "another extension than .json");
 }
 
 }  // namespace

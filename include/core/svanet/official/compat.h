@@ -23,6 +23,15 @@ std::string to_svanet_key(const std::string& official_key);
 std::vector<std::pair<std::string, std::string>> official_to_svanet_keys(
     const std::vector<std::string>& official_keys);
 
+/// The inverse of to_svanet_key for a whole state dict of ours, in order:
+/// (ours, official) pairs. Keys without an official counterpart
+/// (is_svanet_only_key) are left out; any other key that the official
+/// models do not have throws svanet::Error naming it. A whole state dict is
+/// needed because the official AssembleFormer numbers its final norm after
+/// its blocks.
+std::vector<std::pair<std::string, std::string>> svanet_to_official_keys(
+    const std::vector<std::string>& svanet_keys);
+
 /// Whether one of our state-dict entries has no official counterpart by
 /// design: the scale-variant attention's region masks, which the official
 /// code keeps outside its state dict and redraws at every construction.

@@ -44,4 +44,18 @@ struct ConvertReport {
 ConvertReport convert_official_checkpoint(const std::string& input, const std::string& output,
                                           const ConvertOptions& options = {});
 
+/// What export_official_checkpoint wrote.
+struct ExportReport {
+  std::string model;
+  size_t tensors = 0;
+};
+
+/// The reverse of convert_official_checkpoint: writes the weights of an
+/// svanet checkpoint as a state dict in the official SvANet key layout
+/// (torch.save's zip format), so that the authors' code loads them with
+/// `model.load_state_dict(torch.load(path))`. Only SvANet and DeepLabv3
+/// models have an official layout; others throw svanet::Error naming the
+/// model. Written atomically.
+ExportReport export_official_checkpoint(const std::string& checkpoint, const std::string& output);
+
 }  // namespace svanet::official
