@@ -2,11 +2,13 @@
 
 #include "svanet/common/error.h"
 #include "svanet/inference/sliding_window.h"
+#include "svanet/models/layers.h"
 #include "svanet/runtime/precision.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <utility>
 
 namespace svanet::inference {
@@ -52,11 +54,11 @@ Tta parse_tta(const std::string& text) {
 }
 
 Predictor::Predictor(const std::string& checkpoint, PredictorOptions options)
-    : options_(std::move(options)) {
-  device_ = runtime::resolve_device(options_.device);
-  auto loaded = io::load_checkpoint(checkpoint, device_);
-  *this = Predictor(loaded.model, std::move(loaded.meta), options_);
-}
+    : Predictor(io::load_checkpoint(checkpoint, runtime::resolve_device(options.device)),
+                options) {}
+
+Predictor::Predictor(io::LoadedCheckpoint loaded, PredictorOptions options)
+    : Predictor(std::move(loaded.model), std::move(loaded.meta), std::move(options)) {}
 
 Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
                      PredictorOptions options)
@@ -75,6 +77,24 @@ Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
   autocast_ = runtime::autocast_dtype(options_.precision, device_);
   model_->to(device_);
   model_->eval();
+  if (options_.fold_batchnorm) models::fold_batchnorm(*model_);
+  if (options_.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  const auto& n = meta_.normalization;
+  if (n.mode != "reference") {
+    const auto c = model_->in_channels();
+    auto channels = [&](const auto& values) {
+      return torch::tensor(std::vector<double>(values.begin(), values.begin() + c))
+          .to(device_, torch::kFloat)
+          .view({c, 1, 1});
+    };
+    mean_ = channels(n.mean);
+    std_ = channels(n.std);
+  }
 }
 
 Mode Predictor::mode_for(int64_t height, int64_t width) const {
@@ -96,17 +116,7 @@ torch::Tensor Predictor::prepare(const torch::Tensor& image) const {
     // ITU-R BT.601 luma, as OpenCV's RGB-to-gray conversion.
     x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0);
   }
-  const auto& n = meta_.normalization;
-  if (n.mode != "reference") {
-    const auto c = x.size(0);
-    auto mean = torch::tensor(std::vector<double>(n.mean.begin(), n.mean.begin() + c))
-                    .to(device_, torch::kFloat)
-                    .view({c, 1, 1});
-    auto std = torch::tensor(std::vector<double>(n.std.begin(), n.std.begin() + c))
-                   .to(device_, torch::kFloat)
-                   .view({c, 1, 1});
-    x = (x - mean) / std;
-  }
+  if (mean_.defined()) x = (x - mean_) / std_;
   return x.contiguous();
 }
 
@@ -114,7 +124,9 @@ torch::Tensor Predictor::scores(const torch::Tensor& inputs) const {
   torch::NoGradGuard no_grad;
   runtime::AutocastGuard autocast(device_, autocast_);
   auto forward = [this](const torch::Tensor& x) {
-    return model_.ptr()->forward(x).to(torch::kFloat);
+    const auto input =
+        options_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+    return model_.ptr()->forward(input).to(torch::kFloat).contiguous();
   };
   if (options_.tta == Tta::kNone) return forward(inputs);
   std::vector<std::vector<int64_t>> flips{{}, {3}};
@@ -145,12 +157,21 @@ Prediction Predictor::predict(const torch::Tensor& image) const {
 
 std::vector<Prediction> Predictor::predict(const std::vector<torch::Tensor>& images) const {
   std::vector<Prediction> results(images.size());
-  std::vector<size_t> resized;  // indices of the images predicted in resize mode
+  // Images predicted in resize mode: their indices and inputs at the
+  // training size, batched after the sliding ones.
+  std::vector<size_t> resized;
+  std::vector<torch::Tensor> resized_inputs;
   for (size_t i = 0; i < images.size(); ++i) {
     const auto x = prepare(images[i]);
     const int64_t h = x.size(1), w = x.size(2);
     if (mode_for(h, w) == Mode::kResize) {
       resized.push_back(i);
+      resized_inputs.push_back(
+          F::interpolate(x.unsqueeze(0),
+                         F::InterpolateFuncOptions()
+                             .size(std::vector<int64_t>{training_size_, training_size_})
+                             .mode(torch::kBicubic)
+                             .align_corners(false)));
       continue;
     }
     SlidingWindowOptions sliding;
@@ -164,16 +185,10 @@ std::vector<Prediction> Predictor::predict(const std::vector<torch::Tensor>& ima
   const auto batch = static_cast<size_t>(options_.batch);
   for (size_t first = 0; first < resized.size(); first += batch) {
     const size_t last = std::min(resized.size(), first + batch);
-    std::vector<torch::Tensor> inputs;
-    for (size_t k = first; k < last; ++k) {
-      const auto x = prepare(images[resized[k]]).unsqueeze(0);
-      inputs.push_back(
-          F::interpolate(x, F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{training_size_, training_size_})
-                                .mode(torch::kBicubic)
-                                .align_corners(false)));
-    }
-    const auto s = scores(torch::cat(inputs, 0));
+    const auto s = scores(torch::cat(
+        std::vector<torch::Tensor>(resized_inputs.begin() + static_cast<std::ptrdiff_t>(first),
+                                   resized_inputs.begin() + static_cast<std::ptrdiff_t>(last)),
+        0));
     for (size_t k = first; k < last; ++k) {
       const auto& image = images[resized[k]];
       const auto native =

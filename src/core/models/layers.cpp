@@ -74,6 +74,45 @@ torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) {
   return apply_activation(std::move(y), options.activation());
 }
 
+bool ConvNormActImpl::fold_batchnorm() {
+  if (!bn || !conv) return false;
+  torch::NoGradGuard no_grad;
+  const auto& bo = bn->options;
+  auto scale = bo.affine() ? bn->weight : torch::ones_like(bn->running_var);
+  scale = scale / torch::sqrt(bn->running_var + bo.eps());
+  auto shift = bo.affine() ? bn->bias.clone() : torch::zeros_like(bn->running_mean);
+  shift -= bn->running_mean * scale;
+  if (conv->bias.defined()) shift += conv->bias * scale;
+  const auto& o = conv->options;
+  torch::nn::Conv2d fused(
+      torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
+          .stride(o.stride())
+          .padding(o.padding())
+          .dilation(o.dilation())
+          .groups(o.groups())
+          .padding_mode(o.padding_mode())
+          .bias(true));
+  fused->to(conv->weight.device(), conv->weight.scalar_type());
+  fused->weight.copy_(conv->weight * scale.view({-1, 1, 1, 1}));
+  fused->bias.copy_(shift);
+  fused->train(is_training());
+  conv = replace_module("conv", fused);
+  unregister_module("bn");
+  bn = nullptr;
+  return true;
+}
+
+int64_t fold_batchnorm(torch::nn::Module& module) {
+  TORCH_CHECK(!module.is_training(), "fold_batchnorm: the module must be in eval mode");
+  int64_t folded = 0;
+  for (const auto& child : module.modules(/*include_self=*/true)) {
+    if (auto* layer = dynamic_cast<ConvNormActImpl*>(child.get())) {
+      folded += layer->fold_batchnorm() ? 1 : 0;
+    }
+  }
+  return folded;
+}
+
 ConvBlockImpl::ConvBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride) {
   conv3x3 = register_module("conv3x3", ConvNormAct(ConvNormActOptions(in_channels, out_channels, 3)
                                                        .stride(stride)

@@ -198,6 +198,39 @@ TEST(Predictor, AFileCheckpointRebuildsEverything) {
   ASSERT_THROWS_WITH(Predictor((dir.path() / "missing.pt").string()), "missing.pt");
 }
 
+TEST(Predictor, FoldedBatchNormAndChannelsLastGiveTheSameProbabilities) {
+  // Statistics as a trained model has them, so that folding matters; each
+  // predictor gets its own copy of the model, as folding changes it.
+  const auto make_model = [] {
+    auto model = tiny_model();
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(1);
+    for (const auto& m : model->modules()) {
+      if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+        bn->running_mean.uniform_(-0.5, 0.5);
+        bn->running_var.uniform_(0.5, 2.0);
+      }
+    }
+    return model;
+  };
+  const auto image = torch::rand({3, 64, 96});
+  PredictorOptions plain;
+  plain.fold_batchnorm = false;
+  plain.mode = Mode::kSliding;
+  const auto want = make(make_model(), plain).predict(image).probabilities;
+  for (bool fold : {false, true}) {
+    for (bool channels_last : {false, true}) {
+      PredictorOptions options = plain;
+      options.fold_batchnorm = fold;
+      options.channels_last = channels_last;
+      const auto got = make(make_model(), options).predict(image).probabilities;
+      EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5))
+          << "fold " << fold << " channels-last " << channels_last << ": largest difference "
+          << (got - want).abs().max().item<double>();
+    }
+  }
+}
+
 TEST(Predictor, OptionsAreCheckedByName) {
   ASSERT_THROWS_WITH(inference::parse_mode("tiles"), "valid: auto, resize, sliding");
   ASSERT_THROWS_WITH(inference::parse_tta("rot90"), "valid: none, flip, flip4");

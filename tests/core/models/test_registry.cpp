@@ -6,6 +6,7 @@
 
 #include "svanet/common/error.h"
 #include "svanet/io/state_dict.h"
+#include "svanet/models/layers.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
 #include "svanet/models/svanet.h"
@@ -119,6 +120,63 @@ TEST_P(RegistryModelTest, SerializationRoundTripIsExact) {
   torch::NoGradGuard no_grad;
   auto x = torch::randn({1, 3, 64, 64});
   EXPECT_TRUE(torch::equal(model->forward(x), restored->forward(x)));
+}
+
+/// Gives every BatchNorm non-trivial statistics and affine parameters, as a
+/// trained model has (a fresh one has mean 0, variance 1, scale 1, shift 0,
+/// under which folding would change nothing whatever it did).
+void randomise_batchnorms(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : model.modules()) {
+    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+      if (bn->options.affine()) {
+        bn->weight.uniform_(0.5, 1.5);
+        bn->bias.uniform_(-0.5, 0.5);
+      }
+    }
+  }
+}
+
+TEST_P(RegistryModelTest, FoldingBatchNormKeepsTheEvalOutputs) {
+  auto model = make(3);
+  randomise_batchnorms(*model);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 64, 64});
+  const auto before = model->forward(x);
+  const auto batchnorms = [&] {
+    int64_t n = 0;
+    for (const auto& m : model->modules()) n += m->as<torch::nn::BatchNorm2d>() != nullptr ? 1 : 0;
+    return n;
+  };
+  const auto total = batchnorms();
+  const auto folded = models::fold_batchnorm(*model);
+  EXPECT_EQ(batchnorms(), total - folded);
+  if (total > 0) {
+    EXPECT_GT(folded, 0);
+  }
+  const auto after = model->forward(x);
+  EXPECT_TRUE(torch::allclose(after, before, 1e-4, 1e-4))
+      << "largest difference " << (after - before).abs().max().item<double>();
+  // Folding is for inference: a model in training mode is refused.
+  model->train();
+  EXPECT_THROW(models::fold_batchnorm(*model), c10::Error);
+}
+
+TEST_P(RegistryModelTest, ChannelsLastGivesTheSameOutputs) {
+  auto model = make(3);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({1, 3, 64, 64});
+  const auto before = model->forward(x);
+  for (auto& p : model->parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  const auto after = model->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::allclose(after, before, 1e-4, 1e-5))
+      << "largest difference " << (after - before).abs().max().item<double>();
 }
 
 TEST_P(RegistryModelTest, RecordsItsSpec) {

@@ -69,6 +69,11 @@ struct PredictorOptions {
   double overlap = 0.5;
   /// Images (resize mode) or tiles (sliding mode) per forward pass.
   int64_t batch = 4;
+  /// Fold each BatchNorm into the convolution before it (the same outputs
+  /// to float rounding, one pass fewer per layer).
+  bool fold_batchnorm = true;
+  /// Weights and inputs in channels-last (NHWC) memory layout.
+  bool channels_last = false;
 };
 
 struct Prediction {
@@ -109,6 +114,7 @@ class Predictor {
   torch::Tensor scores(const torch::Tensor& inputs) const;
 
  private:
+  Predictor(io::LoadedCheckpoint loaded, PredictorOptions options);
   torch::Tensor prepare(const torch::Tensor& image) const;
   Prediction finish(const torch::Tensor& scores, Mode mode) const;
 
@@ -118,6 +124,9 @@ class Predictor {
   torch::Device device_{torch::kCPU};
   torch::ScalarType autocast_ = torch::kFloat;
   int64_t training_size_ = 0;
+  /// Normalisation as (C, 1, 1) tensors on the device; undefined for
+  /// "reference" (the official code's, applied by the model).
+  torch::Tensor mean_, std_;
 };
 
 }  // namespace svanet::inference

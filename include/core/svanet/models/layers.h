@@ -51,6 +51,14 @@ struct ConvNormActImpl : torch::nn::Module {
   explicit ConvNormActImpl(const ConvNormActOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
 
+  /// Folds the BatchNorm's running statistics and affine parameters into the
+  /// convolution (weight scaled per output channel, bias added) and removes
+  /// the BatchNorm: the same eval-mode output in one pass instead of two.
+  /// Irreversible (training afterwards would no longer normalise); returns
+  /// false, changing nothing, without BatchNorm or for a transposed
+  /// convolution.
+  bool fold_batchnorm();
+
   ConvNormActOptions options;
   torch::nn::Conv2d conv{nullptr};
   torch::nn::ConvTranspose2d deconv{nullptr};
@@ -68,6 +76,11 @@ struct ConvBlockImpl : torch::nn::Module {
   ConvNormAct conv3x3{nullptr}, conv1x1{nullptr};
 };
 TORCH_MODULE(ConvBlock);
+
+/// Folds every ConvNormAct's BatchNorm under `module` into its convolution
+/// (see ConvNormActImpl::fold_batchnorm) for inference; returns how many
+/// were folded. The module must be in eval mode (it throws otherwise).
+int64_t fold_batchnorm(torch::nn::Module& module);
 
 /// Bilinear resize of (B, C, H, W) to (B, C, height, width); a no-op when the
 /// size already matches.
