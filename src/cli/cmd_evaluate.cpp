@@ -30,6 +30,8 @@ struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
   std::string pred, gt, dataset, classes, images, spacing, object_bins, object_bins_px;
   std::optional<double> iou_threshold;
+  std::string mode, tta;
+  double overlap = -1.0;  // < 0: the run config's
   bool flip = false, no_surface = false;
   std::optional<int64_t> overlays;
 };
@@ -85,7 +87,11 @@ int run_evaluate(const EvaluateArgs& a) {
     o.split = a.split;
     o.out = a.out;
     o.device = a.device;
-    o.flip = a.flip;
+    SVANET_CHECK(!(a.flip && !a.tta.empty()), "--flip is --tta flip; give one of them");
+    if (!a.mode.empty()) o.mode = a.mode;
+    if (!a.tta.empty()) o.tta = a.tta;
+    if (a.flip) o.tta = "flip";
+    if (a.overlap >= 0.0) o.overlap = a.overlap;
     o.overlays = a.overlays;
     o.iou_threshold = a.iou_threshold;
     if (a.no_surface) o.surface_distances = false;
@@ -95,6 +101,9 @@ int run_evaluate(const EvaluateArgs& a) {
   } else {
     SVANET_CHECK(!a.pred.empty() && !a.gt.empty() && !a.out.empty(),
                  "--pred, --gt and --out go together");
+    SVANET_CHECK(a.mode.empty() && a.tta.empty() && a.overlap < 0.0 && !a.flip,
+                 "--mode, --tta, --overlap and --flip are for --run; with --pred the masks are "
+                 "already predicted");
     engine::FolderEvaluateOptions o;
     o.log = console_log();
     o.pred_dir = a.pred;
@@ -175,7 +184,12 @@ Command register_evaluate(CLI::App& app) {
       ->capture_default_str();
   add_out_flag(sub, a->out);
   add_device_flag(sub, a->device)->capture_default_str();
-  sub->add_flag("--flip", a->flip, "Test-time augmentation: average with the flipped image");
+  add_mode_flag(sub, a->mode)->description(
+      "With --run: resize (default: the paper's), sliding or auto, as predict's (default: the "
+      "run config's evaluate.mode)");
+  add_overlap_flag(sub, a->overlap);
+  add_tta_flag(sub, a->tta);
+  sub->add_flag("--flip", a->flip, "Same as --tta flip");
   sub->add_option("--pred", a->pred, "Folder of predicted masks (class indices), by file stem");
   sub->add_option("--gt", a->gt, "Folder of ground-truth masks, by file stem");
   add_dataset_flag(sub, a->dataset);

@@ -76,21 +76,9 @@ Command register_predict(CLI::App& app) {
   sub->add_option("-o,--out", a->out, "Output folder")->required();
   sub->add_flag("--recursive", a->recursive,
                 "Also take images in the folders below an input folder");
-  sub->add_option("--mode", a->mode,
-                  "resize (the paper's: whole image at the training size), sliding (native "
-                  "resolution, Gaussian-weighted tiles of the training size), auto (sliding for "
-                  "images over twice the training size)")
-      ->check(CLI::IsMember({"auto", "resize", "sliding"}))
-      ->capture_default_str();
-  sub->add_option("--overlap", a->overlap,
-                  "Sliding window: fraction of a tile shared with the next")
-      ->check(CLI::Range(0.0, 0.95))
-      ->capture_default_str();
-  sub->add_option("--tta", a->tta,
-                  "Test-time augmentation averaged as probabilities: none, flip (horizontal), "
-                  "flip4 (horizontal, vertical, both)")
-      ->check(CLI::IsMember({"none", "flip", "flip4"}))
-      ->capture_default_str();
+  add_mode_flag(sub, a->mode)->capture_default_str();
+  add_overlap_flag(sub, a->overlap)->capture_default_str();
+  add_tta_flag(sub, a->tta)->capture_default_str();
   sub->add_option("--min-size", a->min_size,
                   "Remove predicted objects smaller than this many pixels (default 0: keep all)")
       ->check(CLI::NonNegativeNumber);

@@ -34,6 +34,10 @@ CLI::Option* add_set_flag(CLI::App* sub, std::vector<std::string>& value);
 CLI::Option* add_data_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value);
 CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
+/// --mode, --overlap and --tta of predict and evaluate.
+CLI::Option* add_mode_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_overlap_flag(CLI::App* sub, double& value);
+CLI::Option* add_tta_flag(CLI::App* sub, std::string& value);
 
 /// Prints a component's options, one per line, indented: name, type (or
 /// its choices) with the default, and the help line.

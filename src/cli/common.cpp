@@ -44,6 +44,28 @@ CLI::Option* add_device_flag(CLI::App* sub, std::string& value) {
                          "Device: auto (CUDA when available), cpu, cuda, cuda:N");
 }
 
+CLI::Option* add_mode_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--mode", value,
+                   "resize (the paper's: whole image at the training size), sliding (native "
+                   "resolution, Gaussian-weighted tiles of the training size), auto (sliding for "
+                   "images over twice the training size)")
+      ->check(CLI::IsMember({"auto", "resize", "sliding"}));
+}
+
+CLI::Option* add_overlap_flag(CLI::App* sub, double& value) {
+  return sub->add_option("--overlap", value, "Sliding window: fraction of a tile shared with the next")
+      ->check(CLI::Range(0.0, 0.95));
+}
+
+CLI::Option* add_tta_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--tta", value,
+                   "Test-time augmentation averaged as probabilities: none, flip (horizontal), "
+                   "flip4 (horizontal, vertical, both)")
+      ->check(CLI::IsMember({"none", "flip", "flip4"}));
+}
+
 CLI::Option* add_config_flag(CLI::App* sub, std::string& value) {
   return sub->add_option("--config", value, "Training config (YAML; see configs/)");
 }

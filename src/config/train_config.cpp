@@ -61,6 +61,13 @@ const Section<TrainSection>& train_section() {
   return s;
 }
 
+/// In [0, 1).
+ValueCheck<double> a_fraction() {
+  return ValueCheck<double>([](const double& v) {
+    return v >= 0 && v < 1 ? std::string() : "must be in [0, 1), got " + utils::format_number(v);
+  });
+}
+
 const Section<EvaluateSection>& evaluate_section() {
   static const auto s =
       Section<EvaluateSection>()
@@ -68,16 +75,16 @@ const Section<EvaluateSection>& evaluate_section() {
           .choice("checkpoint", SVANET_MEMBER(checkpoint), {"best", "last"})
           .value("after_training", SVANET_MEMBER(after_training))
           .value("iou_threshold", SVANET_MEMBER(iou_threshold),
-                 ValueCheck<double>([](const double& v) {
-                   return v >= 0 && v < 1 ? std::string()
-                                          : "must be in [0, 1), got " + utils::format_number(v);
-                 }))
+                 a_fraction())
           .value("image_bins_pct", SVANET_MEMBER(image_bins_pct))
           .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
           .value("object_bins_px", SVANET_MEMBER(object_bins_px))
           .value("surface_distances", SVANET_MEMBER(surface_distances))
           .value("overlays", SVANET_MEMBER(overlays), at_least<int64_t>(0))
-          .value("save_predictions", SVANET_MEMBER(save_predictions));
+          .value("save_predictions", SVANET_MEMBER(save_predictions))
+          .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})
+          .choice("tta", SVANET_MEMBER(tta), {"none", "flip", "flip4"})
+          .value("overlap", SVANET_MEMBER(overlap), a_fraction());
   return s;
 }
 

@@ -11,7 +11,7 @@
 #include "svanet/engine/inference.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/report.h"
-#include "svanet/inference/predict.h"
+#include "svanet/inference/predictor.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/parallel.h"
@@ -19,6 +19,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -137,46 +138,80 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   const auto& samples = split_samples(splits, options.split, run_dir);
   SVANET_CHECK(!samples.empty(), run_dir, ": the run's ", options.split, " split is empty");
 
-  const torch::Device device = runtime::resolve_device(options.device);
-  auto loaded = io::load_checkpoint(checkpoint.string(), device);
-  auto& model = loaded.model;
+  auto loaded = io::load_checkpoint(checkpoint.string(), runtime::resolve_device(options.device));
   SVANET_CHECK(loaded.meta.classes == index.definition.classes, checkpoint.string(),
                ": the checkpoint's classes (", utils::join(loaded.meta.classes, ", "),
                ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
-  const auto autocast = runtime::autocast_dtype(config.train.precision, device);
+  const auto& e = config.evaluate;
+  PredictorOptions po;
+  po.device = options.device;
+  po.precision = config.train.precision;
+  po.mode = inference::parse_mode(options.mode.value_or(e.mode));
+  po.tta = inference::parse_tta(options.tta.value_or(e.tta));
+  po.overlap = options.overlap.value_or(e.overlap);
+  po.batch = d.batch_size;
+  const auto meta = loaded.meta;
+  const Predictor predictor(loaded.model, loaded.meta, po);
+  const torch::Device device = predictor.device();
 
-  data::LoaderOptions lo;
-  lo.batch_size = d.batch_size;
-  lo.workers = d.workers;
-  lo.shuffle = false;
-  lo.drop_single = false;
-  lo.keep_native_masks = true;
-  lo.prefetch = device.is_cuda() ? 2 : 0;
-  const int64_t size = loaded.meta.model.options.image_size();
-  data::DataLoader loader(index.definition, samples,
-                          data::Transform::eval(size, loaded.meta.normalization), lo);
-  auto mo = metric_options(config.evaluate, index.definition.classes);
+  auto mo = metric_options(e, index.definition.classes);
   if (options.iou_threshold) mo.match.iou_threshold = *options.iou_threshold;
   if (options.surface_distances) mo.surface_distances = *options.surface_distances;
   if (options.object_bins_pct) mo.object_bins_pct = *options.object_bins_pct;
   if (options.object_bins_px) mo.object_bins_px = *options.object_bins_px;
   metrics::Evaluator evaluator(mo);
-  const bool save = options.save_predictions.value_or(config.evaluate.save_predictions);
+  const bool save = options.save_predictions.value_or(e.save_predictions);
   const fs::path predictions = out / "predictions";
   fs::create_directories(predictions);
-  loader.start_epoch(0);
-  while (auto batch = loader.next()) {
-    torch::Tensor logits;
-    {
-      runtime::AutocastGuard guard(device, autocast);
-      logits = inference::predict_logits(*model, batch->images.to(device), options.flip)
-                   .to(torch::kFloat);
-    }
-    const auto labels = add_batch(evaluator, logits, *batch);
+  const auto write_labels = [&](const std::vector<std::string>& stems,
+                                const std::vector<torch::Tensor>& labels) {
     utils::parallel_for(static_cast<int64_t>(labels.size()), [&](int64_t i) {
       const auto k = static_cast<size_t>(i);
-      data::write_mask_png((predictions / (batch->stems[k] + ".png")).string(), labels[k]);
+      data::write_mask_png((predictions / (stems[k] + ".png")).string(), labels[k]);
     });
+  };
+  const int64_t size = predictor.training_size();
+  if (po.mode == inference::Mode::kResize) {
+    // The paper's evaluation: the loader resizes (as in training), the
+    // logits are scored at that size and, resized back, at native size.
+    data::LoaderOptions lo;
+    lo.batch_size = d.batch_size;
+    lo.workers = d.workers;
+    lo.shuffle = false;
+    lo.drop_single = false;
+    lo.keep_native_masks = true;
+    lo.prefetch = device.is_cuda() ? 2 : 0;
+    data::DataLoader loader(index.definition, samples,
+                            data::Transform::eval(size, meta.normalization), lo);
+    loader.start_epoch(0);
+    while (auto batch = loader.next()) {
+      const auto scores = predictor.scores(batch->images.to(device));
+      write_labels(batch->stems, add_batch(evaluator, scores, *batch));
+    }
+  } else {
+    // Native resolution: each image as `svanet predict` sees it.
+    const auto chunk = static_cast<size_t>(std::max<int64_t>(1, d.batch_size));
+    for (size_t first = 0; first < samples.size(); first += chunk) {
+      const size_t n = std::min(chunk, samples.size() - first);
+      std::vector<data::LoadedSample> loaded_samples(n);
+      utils::parallel_for(static_cast<int64_t>(n), [&](int64_t i) {
+        const auto k = static_cast<size_t>(i);
+        loaded_samples[k] = data::load_sample(index.definition, samples[first + k]);
+      });
+      std::vector<torch::Tensor> images;
+      std::vector<std::string> stems;
+      for (size_t k = 0; k < n; ++k) {
+        images.push_back(loaded_samples[k].image);
+        stems.push_back(samples[first + k].stem);
+      }
+      const auto results = predictor.predict(images);
+      std::vector<torch::Tensor> labels;
+      for (size_t k = 0; k < n; ++k) {
+        labels.push_back(results[k].labels);
+        evaluator.add(stems[k], results[k].labels, loaded_samples[k].mask);
+      }
+      write_labels(stems, labels);
+    }
   }
   const auto records = evaluator.records();
   EvaluationResult result;
@@ -187,12 +222,21 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   evaluation::ReportOptions ro;
   ro.title = "svanet evaluation: " + index.definition.name + " " + options.split;
   ro.subject = "run " + fs::absolute(run).lexically_normal().string() + ", checkpoint " +
-               checkpoint.filename().string() + " (epoch " + std::to_string(loaded.meta.epoch + 1) +
+               checkpoint.filename().string() + " (epoch " + std::to_string(meta.epoch + 1) +
                ")";
-  ro.details = {{"model", loaded.meta.model.name},
-                {"input", "resized to " + std::to_string(size) + "x" + std::to_string(size) +
-                              "; reference metrics at that size, the rest at native size"},
-                {"test-time flip", options.flip ? "yes" : "no"}};
+  const auto side = std::to_string(size) + "x" + std::to_string(size);
+  ro.details = {{"model", meta.model.name},
+                {"input", po.mode == inference::Mode::kResize
+                              ? "resized to " + side +
+                                    "; reference metrics at that size, the rest at native size"
+                              : std::string("native size, sliding window of ") + side +
+                                    (po.mode == inference::Mode::kAuto
+                                         ? " for images over " +
+                                               utils::format_number(inference::kAutoSlidingFactor) +
+                                               "x that (the rest resized)"
+                                         : "") +
+                                    "; all metrics at native size"},
+                {"test-time augmentation", inference::to_string(po.tta)}};
   ro.overlays = options.overlays.value_or(config.evaluate.overlays);
   const auto definition = index.definition;
   evaluation::write_evaluation(

@@ -8,7 +8,9 @@
 #include "svanet/config/train_config.h"
 #include "svanet/data/demo.h"
 #include "svanet/engine/distributed.h"
+#include "svanet/data/image_io.h"
 #include "svanet/engine/evaluate.h"
+#include "svanet/engine/predict.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
@@ -163,6 +165,53 @@ TEST(Evaluate, ReusesTheTrainingsFolderOnlyForTheCheckpointItScored) {
             (run / "checkpoints" / "last.pt").string());
   ASSERT_THROWS_WITH(engine::run_checkpoint_file(run.string(), (run / "missing.pt").string()),
                      "missing.pt: no such checkpoint file");
+}
+
+TEST(Evaluate, SlidingModeScoresWhatPredictWrites) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  auto config = tiny_config(1, {"evaluate.after_training=false"});
+  ASSERT_TRUE(engine::train(config, run.string()).completed);
+  engine::EvaluateOptions eo;
+  eo.mode = "sliding";
+  eo.tta = "flip";
+  eo.out = (dir.path() / "eval_sliding").string();
+  const auto sliding = engine::evaluate_run(run.string(), eo);
+  // predict on the test images, the same way: the same masks.
+  const auto splits = nlohmann::json::parse(read(run / "splits.json"));
+  engine::PredictFilesOptions po;
+  po.model = run.string();
+  for (const auto& sample : splits.at("test")) {
+    po.inputs.push_back((tiny_dataset() / sample.at("image").get<std::string>()).string());
+  }
+  ASSERT_FALSE(po.inputs.empty());
+  po.out = (dir.path() / "predict").string();
+  po.predictor.mode = inference::Mode::kSliding;
+  po.predictor.tta = inference::Tta::kFlip;
+  const auto predicted = engine::predict_files(po);
+  ASSERT_TRUE(predicted.failures.empty());
+  ASSERT_EQ(predicted.predicted, static_cast<int64_t>(po.inputs.size()));
+  data::MaskEncoding indices;
+  indices.num_classes = 3;
+  int64_t compared = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(eo.out) / "predictions")) {
+    const auto other = fs::path(po.out) / entry.path().filename();
+    ASSERT_TRUE(fs::exists(other)) << other;
+    EXPECT_TRUE(torch::equal(data::read_mask(entry.path().string(), indices).indices,
+                             data::read_mask(other.string(), indices).indices))
+        << entry.path().filename();
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int64_t>(po.inputs.size()));
+  // The report says how it predicted; at the training size one tile is the
+  // whole image, so resize mode scores nearly the same.
+  EXPECT_NE(read(fs::path(eo.out) / "report.html").find("sliding window"), std::string::npos);
+  eo.mode = "resize";
+  eo.out = (dir.path() / "eval_resize").string();
+  const auto resized = engine::evaluate_run(run.string(), eo);
+  EXPECT_NEAR(resized.summary.reference.mdice, sliding.summary.reference.mdice, 2.0);
+  eo.mode = "slide";
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "unknown inference mode 'slide'");
 }
 
 TEST(Trainer, FindsRepeatFoldersInRepeatOrder) {

@@ -94,6 +94,16 @@ struct EvaluateSection {
   int64_t overlays = 6;
   /// Write each prediction as a palette PNG.
   bool save_predictions = true;
+  /// How images are predicted, as `svanet predict --mode`: resize (the
+  /// paper's: the loader resizes to the training size, metrics in reference
+  /// mode at that size, the rest with the logits resized back), sliding
+  /// (native resolution, Gaussian-weighted tiles of the training size) or
+  /// auto (sliding for images over twice the training size).
+  std::string mode = "resize";
+  /// Test-time augmentation, as `svanet predict --tta`: none, flip, flip4.
+  std::string tta = "none";
+  /// Sliding window: fraction of a tile shared with its neighbour.
+  double overlap = 0.5;
 };
 
 struct TrainConfig {

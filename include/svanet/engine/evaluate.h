@@ -29,9 +29,10 @@ struct EvaluateOptions {
   std::string out;
   /// auto, cpu, cuda or cuda:N.
   std::string device = "auto";
-  /// Average the logits with those of the flipped image.
-  bool flip = false;
   /// Overrides of the run config's evaluate section (unset = keep).
+  /// mode: resize, sliding or auto; tta: none, flip or flip4 (as predict's).
+  std::optional<std::string> mode, tta;
+  std::optional<double> overlap;
   std::optional<int64_t> overlays;
   std::optional<bool> save_predictions;
   std::optional<double> iou_threshold;
@@ -60,9 +61,11 @@ std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions
 /// repeats (each repeat's). None is an error naming the folder.
 std::vector<std::string> run_summaries(const std::string& dir, const std::string& split = "test");
 
-/// Predicts the split of a trained run with its checkpoint and scores it.
-/// Reference mode is scored at the model's resolution (as the official
-/// code), everything else at each image's native resolution.
+/// Predicts the split of a trained run with its checkpoint and scores it,
+/// through the same svanet::Predictor as `svanet predict`. In resize mode
+/// reference metrics are scored at the model's resolution (as the official
+/// code), everything else at each image's native resolution; in sliding
+/// mode, all at native resolution.
 EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions& options = {});
 
 struct FolderEvaluateOptions {
