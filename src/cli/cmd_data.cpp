@@ -89,22 +89,9 @@ int run_slice(SliceArgs args) {
       {"foreground", data::SliceSelection::kForeground},
       {"stride", data::SliceSelection::kStride},
       {"random", data::SliceSelection::kRandom}};
-  static const std::map<std::string, data::Intensity> intensities = {
-      {"official", data::Intensity::kOfficial},
-      {"window", data::Intensity::kWindow},
-      {"slice-max", data::Intensity::kSliceMax},
-      {"clip", data::Intensity::kClip},
-      {"percentile", data::Intensity::kPercentile}};
   args.options.selection = selections.at(args.selection);
-  args.options.intensity = intensities.at(args.intensity);
-  if (!args.window.empty()) {
-    const auto parts = utils::split(args.window, ',');
-    SVANET_CHECK(parts.size() == 2, "--window expects CENTRE,WIDTH, got '", args.window, "'");
-    args.options.window_centre = utils::parse_double(parts[0]);
-    args.options.window_width = utils::parse_double(parts[1]);
-    SVANET_CHECK(args.options.window_width > 0, "--window width must be positive");
-    if (args.intensity == "official") args.options.intensity = data::Intensity::kWindow;
-  }
+  args.options.intensity = data::parse_intensity(args.intensity);
+  if (!args.window.empty()) data::parse_window(args.window, args.options);
   if (args.jpg) args.options.image_extension = ".jpg";
   const auto s = data::slice_volumes(args.in, args.out, args.options);
   std::printf("wrote %s: %lld slices (%lld with labels) from %lld cases (%lld train, %lld test)\n",
@@ -174,15 +161,9 @@ Command register_slice_volumes(CLI::App& app) {
                   "Slices to keep: official, all, foreground, stride, random")
       ->check(CLI::IsMember({"official", "all", "foreground", "stride", "random"}))
       ->capture_default_str();
-  sub->add_option("--intensity", args->intensity,
-                  "Pixel scaling: official, window, slice-max, clip, percentile")
-      ->check(CLI::IsMember({"official", "window", "slice-max", "clip", "percentile"}))
-      ->capture_default_str();
-  sub->add_option("--window", args->window,
-                  "CT window CENTRE,WIDTH in HU (implies --intensity window)");
-  sub->add_option("--axis", args->options.axis,
-                  "NIfTI axis to slice along: 0 (i), 1 (j), 2 (k); default the dataset's")
-      ->check(CLI::Range(0, 2));
+  add_intensity_flag(sub, args->intensity)->capture_default_str();
+  add_window_flag(sub, args->window);
+  add_axis_flag(sub, args->options.axis);
   sub->add_option("--stride", args->options.stride, "Keep every N-th slice (stride selection)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

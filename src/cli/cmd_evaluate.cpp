@@ -184,9 +184,7 @@ Command register_evaluate(CLI::App& app) {
       ->capture_default_str();
   add_out_flag(sub, a->out);
   add_device_flag(sub, a->device)->capture_default_str();
-  add_mode_flag(sub, a->mode)->description(
-      "With --run: resize (default: the paper's), sliding or auto, as predict's (default: the "
-      "run config's evaluate.mode)");
+  add_mode_flag(sub, a->mode);
   add_overlap_flag(sub, a->overlap);
   add_tta_flag(sub, a->tta);
   sub->add_flag("--flip", a->flip, "Same as --tta flip");
@@ -210,7 +208,8 @@ Command register_evaluate(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->footer(
       "Writes summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html "
-      "(default folder RUN/eval_<split>).");
+      "(default folder RUN/eval_<split>). With --run, --mode, --tta and --overlap default to the "
+      "run config's evaluate section (resize: the paper's evaluation).");
   return {sub, [a] { return run_evaluate(*a); }};
 }
 

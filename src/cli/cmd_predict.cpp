@@ -15,10 +15,12 @@ namespace {
 struct PredictArgs {
   std::string model, out, device = "auto", precision = "fp32", mode = "auto", tta = "none";
   std::string probabilities, progress = "auto";
+  std::string intensity = "official", window;
   std::vector<std::string> inputs;
   bool recursive = false, overlay = false, overwrite = false;
   double overlap = 0.5;
   int64_t batch = 4, min_size = 0;
+  data::SliceOptions volumes;
 };
 
 int run_predict(const PredictArgs& a) {
@@ -37,10 +39,14 @@ int run_predict(const PredictArgs& a) {
   o.probabilities = a.probabilities;
   o.min_size = a.min_size;
   o.overwrite = a.overwrite;
+  o.volumes.dataset = a.volumes.dataset;
+  o.volumes.axis = a.volumes.axis;
+  o.volumes.intensity = data::parse_intensity(a.intensity);
+  if (!a.window.empty()) data::parse_window(a.window, o.volumes);
   o.progress_bar = want_progress_bar(a.progress);
   o.log = console_log();
   const auto r = engine::predict_files(o);
-  std::printf("predicted %lld image(s) with %s in %.1f s", static_cast<long long>(r.predicted),
+  std::printf("predicted %lld input(s) with %s in %.1f s", static_cast<long long>(r.predicted),
               r.checkpoint.c_str(), r.seconds);
   if (r.predicted > 0) {
     std::printf(" (%lld resized to the training size, %lld by sliding window)",
@@ -48,7 +54,7 @@ int run_predict(const PredictArgs& a) {
   }
   std::printf("\n");
   if (r.skipped > 0) {
-    std::printf("skipped %lld image(s) whose outputs exist (--overwrite redoes them)\n",
+    std::printf("skipped %lld input(s) whose outputs exist (--overwrite redoes them)\n",
                 static_cast<long long>(r.skipped));
   }
   std::printf("wrote label maps and %s\n", r.csv.c_str());
@@ -67,11 +73,13 @@ Command register_predict(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "predict",
       "Segment new images with a trained model: a label map per image (palette PNG of class "
-      "indices at the image's size), predictions.csv, optional overlays and probabilities");
+      "indices at the image's size; a NIfTI label volume per volume), predictions.csv, "
+      "optional overlays and probabilities");
   sub->add_option("-m,--model", a->model, "Checkpoint file, or a run folder (its best checkpoint)")
       ->required();
   sub->add_option("-i,--input", a->inputs,
-                  "Images, folders of images or patterns such as 'scans/*.png' (repeatable)")
+                  "Images or NIfTI volumes, folders of them, or patterns such as 'scans/*.png' "
+                  "(repeatable)")
       ->required();
   sub->add_option("-o,--out", a->out, "Output folder")->required();
   sub->add_flag("--recursive", a->recursive,
@@ -95,10 +103,18 @@ Command register_predict(CLI::App& app) {
       ->capture_default_str();
   add_overwrite_flag(sub, a->overwrite);
   add_progress_flag(sub, a->progress);
+  auto* volume_flags =
+      "NIfTI volumes: the slice-volumes rules of the training slices (--dataset atlas|kits23 for "
+      "their official ones)";
+  add_dataset_flag(sub, a->volumes.dataset)->group(volume_flags);
+  add_axis_flag(sub, a->volumes.axis)->group(volume_flags);
+  add_intensity_flag(sub, a->intensity)->capture_default_str()->group(volume_flags);
+  add_window_flag(sub, a->window)->group(volume_flags);
   sub->footer(
       "Examples:\n"
       "  svanet predict -m runs/demo -i demo_data/images -o preds\n"
       "  svanet predict -m best.pt -i 'scans/*.png' -o preds --mode sliding --tta flip --overlay\n"
+      "  svanet predict -m runs/kits -i volumes/ -o preds --dataset kits23   (NAME.nii.gz each)\n"
       "Inputs whose outputs exist are skipped, so an interrupted folder resumes; an unreadable "
       "image is reported and skipped (exit status 1 at the end).");
   return {sub, [a] { return run_predict(*a); }};

@@ -38,6 +38,10 @@ CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_mode_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_overlap_flag(CLI::App* sub, double& value);
 CLI::Option* add_tta_flag(CLI::App* sub, std::string& value);
+/// --axis, --intensity and --window of slice-volumes and predict (volumes).
+CLI::Option* add_axis_flag(CLI::App* sub, int& value);
+CLI::Option* add_intensity_flag(CLI::App* sub, std::string& value);
+CLI::Option* add_window_flag(CLI::App* sub, std::string& value);
 
 /// Prints a component's options, one per line, indented: name, type (or
 /// its choices) with the default, and the help line.

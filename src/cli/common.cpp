@@ -66,6 +66,25 @@ CLI::Option* add_tta_flag(CLI::App* sub, std::string& value) {
       ->check(CLI::IsMember({"none", "flip", "flip4"}));
 }
 
+CLI::Option* add_axis_flag(CLI::App* sub, int& value) {
+  return sub
+      ->add_option("--axis", value,
+                   "NIfTI axis to slice along: 0 (i), 1 (j), 2 (k); default the dataset's (else 2)")
+      ->check(CLI::Range(0, 2));
+}
+
+CLI::Option* add_intensity_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--intensity", value,
+                   "Pixel scaling: official, window, slice-max, clip, percentile")
+      ->check(CLI::IsMember({"official", "window", "slice-max", "clip", "percentile"}));
+}
+
+CLI::Option* add_window_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--window", value,
+                         "CT window CENTRE,WIDTH in HU (implies --intensity window)");
+}
+
 CLI::Option* add_config_flag(CLI::App* sub, std::string& value) {
   return sub->add_option("--config", value, "Training config (YAML; see configs/)");
 }

@@ -3,18 +3,23 @@
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
 #include "svanet/data/dataset.h"
+#include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"
 #include "utils/rng.h"
 
 #include <nifti2_io.h>
 #include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <tuple>
 
 namespace svanet::data {
 
@@ -219,7 +224,142 @@ cv::Mat to_pixels(const cv::Mat& slice, const Rules& r, const SliceOptions& o, f
   return out;
 }
 
+/// Voxel-value range mapped to 0..255 by the percentile rule.
+std::pair<float, float> percentile_range(const Volume& image) {
+  std::vector<float> sorted = image.data;
+  const auto at = [&](double q) {
+    auto k = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1));
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k),
+                     sorted.end());
+    return sorted[k];
+  };
+  const float lo = at(0.005);
+  return {lo, at(0.995)};
+}
+
+using NiftiPtr = std::unique_ptr<nifti_image, void (*)(nifti_image*)>;
+
 }  // namespace
+
+Intensity parse_intensity(const std::string& text) {
+  static const std::vector<std::pair<std::string, Intensity>> names = {
+      {"official", Intensity::kOfficial},
+      {"window", Intensity::kWindow},
+      {"slice-max", Intensity::kSliceMax},
+      {"clip", Intensity::kClip},
+      {"percentile", Intensity::kPercentile}};
+  for (const auto& [name, value] : names) {
+    if (name == text) return value;
+  }
+  SVANET_FAIL("unknown intensity rule '", text,
+              "' (valid: official, window, slice-max, clip, percentile)");
+}
+
+void parse_window(const std::string& text, SliceOptions& options) {
+  const auto parts = utils::split(text, ',');
+  SVANET_CHECK(parts.size() == 2, "--window expects CENTRE,WIDTH, got '", text, "'");
+  options.window_centre = utils::parse_double(parts[0]);
+  options.window_width = utils::parse_double(parts[1]);
+  SVANET_CHECK(options.window_width > 0, "--window width must be positive, got '", text, "'");
+  if (options.intensity == Intensity::kOfficial) options.intensity = Intensity::kWindow;
+}
+
+int slice_axis(const SliceOptions& options) { return rules_for(options).axis; }
+
+bool is_nifti_path(const std::string& path) { return is_nifti(fs::path(path)); }
+
+std::string nifti_stem(const std::string& path) { return stem_of(fs::path(path)); }
+
+VolumeSlices read_volume_slices(const std::string& path, const SliceOptions& options) {
+  const Rules rules = rules_for(options);
+  const Volume image = read_volume(path, /*apply_scaling=*/true);
+  float lo = 0, hi = 0;
+  if (rules.intensity == Intensity::kPercentile) std::tie(lo, hi) = percentile_range(image);
+  VolumeSlices out;
+  out.axis = rules.axis;
+  out.nx = image.nx;
+  out.ny = image.ny;
+  out.nz = image.nz;
+  for (int64_t s = 0; s < axis_length(image, rules.axis); ++s) {
+    const cv::Mat pixels = to_pixels(take_slice(image, rules.axis, s), rules, options, lo, hi);
+    out.slices.push_back(
+        torch::from_blob(pixels.data, {1, pixels.rows, pixels.cols}, torch::kUInt8)
+            .to(torch::kFloat)
+            .div_(255.0));
+  }
+  return out;
+}
+
+std::vector<torch::Tensor> read_label_slices(const std::string& path, int axis) {
+  SVANET_CHECK(axis >= 0 && axis <= 2, "slice axis must be 0, 1 or 2, got ", axis);
+  const Volume label = read_volume(path, /*apply_scaling=*/false);
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < axis_length(label, axis); ++s) {
+    cv::Mat classes;
+    take_slice(label, axis, s).convertTo(classes, CV_8U);
+    out.push_back(
+        torch::from_blob(classes.data, {classes.rows, classes.cols}, torch::kUInt8).clone());
+  }
+  return out;
+}
+
+void write_label_volume(const std::string& path, const std::string& like, int axis,
+                        const std::vector<torch::Tensor>& labels) {
+  SVANET_CHECK(is_nifti_path(path), path, ": a label volume is written as .nii or .nii.gz");
+  SVANET_CHECK(axis >= 0 && axis <= 2, "slice axis must be 0, 1 or 2, got ", axis);
+  NiftiPtr nim(nifti_image_read(like.c_str(), /*read_data=*/0), nifti_image_free);
+  SVANET_CHECK(nim != nullptr, like, ": cannot read the NIfTI header");
+  const int64_t nx = nim->nx, ny = nim->ny, nz = nim->nz;
+  const int64_t count = axis == 0 ? nx : (axis == 1 ? ny : nz);
+  const int64_t rows = axis == 1 ? nz : ny, cols = axis == 0 ? nz : nx;
+  SVANET_CHECK(static_cast<int64_t>(labels.size()) == count, path, ": ", labels.size(),
+               " label slices for a volume of ", count, " slices along axis ", axis);
+  std::vector<uint8_t> voxels(static_cast<size_t>(nx * ny * nz));
+  for (int64_t s = 0; s < count; ++s) {
+    const auto slice = labels[static_cast<size_t>(s)].to(torch::kUInt8).contiguous();
+    SVANET_CHECK(slice.dim() == 2 && slice.size(0) == rows && slice.size(1) == cols, path,
+                 ": label slice ", s, " is ", slice.sizes(), ", expected ", rows, "x", cols);
+    const auto* p = slice.data_ptr<uint8_t>();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        // Inverse of take_slice: (row, column) -> voxel (i, j, k).
+        const int64_t i = axis == 0 ? s : c;
+        const int64_t j = axis == 1 ? s : r;
+        const int64_t k = axis == 2 ? s : (axis == 0 ? c : r);
+        voxels[static_cast<size_t>(i + nx * (j + ny * k))] = p[r * cols + c];
+      }
+    }
+  }
+  nim->datatype = DT_UINT8;
+  nim->nbyper = 1;
+  nim->scl_slope = 1.0;
+  nim->scl_inter = 0.0;
+  nim->cal_min = 0.0;
+  nim->cal_max = voxels.empty() ? 0.0 : *std::max_element(voxels.begin(), voxels.end());
+  nim->intent_code = NIFTI_INTENT_LABEL;
+  nim->data = std::malloc(voxels.size());  // nifti_image_free releases it
+  SVANET_CHECK(nim->data != nullptr, path, ": out of memory for the label volume");
+  std::copy(voxels.begin(), voxels.end(), static_cast<uint8_t*>(nim->data));
+  // niftilib writes the file itself: write to a private temporary file, then
+  // move the bytes into place atomically.
+  const bool gz = utils::strip_suffix(path, ".gz").has_value();
+  const fs::path temp = fs::temp_directory_path() /
+                        ("svanet_label_" + std::to_string(::getpid()) + "_" +
+                         std::to_string(reinterpret_cast<uintptr_t>(nim.get())) +
+                         (gz ? ".nii.gz" : ".nii"));
+  SVANET_CHECK(nifti_set_filenames(nim.get(), temp.c_str(), 0, 1) == 0, path,
+               ": cannot name the label volume");
+  nifti_image_write(nim.get());
+  std::string bytes;
+  try {
+    bytes = utils::read_file(temp.string());
+  } catch (const std::exception&) {
+    SVANET_FAIL(path, ": could not write the label volume");
+  }
+  std::error_code ec;
+  fs::remove(temp, ec);
+  utils::write_file_atomic(path, bytes);
+}
 
 std::vector<VolumePair> find_volume_pairs(const std::string& in) {
   const fs::path root(in);
@@ -302,17 +442,7 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
                        " is not a class index (0..254)");
         }
         float lo = 0, hi = 0;
-        if (rules.intensity == Intensity::kPercentile) {
-          std::vector<float> sorted = image.data;
-          const auto at = [&](double q) {
-            auto k = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1));
-            std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k),
-                             sorted.end());
-            return sorted[k];
-          };
-          lo = at(0.005);
-          hi = at(0.995);
-        }
+        if (rules.intensity == Intensity::kPercentile) std::tie(lo, hi) = percentile_range(image);
         const auto keep =
             choose_slices(rules, options, label, options.seed + static_cast<uint64_t>(c) * 7919ULL);
         const char* split = is_test[static_cast<size_t>(c)] ? "test" : "train";

@@ -54,10 +54,18 @@ bool wildcard_match(const std::string& pattern, const std::string& name) {
   return p == pattern.size();
 }
 
+/// The output name of an input: its path below the input folder without
+/// the extension (both of .nii.gz).
 std::string without_extension(const fs::path& relative) {
   fs::path p = relative;
+  if (data::is_nifti_path(p.string())) return (p.parent_path() / data::nifti_stem(p.string())).generic_string();
   p.replace_extension();
   return p.generic_string();
+}
+
+bool is_input_file(const fs::directory_entry& entry) {
+  const auto path = entry.path().string();
+  return entry.is_regular_file() && (data::has_image_extension(path) || data::is_nifti_path(path));
 }
 
 /// What an exception says, without LibTorch's backtrace.
@@ -145,6 +153,8 @@ struct Outputs {
 struct Row {
   std::string file;
   int64_t height = 0, width = 0;
+  /// 1 for an image; a volume's slices (its counts are summed over them).
+  int64_t slices = 1;
   std::string mode;
   std::vector<ClassCounts> counts;
   double seconds = NAN;
@@ -152,7 +162,7 @@ struct Row {
 
 std::string csv_of(const std::vector<Row>& rows, const std::vector<std::string>& classes) {
   std::ostringstream out;
-  out << "file,height,width,mode";
+  out << "file,height,width,slices,mode";
   for (size_t c = 1; c < classes.size(); ++c) {
     const auto& n = classes[c];
     out << ',' << utils::csv_field(n + "_pixels") << ',' << utils::csv_field(n + "_objects") << ','
@@ -160,7 +170,8 @@ std::string csv_of(const std::vector<Row>& rows, const std::vector<std::string>&
   }
   out << ",seconds\n";
   for (const auto& r : rows) {
-    out << utils::csv_field(r.file) << ',' << r.height << ',' << r.width << ',' << r.mode;
+    out << utils::csv_field(r.file) << ',' << r.height << ',' << r.width << ',' << r.slices << ','
+        << r.mode;
     for (size_t c = 1; c < classes.size(); ++c) {
       const auto& k = r.counts[c];
       out << ',' << k.pixels << ',' << k.objects << ',' << k.largest;
@@ -203,7 +214,7 @@ std::vector<PredictInput> expand_inputs(const std::vector<std::string>& argument
       SVANET_CHECK(!found.empty(), argument, ": matches no file");
     } else if (fs::is_directory(path)) {
       auto add = [&](const fs::directory_entry& entry) {
-        if (entry.is_regular_file() && data::has_image_extension(entry.path().string())) {
+        if (is_input_file(entry)) {
           found.push_back(
               {entry.path().string(), without_extension(fs::relative(entry.path(), path))});
         }
@@ -215,7 +226,7 @@ std::vector<PredictInput> expand_inputs(const std::vector<std::string>& argument
       }
       SVANET_CHECK(!found.empty(), argument, ": the folder holds no image (",
                    recursive ? "" : "without --recursive, not below it; ",
-                   "png, jpg, jpeg, tif, tiff, bmp)");
+                   "png, jpg, jpeg, tif, tiff, bmp, nii, nii.gz)");
     } else {
       SVANET_CHECK(fs::exists(path), argument, ": no such file or folder");
       found.push_back({path.string(), without_extension(path.filename())});
@@ -229,8 +240,7 @@ std::vector<PredictInput> expand_inputs(const std::vector<std::string>& argument
     const auto [it, fresh] = by_name.emplace(input.name, input.path);
     SVANET_CHECK(fresh || it->second == input.path, it->second, " and ", input.path,
                  " would both be written as ", input.name,
-                 ".png; predict them into separate "
-                 "folders");
+                 "; predict them into separate folders");
   }
   // The same file given twice is predicted once.
   std::set<std::string> seen;
@@ -281,6 +291,10 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
 
   auto outputs_of = [&](const PredictInput& input) {
     Outputs p;
+    if (data::is_nifti_path(input.path)) {
+      p.mask = out / (input.name + ".nii.gz");
+      return p;  // overlays and probabilities are for 2D images
+    }
     p.mask = out / (input.name + ".png");
     if (o.overlay) p.overlay = out / "overlays" / (input.name + ".png");
     if (!o.probabilities.empty()) {
@@ -319,6 +333,25 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
     if (o.log) o.log(LogLevel::kError, inputs[i].path + ": " + why + " (skipped)");
   };
 
+  const auto batch_size = static_cast<size_t>(std::max<int64_t>(1, o.predictor.batch));
+  // The row of a label map, or of a volume's label slices (counts summed,
+  // largest object the largest of any slice); removes objects under min_size.
+  auto row_of = [&](const std::string& file, std::vector<torch::Tensor>& slices,
+                    const std::string& mode, int64_t min_size, double seconds) {
+    Row row{file, slices.front().size(0), slices.front().size(1),
+            static_cast<int64_t>(slices.size()), mode, {}, seconds};
+    row.counts.resize(static_cast<size_t>(num_classes));
+    for (auto& slice : slices) {
+      const auto counts = remove_small_objects(slice, num_classes, min_size);
+      for (size_t c = 0; c < counts.size(); ++c) {
+        row.counts[c].pixels += counts[c].pixels;
+        row.counts[c].objects += counts[c].objects;
+        row.counts[c].largest = std::max(row.counts[c].largest, counts[c].largest);
+      }
+    }
+    return row;
+  };
+
   // Inputs whose outputs exist: their rows come from the label maps written before.
   std::vector<size_t> todo;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -328,15 +361,16 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
     });
     if (done) {
       try {
-        data::MaskEncoding encoding;
-        encoding.num_classes = num_classes;
-        auto labels = data::read_mask(outputs_of(inputs[i]).mask.string(), encoding).indices;
-        rows[i] = {inputs[i].path,
-                   labels.size(0),
-                   labels.size(1),
-                   "existing",
-                   remove_small_objects(labels, num_classes, 0),
-                   NAN};
+        const auto mask = outputs_of(inputs[i]).mask.string();
+        std::vector<torch::Tensor> slices;
+        if (data::is_nifti_path(mask)) {
+          slices = data::read_label_slices(mask, data::slice_axis(o.volumes));
+        } else {
+          data::MaskEncoding encoding;
+          encoding.num_classes = num_classes;
+          slices.push_back(data::read_mask(mask, encoding).indices);
+        }
+        rows[i] = row_of(inputs[i].path, slices, "existing", 0, NAN);
         have_row[i] = true;
         ++result.skipped;
         progress.step(1, NAN);
@@ -348,7 +382,68 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
     todo.push_back(i);
   }
 
-  const auto batch = static_cast<size_t>(std::max<int64_t>(1, o.predictor.batch));
+  auto run_model = [&](const std::vector<torch::Tensor>& images, const std::string& first) {
+    try {
+      return predictor.predict(images);
+    } catch (const svanet::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      SVANET_FAIL("predict: the model failed on ", first, ": ", message_of(e));
+    }
+  };
+  // Volumes, one at a time, slice by slice.
+  std::vector<size_t> images_todo;
+  bool told = false;
+  for (const size_t i : todo) {
+    if (!data::is_nifti_path(inputs[i].path)) {
+      images_todo.push_back(i);
+      continue;
+    }
+    if (!told && (o.overlay || !o.probabilities.empty()) && o.log) {
+      o.log(LogLevel::kWarning,
+            "overlays and probability maps are written for 2D images, not for volumes");
+      told = true;
+    }
+    data::VolumeSlices volume;
+    try {
+      volume = data::read_volume_slices(inputs[i].path, o.volumes);
+    } catch (const std::exception& e) {
+      fail(i, message_of(e));
+      progress.step(1, NAN);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<torch::Tensor> labels;
+    std::string mode;
+    for (size_t first = 0; first < volume.slices.size(); first += batch_size) {
+      const size_t last = std::min(volume.slices.size(), first + batch_size);
+      auto predictions = run_model(
+          std::vector<torch::Tensor>(volume.slices.begin() + static_cast<std::ptrdiff_t>(first),
+                                     volume.slices.begin() + static_cast<std::ptrdiff_t>(last)),
+          inputs[i].path);
+      for (auto& p : predictions) {
+        mode = inference::to_string(p.mode);
+        labels.push_back(std::move(p.labels));
+      }
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    try {
+      const auto mask = outputs_of(inputs[i]).mask;
+      fs::create_directories(mask.parent_path());
+      rows[i] = row_of(inputs[i].path, labels, mode, o.min_size, seconds);
+      data::write_label_volume(mask.string(), inputs[i].path, volume.axis, labels);
+      have_row[i] = true;
+      ++result.predicted;
+      (mode == "sliding" ? result.slid : result.resized) += 1;
+    } catch (const std::exception& e) {
+      fail(i, message_of(e));
+    }
+    progress.step(1, NAN);
+  }
+  todo = images_todo;
+
+  const auto batch = batch_size;
   for (size_t first = 0; first < todo.size(); first += batch) {
     const size_t last = std::min(todo.size(), first + batch);
     std::vector<size_t> ok;
@@ -365,14 +460,7 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
     }
     if (images.empty()) continue;
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<inference::Prediction> predictions;
-    try {
-      predictions = predictor.predict(images);
-    } catch (const svanet::Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      SVANET_FAIL("predict: the model failed on ", inputs[ok.front()].path, ": ", message_of(e));
-    }
+    auto predictions = run_model(images, inputs[ok.front()].path);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
         static_cast<double>(images.size());
@@ -397,9 +485,8 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
             write_encoded(files.probabilities[static_cast<size_t>(c)].string(), mat);
           }
         }
-        rows[i] = {inputs[i].path,    p.labels.size(0),
-                   p.labels.size(1),  inference::to_string(p.mode),
-                   std::move(counts), seconds};
+        rows[i] = {inputs[i].path,   p.labels.size(0), p.labels.size(1), 1,
+                   inference::to_string(p.mode), std::move(counts), seconds};
         have_row[i] = true;
         ++result.predicted;
         (p.mode == inference::Mode::kSliding ? result.slid : result.resized) += 1;

@@ -281,7 +281,7 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
           (dir.path() / "broken.png").string() + " -o " + preds.string() + " --progress lines");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("broken.png"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("predicted 45 image(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("predicted 45 input(s)"), std::string::npos) << r.output;
   int masks = 0;
   for (const auto& e : std::filesystem::directory_iterator(test_images)) {
     const auto mask = preds / (e.path().stem().string() + ".png");
@@ -293,7 +293,7 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
   // Again without the broken file: everything is done already.
   r = run("predict -m " + out.string() + " -i " + test_images.string() + " -o " + preds.string());
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("skipped 45 image(s) whose outputs exist"), std::string::npos)
+  EXPECT_NE(r.output.find("skipped 45 input(s) whose outputs exist"), std::string::npos)
       << r.output;
 }
 

@@ -1,6 +1,7 @@
 // NIfTI volumes to 2D slices: the official selection rules, orientation,
 // case-level splits, and errors.
 
+#include "support/nifti_volume.h"
 #include "support/test_support.h"
 
 #include "svanet/data/dataset.h"
@@ -17,30 +18,6 @@ namespace svanet::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Writes a 3D volume (nx, ny, nz) whose voxel (i, j, k) is value(i, j, k).
-void write_volume(const fs::path& path, int64_t nx, int64_t ny, int64_t nz, int datatype,
-                  const std::function<double(int64_t, int64_t, int64_t)>& value) {
-  fs::create_directories(path.parent_path());
-  const int64_t dims[8] = {3, nx, ny, nz, 1, 1, 1, 1};
-  nifti_image* nim = nifti_make_new_nim(dims, datatype, 1);
-  ASSERT_NE(nim, nullptr);
-  for (int64_t k = 0; k < nz; ++k) {
-    for (int64_t j = 0; j < ny; ++j) {
-      for (int64_t i = 0; i < nx; ++i) {
-        const int64_t at = i + nx * (j + ny * k);
-        if (datatype == DT_INT16) {
-          static_cast<int16_t*>(nim->data)[at] = static_cast<int16_t>(value(i, j, k));
-        } else {
-          static_cast<float*>(nim->data)[at] = static_cast<float>(value(i, j, k));
-        }
-      }
-    }
-  }
-  ASSERT_EQ(nifti_set_filenames(nim, path.c_str(), 0, 1), 0);
-  nifti_image_write(nim);
-  nifti_image_free(nim);
-}
 
 TEST(SliceVolumes, AtlasOfficialRuleKeepsEveryFourthSliceAlongK) {
   TempDir dir;

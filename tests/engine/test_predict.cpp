@@ -2,11 +2,13 @@
 // depths and sizes with one corrupt file; resuming; names; outputs at the
 // inputs' sizes.
 
+#include "support/nifti_volume.h"
 #include "support/test_support.h"
 
 #include "svanet/common/error.h"
 #include "svanet/data/image_io.h"
 #include "svanet/data/opencv.h"
+#include "svanet/data/volumes.h"
 #include "svanet/engine/predict.h"
 #include "svanet/io/checkpoint.h"
 
@@ -116,13 +118,13 @@ TEST_F(PredictFiles, EveryReadableImageGetsALabelMapAtItsSizeAndTheCorruptOneIsN
   // Without --recursive the subfolder is not an input.
   EXPECT_FALSE(fs::exists(out_ / "sub"));
   const auto csv = read(r.csv);
-  EXPECT_EQ(csv.rfind("file,height,width,mode,lesion_pixels,lesion_objects,lesion_largest,"
+  EXPECT_EQ(csv.rfind("file,height,width,slices,mode,lesion_pixels,lesion_objects,lesion_largest,"
                       "nucleus_pixels,nucleus_objects,nucleus_largest,seconds\n",
                       0),
             0u)
       << csv;
-  EXPECT_NE(csv.find("deep16.tif,40,90,resize,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("wide.bmp,45,150,sliding,"), std::string::npos) << csv;  // 150 > 2 x 64
+  EXPECT_NE(csv.find("deep16.tif,40,90,1,resize,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("wide.bmp,45,150,1,sliding,"), std::string::npos) << csv;  // 150 > 2 x 64
   EXPECT_EQ(r.slid, 1);
   EXPECT_EQ(r.resized, 4);
 }
@@ -138,7 +140,7 @@ TEST_F(PredictFiles, ARerunSkipsFinishedImagesAndOverwriteRedoesThem) {
   EXPECT_EQ(read(out_ / "rgb.png"), first);
   // Rows of skipped images are rebuilt from their label maps.
   const auto csv = read(again.csv);
-  EXPECT_NE(csv.find("rgb.jpg,50,70,existing,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("rgb.jpg,50,70,1,existing,"), std::string::npos) << csv;
   o.overwrite = true;
   const auto redone = engine::predict_files(o);
   EXPECT_EQ(redone.predicted, 5);
@@ -161,7 +163,7 @@ TEST_F(PredictFiles, FoldersRecurseOnRequestAndPatternsMatchFileNames) {
                      "missing.png: no such file or folder");
   cv::imwrite((images_ / "sub" / "rgb.png").string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1)));
   ASSERT_THROWS_WITH(engine::expand_inputs({images_.string(), (images_ / "sub").string()}),
-                     "would both be written as rgb.png");
+                     "would both be written as rgb;");
 
   auto o = options();
   o.recursive = true;
@@ -229,7 +231,7 @@ TEST_F(PredictFiles, MinSizeLargerThanEveryObjectLeavesBackground) {
   EXPECT_EQ(
       data::read_mask((out_ / "gray8.png").string(), three).indices.count_nonzero().item<int64_t>(),
       0);
-  EXPECT_NE(read(r.csv).find("gray8.png,64,64,resize,0,0,0,0,0,0,"), std::string::npos)
+  EXPECT_NE(read(r.csv).find("gray8.png,64,64,1,resize,0,0,0,0,0,0,"), std::string::npos)
       << read(r.csv);
 }
 
@@ -248,6 +250,72 @@ TEST_F(PredictFiles, AMatIsReadAsTheSameFileWouldBe) {
   EXPECT_EQ(labels.type(), CV_8UC1);
   EXPECT_EQ(labels.size(), bgr.size());
   ASSERT_THROWS_WITH(data::image_from_mat(cv::Mat()), "empty");
+}
+
+TEST_F(PredictFiles, AVolumeGivesALabelVolumeWithTheSameGeometry) {
+  const auto volumes = dir_.path() / "volumes";
+  // 40 x 36 x 5 voxels of 0.8 x 0.7 x 2.5 mm, an oblique affine, CT-like values.
+  write_volume(
+      volumes / "case_7.nii.gz", 40, 36, 5, DT_INT16,
+      [](int64_t i, int64_t j, int64_t k) { return (i * 7 + j * 3 + k * 50) % 400 - 100; },
+      [](nifti_image& nim) {
+        nim.dx = nim.pixdim[1] = 0.8;
+        nim.dy = nim.pixdim[2] = 0.7;
+        nim.dz = nim.pixdim[3] = 2.5;
+        nim.sform_code = NIFTI_XFORM_SCANNER_ANAT;
+        const double affine[3][4] = {{0.8, 0.1, 0, -20}, {0, 0.7, 0.2, 15}, {0, 0, 2.5, 30}};
+        for (int r = 0; r < 3; ++r) {
+          for (int c = 0; c < 4; ++c) nim.sto_xyz.m[r][c] = affine[r][c];
+        }
+        nim.sto_ijk = nifti_dmat44_inverse(nim.sto_xyz);
+      });
+  auto o = options();
+  o.inputs = {volumes.string(), (images_ / "gray8.png").string()};
+  o.volumes.intensity = data::Intensity::kWindow;
+  o.volumes.window_centre = 40;
+  o.volumes.window_width = 400;
+  const auto r = engine::predict_files(o);
+  EXPECT_TRUE(r.failures.empty());
+  EXPECT_EQ(r.predicted, 2);
+  const auto written = out_ / "case_7.nii.gz";
+  ASSERT_TRUE(fs::exists(written));
+  const std::unique_ptr<nifti_image, void (*)(nifti_image*)> in(
+      nifti_image_read((volumes / "case_7.nii.gz").c_str(), 0), nifti_image_free);
+  const std::unique_ptr<nifti_image, void (*)(nifti_image*)> got(
+      nifti_image_read(written.c_str(), 1), nifti_image_free);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->datatype, DT_UINT8);
+  for (int d = 0; d < 8; ++d) EXPECT_EQ(got->dim[d], in->dim[d]) << "dim " << d;
+  for (int d = 1; d < 4; ++d) EXPECT_FLOAT_EQ(got->pixdim[d], in->pixdim[d]) << "pixdim " << d;
+  EXPECT_EQ(got->sform_code, in->sform_code);
+  EXPECT_EQ(got->qform_code, in->qform_code);
+  for (int row = 0; row < 4; ++row) {
+    for (int col = 0; col < 4; ++col) {
+      EXPECT_NEAR(got->sto_xyz.m[row][col], in->sto_xyz.m[row][col], 1e-6);
+      EXPECT_NEAR(got->qto_xyz.m[row][col], in->qto_xyz.m[row][col], 1e-6);
+    }
+  }
+  // Each slice holds what predicting that slice as an image gives.
+  const auto slices = data::read_volume_slices((volumes / "case_7.nii.gz").string(), o.volumes);
+  ASSERT_EQ(slices.slices.size(), 5u);
+  const auto labels = data::read_label_slices(written.string(), 2);
+  const Predictor predictor(checkpoint_, o.predictor);
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_TRUE(torch::equal(labels[k], predictor.predict(slices.slices[k]).labels)) << k;
+  }
+  const auto* voxels = static_cast<const uint8_t*>(got->data);
+  EXPECT_LT(*std::max_element(voxels, voxels + got->nvox), 3);
+  // The CSV row counts the slices; a rerun skips the volume.
+  EXPECT_NE(read(out_ / "predictions.csv").find("case_7.nii.gz,36,40,5,"), std::string::npos);
+  const auto again = engine::predict_files(o);
+  EXPECT_EQ(again.skipped, 2);
+  EXPECT_EQ(again.predicted, 0);
+  // A file named .nii.gz that is not a volume is named and skipped.
+  std::ofstream((volumes / "broken.nii.gz").string()) << "not a volume";
+  const auto broken = engine::predict_files(o);
+  ASSERT_EQ(broken.failures.size(), 1u);
+  EXPECT_NE(broken.failures[0].find("broken.nii.gz"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out_ / "broken.nii.gz"));
 }
 
 TEST_F(PredictFiles, TheExampleProgramSegmentsAnImageFile) {

@@ -9,6 +9,8 @@
 /// axis 2 has rows j and columns i; along axis 0, rows j and columns k (the
 /// official KiTS23 orientation); along axis 1, rows k and columns i.
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +35,10 @@ enum class Intensity {
   kClip,        ///< clip to 0..255 without scaling (official CT rule: a HU window [0, 255])
   kPercentile,  ///< map each volume's 0.5th..99.5th percentile to 0..255
 };
+
+/// "official", "window", "slice-max", "clip", "percentile"; anything else
+/// throws svanet::Error listing them.
+Intensity parse_intensity(const std::string& text);
 
 struct SliceOptions {
   /// Built-in dataset whose official rules apply (`atlas`, `kits23`), or
@@ -77,5 +83,43 @@ std::vector<VolumePair> find_volume_pairs(const std::string& in);
 /// slice, named `<case>_<slice>`. Errors name the volume and the problem.
 SliceSummary slice_volumes(const std::string& in, const std::string& out,
                            const SliceOptions& options);
+
+/// Sets the CT window from "CENTRE,WIDTH" (HU), and the intensity rule to
+/// window unless another was chosen. Bad text throws svanet::Error.
+void parse_window(const std::string& text, SliceOptions& options);
+
+/// The axis slice_volumes (and read_volume_slices) slices along for these
+/// options: the explicit one, else the dataset's official one, else 2.
+int slice_axis(const SliceOptions& options);
+
+/// Whether a path names a NIfTI file (.nii or .nii.gz).
+bool is_nifti_path(const std::string& path);
+/// The file name without .nii.gz or .nii.
+std::string nifti_stem(const std::string& path);
+
+/// A volume as the 2D images a model trained on slice_volumes' output saw.
+struct VolumeSlices {
+  /// One per slice along `axis`, (1, H, W) float in [0, 1]: the 8-bit
+  /// pixels slice_volumes writes, divided by 255.
+  std::vector<torch::Tensor> slices;
+  int axis = 2;
+  int64_t nx = 0, ny = 0, nz = 0;
+};
+
+/// Reads a NIfTI volume and turns every slice along the axis into pixels
+/// with the rules `options` gives (the dataset's official axis and
+/// intensity rule unless overridden, as slice_volumes). Errors name the file.
+VolumeSlices read_volume_slices(const std::string& path, const SliceOptions& options);
+
+/// The slices of a label volume along `axis`, each (H, W) uint8 class indices.
+std::vector<torch::Tensor> read_label_slices(const std::string& path, int axis);
+
+/// Writes a label volume whose slices along `axis` are `labels` ((H, W)
+/// uint8 each, in the orientation read_volume_slices returns), with the
+/// header of the volume `like`: dimensions, voxel sizes, qform and sform
+/// affines, units and description; voxels uint8 without scaling. Written
+/// atomically; the format (.nii or .nii.gz) follows `path`.
+void write_label_volume(const std::string& path, const std::string& like, int axis,
+                        const std::vector<torch::Tensor>& labels);
 
 }  // namespace svanet::data

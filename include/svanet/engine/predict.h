@@ -19,6 +19,7 @@
 /// reported by name and skipped, the others are written.
 
 #include "svanet/common/log.h"
+#include "svanet/data/volumes.h"
 #include "svanet/inference/predictor.h"
 
 #include <cstdint>
@@ -74,6 +75,11 @@ struct PredictFilesOptions {
   int64_t min_size = 0;
   /// Redo inputs whose outputs exist.
   bool overwrite = false;
+  /// NIfTI volumes (.nii, .nii.gz) are predicted slice by slice along the
+  /// axis and with the intensity rule these give (the slice-volumes rules:
+  /// `dataset` for its official ones, or axis, intensity and window), and
+  /// written as a label volume NAME.nii.gz with the input's header.
+  data::SliceOptions volumes;
   /// Progress: a bar redrawn on stderr, or a line through `log` every few seconds.
   bool progress_bar = false;
   LogSink log;
