@@ -40,8 +40,8 @@ inline std::string machine_description() {
   for (const char* f : {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"}) {
     if (flags.find(std::string(" ") + f + " ") != std::string::npos) isa += std::string(" ") + f;
   }
-  return (model.empty() ? std::string("unknown CPU") : model) + " (ISA:" +
-         (isa.empty() ? std::string(" none of avx2/avx512") : isa) + ")";
+  return (model.empty() ? std::string("unknown CPU") : model) +
+         " (ISA:" + (isa.empty() ? std::string(" none of avx2/avx512") : isa) + ")";
 }
 
 struct Timing {

@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
     options.batch = flags.number("--batch", 4);
     options.fold_batchnorm = !flags.has("--no-fold");
     options.channels_last = flags.has("--channels-last");
-    auto model = svanet::create_model(
-        model_name, svanet::ModelOptions().num_classes(classes).image_size(size));
+    auto model = svanet::create_model(model_name,
+                                      svanet::ModelOptions().num_classes(classes).image_size(size));
     svanet::io::CheckpointMeta meta;
     meta.model = model->spec();
     for (long long c = 0; c < classes; ++c) meta.classes.push_back("class" + std::to_string(c));

@@ -54,7 +54,8 @@ CLI::Option* add_mode_flag(CLI::App* sub, std::string& value) {
 }
 
 CLI::Option* add_overlap_flag(CLI::App* sub, double& value) {
-  return sub->add_option("--overlap", value, "Sliding window: fraction of a tile shared with the next")
+  return sub
+      ->add_option("--overlap", value, "Sliding window: fraction of a tile shared with the next")
       ->check(CLI::Range(0.0, 0.95));
 }
 

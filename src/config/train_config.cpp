@@ -69,22 +69,20 @@ ValueCheck<double> a_fraction() {
 }
 
 const Section<EvaluateSection>& evaluate_section() {
-  static const auto s =
-      Section<EvaluateSection>()
-          .choice("split", SVANET_MEMBER(split), {"test", "val", "train"})
-          .choice("checkpoint", SVANET_MEMBER(checkpoint), {"best", "last"})
-          .value("after_training", SVANET_MEMBER(after_training))
-          .value("iou_threshold", SVANET_MEMBER(iou_threshold),
-                 a_fraction())
-          .value("image_bins_pct", SVANET_MEMBER(image_bins_pct))
-          .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
-          .value("object_bins_px", SVANET_MEMBER(object_bins_px))
-          .value("surface_distances", SVANET_MEMBER(surface_distances))
-          .value("overlays", SVANET_MEMBER(overlays), at_least<int64_t>(0))
-          .value("save_predictions", SVANET_MEMBER(save_predictions))
-          .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})
-          .choice("tta", SVANET_MEMBER(tta), {"none", "flip", "flip4"})
-          .value("overlap", SVANET_MEMBER(overlap), a_fraction());
+  static const auto s = Section<EvaluateSection>()
+                            .choice("split", SVANET_MEMBER(split), {"test", "val", "train"})
+                            .choice("checkpoint", SVANET_MEMBER(checkpoint), {"best", "last"})
+                            .value("after_training", SVANET_MEMBER(after_training))
+                            .value("iou_threshold", SVANET_MEMBER(iou_threshold), a_fraction())
+                            .value("image_bins_pct", SVANET_MEMBER(image_bins_pct))
+                            .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
+                            .value("object_bins_px", SVANET_MEMBER(object_bins_px))
+                            .value("surface_distances", SVANET_MEMBER(surface_distances))
+                            .value("overlays", SVANET_MEMBER(overlays), at_least<int64_t>(0))
+                            .value("save_predictions", SVANET_MEMBER(save_predictions))
+                            .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})
+                            .choice("tta", SVANET_MEMBER(tta), {"none", "flip", "flip4"})
+                            .value("overlap", SVANET_MEMBER(overlap), a_fraction());
   return s;
 }
 

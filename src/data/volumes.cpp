@@ -9,9 +9,9 @@
 #include "utils/rng.h"
 
 #include <nifti2_io.h>
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 #include <unistd.h>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -229,8 +229,7 @@ std::pair<float, float> percentile_range(const Volume& image) {
   std::vector<float> sorted = image.data;
   const auto at = [&](double q) {
     auto k = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1));
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k),
-                     sorted.end());
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.end());
     return sorted[k];
   };
   const float lo = at(0.005);
@@ -264,11 +263,17 @@ void parse_window(const std::string& text, SliceOptions& options) {
   if (options.intensity == Intensity::kOfficial) options.intensity = Intensity::kWindow;
 }
 
-int slice_axis(const SliceOptions& options) { return rules_for(options).axis; }
+int slice_axis(const SliceOptions& options) {
+  return rules_for(options).axis;
+}
 
-bool is_nifti_path(const std::string& path) { return is_nifti(fs::path(path)); }
+bool is_nifti_path(const std::string& path) {
+  return is_nifti(fs::path(path));
+}
 
-std::string nifti_stem(const std::string& path) { return stem_of(fs::path(path)); }
+std::string nifti_stem(const std::string& path) {
+  return stem_of(fs::path(path));
+}
 
 VolumeSlices read_volume_slices(const std::string& path, const SliceOptions& options) {
   const Rules rules = rules_for(options);
@@ -282,10 +287,9 @@ VolumeSlices read_volume_slices(const std::string& path, const SliceOptions& opt
   out.nz = image.nz;
   for (int64_t s = 0; s < axis_length(image, rules.axis); ++s) {
     const cv::Mat pixels = to_pixels(take_slice(image, rules.axis, s), rules, options, lo, hi);
-    out.slices.push_back(
-        torch::from_blob(pixels.data, {1, pixels.rows, pixels.cols}, torch::kUInt8)
-            .to(torch::kFloat)
-            .div_(255.0));
+    out.slices.push_back(torch::from_blob(pixels.data, {1, pixels.rows, pixels.cols}, torch::kUInt8)
+                             .to(torch::kFloat)
+                             .div_(255.0));
   }
   return out;
 }
@@ -343,10 +347,10 @@ void write_label_volume(const std::string& path, const std::string& like, int ax
   // niftilib writes the file itself: write to a private temporary file, then
   // move the bytes into place atomically.
   const bool gz = utils::strip_suffix(path, ".gz").has_value();
-  const fs::path temp = fs::temp_directory_path() /
-                        ("svanet_label_" + std::to_string(::getpid()) + "_" +
-                         std::to_string(reinterpret_cast<uintptr_t>(nim.get())) +
-                         (gz ? ".nii.gz" : ".nii"));
+  const fs::path temp =
+      fs::temp_directory_path() /
+      ("svanet_label_" + std::to_string(::getpid()) + "_" +
+       std::to_string(reinterpret_cast<uintptr_t>(nim.get())) + (gz ? ".nii.gz" : ".nii"));
   SVANET_CHECK(nifti_set_filenames(nim.get(), temp.c_str(), 0, 1) == 0, path,
                ": cannot name the label volume");
   nifti_image_write(nim.get());

@@ -222,21 +222,20 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   evaluation::ReportOptions ro;
   ro.title = "svanet evaluation: " + index.definition.name + " " + options.split;
   ro.subject = "run " + fs::absolute(run).lexically_normal().string() + ", checkpoint " +
-               checkpoint.filename().string() + " (epoch " + std::to_string(meta.epoch + 1) +
-               ")";
+               checkpoint.filename().string() + " (epoch " + std::to_string(meta.epoch + 1) + ")";
   const auto side = std::to_string(size) + "x" + std::to_string(size);
-  ro.details = {{"model", meta.model.name},
-                {"input", po.mode == inference::Mode::kResize
-                              ? "resized to " + side +
-                                    "; reference metrics at that size, the rest at native size"
-                              : std::string("native size, sliding window of ") + side +
-                                    (po.mode == inference::Mode::kAuto
-                                         ? " for images over " +
-                                               utils::format_number(inference::kAutoSlidingFactor) +
-                                               "x that (the rest resized)"
-                                         : "") +
-                                    "; all metrics at native size"},
-                {"test-time augmentation", inference::to_string(po.tta)}};
+  ro.details = {
+      {"model", meta.model.name},
+      {"input",
+       po.mode == inference::Mode::kResize
+           ? "resized to " + side + "; reference metrics at that size, the rest at native size"
+           : std::string("native size, sliding window of ") + side +
+                 (po.mode == inference::Mode::kAuto
+                      ? " for images over " + utils::format_number(inference::kAutoSlidingFactor) +
+                            "x that (the rest resized)"
+                      : "") +
+                 "; all metrics at native size"},
+      {"test-time augmentation", inference::to_string(po.tta)}};
   ro.overlays = options.overlays.value_or(config.evaluate.overlays);
   const auto definition = index.definition;
   evaluation::write_evaluation(

@@ -58,7 +58,8 @@ bool wildcard_match(const std::string& pattern, const std::string& name) {
 /// the extension (both of .nii.gz).
 std::string without_extension(const fs::path& relative) {
   fs::path p = relative;
-  if (data::is_nifti_path(p.string())) return (p.parent_path() / data::nifti_stem(p.string())).generic_string();
+  if (data::is_nifti_path(p.string()))
+    return (p.parent_path() / data::nifti_stem(p.string())).generic_string();
   p.replace_extension();
   return p.generic_string();
 }
@@ -239,8 +240,7 @@ std::vector<PredictInput> expand_inputs(const std::vector<std::string>& argument
   for (const auto& input : inputs) {
     const auto [it, fresh] = by_name.emplace(input.name, input.path);
     SVANET_CHECK(fresh || it->second == input.path, it->second, " and ", input.path,
-                 " would both be written as ", input.name,
-                 "; predict them into separate folders");
+                 " would both be written as ", input.name, "; predict them into separate folders");
   }
   // The same file given twice is predicted once.
   std::set<std::string> seen;
@@ -338,8 +338,13 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
   // largest object the largest of any slice); removes objects under min_size.
   auto row_of = [&](const std::string& file, std::vector<torch::Tensor>& slices,
                     const std::string& mode, int64_t min_size, double seconds) {
-    Row row{file, slices.front().size(0), slices.front().size(1),
-            static_cast<int64_t>(slices.size()), mode, {}, seconds};
+    Row row{file,
+            slices.front().size(0),
+            slices.front().size(1),
+            static_cast<int64_t>(slices.size()),
+            mode,
+            {},
+            seconds};
     row.counts.resize(static_cast<size_t>(num_classes));
     for (auto& slice : slices) {
       const auto counts = remove_small_objects(slice, num_classes, min_size);
@@ -485,8 +490,9 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
             write_encoded(files.probabilities[static_cast<size_t>(c)].string(), mat);
           }
         }
-        rows[i] = {inputs[i].path,   p.labels.size(0), p.labels.size(1), 1,
-                   inference::to_string(p.mode), std::move(counts), seconds};
+        rows[i] = {
+            inputs[i].path,    p.labels.size(0), p.labels.size(1), 1, inference::to_string(p.mode),
+            std::move(counts), seconds};
         have_row[i] = true;
         ++result.predicted;
         (p.mode == inference::Mode::kSliding ? result.slid : result.resized) += 1;

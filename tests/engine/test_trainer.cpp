@@ -7,8 +7,8 @@
 
 #include "svanet/config/train_config.h"
 #include "svanet/data/demo.h"
-#include "svanet/engine/distributed.h"
 #include "svanet/data/image_io.h"
+#include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/predict.h"
 #include "svanet/engine/trainer.h"

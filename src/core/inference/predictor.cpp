@@ -54,8 +54,8 @@ Tta parse_tta(const std::string& text) {
 }
 
 Predictor::Predictor(const std::string& checkpoint, PredictorOptions options)
-    : Predictor(io::load_checkpoint(checkpoint, runtime::resolve_device(options.device)),
-                options) {}
+    : Predictor(io::load_checkpoint(checkpoint, runtime::resolve_device(options.device)), options) {
+}
 
 Predictor::Predictor(io::LoadedCheckpoint loaded, PredictorOptions options)
     : Predictor(std::move(loaded.model), std::move(loaded.meta), std::move(options)) {}
@@ -124,8 +124,7 @@ torch::Tensor Predictor::scores(const torch::Tensor& inputs) const {
   torch::NoGradGuard no_grad;
   runtime::AutocastGuard autocast(device_, autocast_);
   auto forward = [this](const torch::Tensor& x) {
-    const auto input =
-        options_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+    const auto input = options_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
     return model_.ptr()->forward(input).to(torch::kFloat).contiguous();
   };
   if (options_.tta == Tta::kNone) return forward(inputs);
@@ -166,12 +165,11 @@ std::vector<Prediction> Predictor::predict(const std::vector<torch::Tensor>& ima
     const int64_t h = x.size(1), w = x.size(2);
     if (mode_for(h, w) == Mode::kResize) {
       resized.push_back(i);
-      resized_inputs.push_back(
-          F::interpolate(x.unsqueeze(0),
-                         F::InterpolateFuncOptions()
-                             .size(std::vector<int64_t>{training_size_, training_size_})
-                             .mode(torch::kBicubic)
-                             .align_corners(false)));
+      resized_inputs.push_back(F::interpolate(
+          x.unsqueeze(0), F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{training_size_, training_size_})
+                              .mode(torch::kBicubic)
+                              .align_corners(false)));
       continue;
     }
     SlidingWindowOptions sliding;

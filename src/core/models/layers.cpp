@@ -83,6 +83,8 @@ bool ConvNormActImpl::fold_batchnorm() {
   auto shift = bo.affine() ? bn->bias.clone() : torch::zeros_like(bn->running_mean);
   shift -= bn->running_mean * scale;
   if (conv->bias.defined()) shift += conv->bias * scale;
+  // In place, so that a large layer's weights exist twice at most briefly.
+  conv->weight.mul_(scale.view({-1, 1, 1, 1}));
   const auto& o = conv->options;
   torch::nn::Conv2d fused(
       torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
@@ -92,9 +94,8 @@ bool ConvNormActImpl::fold_batchnorm() {
           .groups(o.groups())
           .padding_mode(o.padding_mode())
           .bias(true));
-  fused->to(conv->weight.device(), conv->weight.scalar_type());
-  fused->weight.copy_(conv->weight * scale.view({-1, 1, 1, 1}));
-  fused->bias.copy_(shift);
+  fused->weight.set_data(conv->weight);
+  fused->bias.set_data(shift.to(conv->weight.scalar_type()));
   fused->train(is_training());
   conv = replace_module("conv", fused);
   unregister_module("bn");
