@@ -150,8 +150,8 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   po.tta = inference::parse_tta(options.tta.value_or(e.tta));
   po.overlap = options.overlap.value_or(e.overlap);
   po.batch = d.batch_size;
-  const auto meta = loaded.meta;
   const Predictor predictor(loaded.model, loaded.meta, po);
+  const auto& meta = predictor.meta();
   const torch::Device device = predictor.device();
 
   auto mo = metric_options(e, index.definition.classes);

@@ -270,6 +270,7 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
   SVANET_CHECK(o.min_size >= 0, "--min-size must be >= 0, got ", o.min_size);
   SVANET_CHECK(o.probabilities.empty() || o.probabilities == "png" || o.probabilities == "tiff",
                "--probabilities must be png or tiff, got '", o.probabilities, "'");
+  (void)data::slice_axis(o.volumes);  // an unknown --dataset or --axis fails here, not per volume
   const auto start = std::chrono::steady_clock::now();
   PredictFilesResult result;
   result.checkpoint = resolve_model(o.model);
