@@ -97,30 +97,43 @@ Volume read_volume(const std::string& path, bool apply_scaling) {
   return v;
 }
 
+int64_t axis_length(int64_t nx, int64_t ny, int64_t nz, int axis) {
+  return axis == 0 ? nx : (axis == 1 ? ny : nz);
+}
+
 int64_t axis_length(const Volume& v, int axis) {
-  return axis == 0 ? v.nx : (axis == 1 ? v.ny : v.nz);
+  return axis_length(v.nx, v.ny, v.nz, axis);
+}
+
+void check_axis(int axis) {
+  SVANET_CHECK(axis >= 0 && axis <= 2, "slice axis must be 0, 1 or 2, got ", axis);
+}
+
+/// Rows and columns of a slice along `axis` of an (nx, ny, nz) volume.
+std::pair<int64_t, int64_t> slice_shape(int64_t nx, int64_t ny, int64_t nz, int axis) {
+  return {axis == 1 ? nz : ny, axis == 0 ? nz : nx};
+}
+
+/// The voxel index (in data order) of pixel (row, column) of slice `s`
+/// along `axis`: the orientation the header describes, shared by reading
+/// slices and writing them back.
+int64_t voxel_of(int64_t nx, int64_t ny, int axis, int64_t s, int64_t row, int64_t col) {
+  const int64_t i = axis == 0 ? s : col;
+  const int64_t j = axis == 1 ? s : row;
+  const int64_t k = axis == 2 ? s : (axis == 0 ? col : row);
+  return i + nx * (j + ny * k);
 }
 
 /// Slice `s` along `axis` as a CV_32F matrix (see the header for orientation).
 cv::Mat take_slice(const Volume& v, int axis, int64_t s) {
-  if (axis == 2) {
-    cv::Mat m(static_cast<int>(v.ny), static_cast<int>(v.nx), CV_32F);
-    for (int64_t j = 0; j < v.ny; ++j)
-      for (int64_t i = 0; i < v.nx; ++i)
-        m.at<float>(static_cast<int>(j), static_cast<int>(i)) = v.at(i, j, s);
-    return m;
+  const auto [rows, cols] = slice_shape(v.nx, v.ny, v.nz, axis);
+  cv::Mat m(static_cast<int>(rows), static_cast<int>(cols), CV_32F);
+  for (int64_t r = 0; r < rows; ++r) {
+    auto* out = m.ptr<float>(static_cast<int>(r));
+    for (int64_t c = 0; c < cols; ++c) {
+      out[c] = v.data[static_cast<size_t>(voxel_of(v.nx, v.ny, axis, s, r, c))];
+    }
   }
-  if (axis == 0) {
-    cv::Mat m(static_cast<int>(v.ny), static_cast<int>(v.nz), CV_32F);
-    for (int64_t j = 0; j < v.ny; ++j)
-      for (int64_t k = 0; k < v.nz; ++k)
-        m.at<float>(static_cast<int>(j), static_cast<int>(k)) = v.at(s, j, k);
-    return m;
-  }
-  cv::Mat m(static_cast<int>(v.nz), static_cast<int>(v.nx), CV_32F);
-  for (int64_t k = 0; k < v.nz; ++k)
-    for (int64_t i = 0; i < v.nx; ++i)
-      m.at<float>(static_cast<int>(k), static_cast<int>(i)) = v.at(i, s, k);
   return m;
 }
 
@@ -157,7 +170,7 @@ Rules rules_for(const SliceOptions& o) {
   if (o.selection != SliceSelection::kOfficial) r.selection = o.selection;
   if (o.intensity != Intensity::kOfficial) r.intensity = o.intensity;
   if (o.axis >= 0) r.axis = o.axis;
-  SVANET_CHECK(r.axis >= 0 && r.axis <= 2, "slice axis must be 0, 1 or 2, got ", r.axis);
+  check_axis(r.axis);
   return r;
 }
 
@@ -295,7 +308,7 @@ VolumeSlices read_volume_slices(const std::string& path, const SliceOptions& opt
 }
 
 std::vector<torch::Tensor> read_label_slices(const std::string& path, int axis) {
-  SVANET_CHECK(axis >= 0 && axis <= 2, "slice axis must be 0, 1 or 2, got ", axis);
+  check_axis(axis);
   const Volume label = read_volume(path, /*apply_scaling=*/false);
   std::vector<torch::Tensor> out;
   for (int64_t s = 0; s < axis_length(label, axis); ++s) {
@@ -310,15 +323,23 @@ std::vector<torch::Tensor> read_label_slices(const std::string& path, int axis) 
 void write_label_volume(const std::string& path, const std::string& like, int axis,
                         const std::vector<torch::Tensor>& labels) {
   SVANET_CHECK(is_nifti_path(path), path, ": a label volume is written as .nii or .nii.gz");
-  SVANET_CHECK(axis >= 0 && axis <= 2, "slice axis must be 0, 1 or 2, got ", axis);
+  check_axis(axis);
   NiftiPtr nim(nifti_image_read(like.c_str(), /*read_data=*/0), nifti_image_free);
   SVANET_CHECK(nim != nullptr, like, ": cannot read the NIfTI header");
   const int64_t nx = nim->nx, ny = nim->ny, nz = nim->nz;
-  const int64_t count = axis == 0 ? nx : (axis == 1 ? ny : nz);
-  const int64_t rows = axis == 1 ? nz : ny, cols = axis == 0 ? nz : nx;
+  const int64_t count = axis_length(nx, ny, nz, axis);
+  const auto [rows, cols] = slice_shape(nx, ny, nz, axis);
   SVANET_CHECK(static_cast<int64_t>(labels.size()) == count, path, ": ", labels.size(),
                " label slices for a volume of ", count, " slices along axis ", axis);
-  std::vector<uint8_t> voxels(static_cast<size_t>(nx * ny * nz));
+  nim->datatype = DT_UINT8;
+  nim->nbyper = 1;
+  nim->scl_slope = 1.0;
+  nim->scl_inter = 0.0;
+  nim->intent_code = NIFTI_INTENT_LABEL;
+  nim->data = std::calloc(static_cast<size_t>(nx * ny * nz), 1);  // nifti_image_free releases it
+  SVANET_CHECK(nim->data != nullptr, path, ": out of memory for the label volume");
+  auto* voxels = static_cast<uint8_t*>(nim->data);
+  uint8_t largest = 0;
   for (int64_t s = 0; s < count; ++s) {
     const auto slice = labels[static_cast<size_t>(s)].to(torch::kUInt8).contiguous();
     SVANET_CHECK(slice.dim() == 2 && slice.size(0) == rows && slice.size(1) == cols, path,
@@ -326,24 +347,14 @@ void write_label_volume(const std::string& path, const std::string& like, int ax
     const auto* p = slice.data_ptr<uint8_t>();
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) {
-        // Inverse of take_slice: (row, column) -> voxel (i, j, k).
-        const int64_t i = axis == 0 ? s : c;
-        const int64_t j = axis == 1 ? s : r;
-        const int64_t k = axis == 2 ? s : (axis == 0 ? c : r);
-        voxels[static_cast<size_t>(i + nx * (j + ny * k))] = p[r * cols + c];
+        const uint8_t value = p[r * cols + c];
+        voxels[voxel_of(nx, ny, axis, s, r, c)] = value;
+        largest = std::max(largest, value);
       }
     }
   }
-  nim->datatype = DT_UINT8;
-  nim->nbyper = 1;
-  nim->scl_slope = 1.0;
-  nim->scl_inter = 0.0;
   nim->cal_min = 0.0;
-  nim->cal_max = voxels.empty() ? 0.0 : *std::max_element(voxels.begin(), voxels.end());
-  nim->intent_code = NIFTI_INTENT_LABEL;
-  nim->data = std::malloc(voxels.size());  // nifti_image_free releases it
-  SVANET_CHECK(nim->data != nullptr, path, ": out of memory for the label volume");
-  std::copy(voxels.begin(), voxels.end(), static_cast<uint8_t*>(nim->data));
+  nim->cal_max = largest;
   // niftilib writes the file itself: write to a private temporary file, then
   // move the bytes into place atomically.
   const bool gz = utils::strip_suffix(path, ".gz").has_value();
@@ -355,13 +366,15 @@ void write_label_volume(const std::string& path, const std::string& like, int ax
                ": cannot name the label volume");
   nifti_image_write(nim.get());
   std::string bytes;
+  bool written = true;
   try {
     bytes = utils::read_file(temp.string());
   } catch (const std::exception&) {
-    SVANET_FAIL(path, ": could not write the label volume");
+    written = false;
   }
   std::error_code ec;
-  fs::remove(temp, ec);
+  fs::remove(temp, ec);  // also a partial one
+  SVANET_CHECK(written, path, ": could not write the label volume");
   utils::write_file_atomic(path, bytes);
 }
 

@@ -113,3 +113,47 @@ TEST(SliceVolumes, MismatchedOrFractionalLabelsNameTheFile) {
 
 }  // namespace
 }  // namespace svanet::test
+
+namespace svanet::test {
+namespace {
+
+TEST(LabelVolumes, SlicesAlongEachAxisHaveTheDocumentedOrientationAndWriteBackExactly) {
+  TempDir dir;
+  const auto in = dir.path() / "labels.nii.gz";
+  // Distinct small values: voxel (i, j, k) holds i + 5 j + 20 k (< 255).
+  const auto value = [](int64_t i, int64_t j, int64_t k) { return double(i + 5 * j + 20 * k); };
+  write_volume(in, 4, 3, 5, DT_INT16, value);
+  for (int axis = 0; axis < 3; ++axis) {
+    const auto slices = data::read_label_slices(in.string(), axis);
+    ASSERT_EQ(slices.size(), static_cast<size_t>(axis == 0 ? 4 : (axis == 1 ? 3 : 5)));
+    for (int64_t s = 0; s < static_cast<int64_t>(slices.size()); ++s) {
+      const auto& m = slices[static_cast<size_t>(s)];
+      // Axis 2: rows j, columns i; axis 0: rows j, columns k; axis 1: rows k, columns i.
+      for (int64_t r = 0; r < m.size(0); ++r) {
+        for (int64_t c = 0; c < m.size(1); ++c) {
+          const double expected = axis == 2   ? value(c, r, s)
+                                  : axis == 0 ? value(s, r, c)
+                                              : value(c, s, r);
+          ASSERT_EQ(m[r][c].item<int>(), static_cast<int>(expected))
+              << "axis " << axis << " slice " << s << " (" << r << ", " << c << ")";
+        }
+      }
+    }
+    const auto out = dir.path() / ("back_" + std::to_string(axis) + ".nii.gz");
+    data::write_label_volume(out.string(), in.string(), axis, slices);
+    for (int other = 0; other < 3; ++other) {
+      const auto again = data::read_label_slices(out.string(), other);
+      const auto original = data::read_label_slices(in.string(), other);
+      ASSERT_EQ(again.size(), original.size());
+      for (size_t s = 0; s < again.size(); ++s) {
+        EXPECT_TRUE(torch::equal(again[s], original[s])) << "written along " << axis;
+      }
+    }
+  }
+  ASSERT_THROWS_WITH(data::write_label_volume((dir.path() / "x.nii.gz").string(), in.string(), 2,
+                                              data::read_label_slices(in.string(), 0)),
+                     "4 label slices for a volume of 5 slices along axis 2");
+}
+
+}  // namespace
+}  // namespace svanet::test
