@@ -12,8 +12,6 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/report.h"
 #include "svanet/inference/predictor.h"
-#include "svanet/io/checkpoint.h"
-#include "svanet/runtime/precision.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"
 
@@ -138,10 +136,6 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   const auto& samples = split_samples(splits, options.split, run_dir);
   SVANET_CHECK(!samples.empty(), run_dir, ": the run's ", options.split, " split is empty");
 
-  auto loaded = io::load_checkpoint(checkpoint.string(), runtime::resolve_device(options.device));
-  SVANET_CHECK(loaded.meta.classes == index.definition.classes, checkpoint.string(),
-               ": the checkpoint's classes (", utils::join(loaded.meta.classes, ", "),
-               ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
   const auto& e = config.evaluate;
   PredictorOptions po;
   po.device = options.device;
@@ -150,8 +144,11 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   po.tta = inference::parse_tta(options.tta.value_or(e.tta));
   po.overlap = options.overlap.value_or(e.overlap);
   po.batch = d.batch_size;
-  const Predictor predictor(loaded.model, loaded.meta, po);
+  const Predictor predictor(checkpoint.string(), po);
   const auto& meta = predictor.meta();
+  SVANET_CHECK(meta.classes == index.definition.classes, checkpoint.string(),
+               ": the checkpoint's classes (", utils::join(meta.classes, ", "),
+               ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
   const torch::Device device = predictor.device();
 
   auto mo = metric_options(e, index.definition.classes);

@@ -449,9 +449,8 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
   }
   todo = images_todo;
 
-  const auto batch = batch_size;
-  for (size_t first = 0; first < todo.size(); first += batch) {
-    const size_t last = std::min(todo.size(), first + batch);
+  for (size_t first = 0; first < todo.size(); first += batch_size) {
+    const size_t last = std::min(todo.size(), first + batch_size);
     std::vector<size_t> ok;
     std::vector<torch::Tensor> images;
     for (size_t k = first; k < last; ++k) {
