@@ -75,7 +75,8 @@ const Section<models::ModelSpec>& model_section() {
                  const std::string& path) {
                 const std::string name = node_text(node, origins, path, false);
                 SVANET_CHECK(has_model(name), origins.where(node, path), ": unknown model '", name,
-                             "'; registered models: ", utils::join(model_registry().names(), ", "));
+                             "'", utils::did_you_mean(name, model_registry().names()),
+                             "; registered models: ", utils::join(model_registry().names(), ", "));
                 spec.name = name;
               },
               [](YAML::Emitter& out, const ModelSpec& spec) { out << spec.name; })

@@ -124,7 +124,8 @@ void check_mapping_keys(const YAML::Node& node, const std::vector<std::string>& 
     const auto key = item.first.as<std::string>();
     SVANET_CHECK(std::find(valid.begin(), valid.end(), key) != valid.end(),
                  origins.where(item.first, join_path(path, key)), ": unknown key '",
-                 join_path(path, key), "'; valid keys: ", utils::join(valid, ", "));
+                 join_path(path, key), "'", utils::did_you_mean(key, valid),
+                 "; valid keys: ", utils::join(valid, ", "));
   }
 }
 
@@ -135,8 +136,8 @@ void decode_component(const YAML::Node& node, const Origins& origins, const std:
   if (const YAML::Node n = node["name"]) {
     name = node_text(n, origins, join_path(path, "name"), false);
     SVANET_CHECK(registry.contains(name), origins.where(n, join_path(path, "name")), ": unknown ",
-                 registry.kind(), " '", name, "'; registered ", registry.plural(), ": ",
-                 utils::join(registry.names(), ", "));
+                 registry.kind(), " '", name, "'", utils::did_you_mean(name, registry.names()),
+                 "; registered ", registry.plural(), ": ", utils::join(registry.names(), ", "));
   }
   check_mapping_keys(node, component_keys(registry, name), origins, path);
   const OptionSchema& schema = registry.schema(name);
@@ -232,7 +233,7 @@ void apply_override(YAML::Node& root, const std::string& text, const Shape& shap
         SVANET_FAIL("--set '", text, "': '", prefix, "' is a value, not a section");
     }
     SVANET_CHECK(std::find(valid.begin(), valid.end(), part) != valid.end(), "--set '", text,
-                 "': unknown key '", full, "'; valid keys",
+                 "': unknown key '", full, "'", utils::did_you_mean(part, valid), "; valid keys",
                  prefix.empty() ? std::string() : " under '" + prefix + "'", ": ",
                  utils::join(valid, ", "));
     at = next;
@@ -260,7 +261,6 @@ void apply_override(YAML::Node& root, const std::string& text, const Shape& shap
   } catch (const YAML::Exception& e) {
     SVANET_FAIL("--set '", text, "': invalid value: ", e.msg);
   }
-  SVANET_CHECK(!value.empty() && !parsed.IsNull(), "--set '", text, "': missing value");
   YAML::Node target;
   target.reset(root);
   std::string section;
@@ -275,7 +275,12 @@ void apply_override(YAML::Node& root, const std::string& text, const Shape& shap
     }
     target.reset(child);
   }
-  target[parts.back()] = parsed;
+  if (utils::trim(value).empty() || parsed.IsNull()) {
+    // key= or key=null: back to the default, whatever a file set.
+    target.remove(parts.back());
+  } else {
+    target[parts.back()] = parsed;
+  }
   origins.from_override(path, text);
 }
 

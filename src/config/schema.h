@@ -272,7 +272,8 @@ class Section {
 };
 
 /// Applies one `--set path=value` to the config tree, checking the path
-/// against `shape` (the top-level section's) first.
+/// against `shape` (the top-level section's) first. `path=` or `path=null`
+/// removes the key, so its default applies whatever a (base) file set.
 void apply_override(YAML::Node& root, const std::string& text, const Shape& shape,
                     Origins& origins);
 

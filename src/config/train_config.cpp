@@ -3,6 +3,7 @@
 #include "config/sections.h"
 #include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <yaml-cpp/yaml.h>
@@ -123,6 +124,7 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
 }
 
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
+  utils::require_file(path, "config");
   return parse_train_config(utils::read_file(path), path, overrides);
 }
 

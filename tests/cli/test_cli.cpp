@@ -154,7 +154,9 @@ TEST(Cli, TrainRejectsBadConfigsAndFlagsWithAMessage) {
   std::ofstream(config) << "model: {name: svanet_test}\ntrain:\n  epocs: 3\n";
   auto r = run("train --config " + config.string() + " --out " + (dir.path() / "run").string());
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find(config.string() + ":3:3: unknown key 'train.epocs'; valid keys: epochs"),
+  EXPECT_NE(r.output.find(config.string() +
+                          ":3:3: unknown key 'train.epocs' (did you mean 'epochs'?); valid keys: "
+                          "epochs"),
             std::string::npos)
       << r.output;
   r = run("train --config " + config.string() + " --set train.epochs");

@@ -46,7 +46,8 @@ data:
 TEST(DataConfig, ErrorsNameTheLineAndTheValidKeys) {
   ASSERT_THROWS_WITH(
       config::parse_data_config("data:\n  augment:\n    hflp: 0.5\n", "a.yaml"),
-      "a.yaml:3:5: unknown key 'data.augment.hflp'; valid keys: blur, blur_max_radius");
+      "a.yaml:3:5: unknown key 'data.augment.hflp' (did you mean 'hflip'?); valid keys: blur, "
+      "blur_max_radius");
   ASSERT_THROWS_WITH(
       config::parse_data_config("data:\n  augment:\n    crop: sometimes\n", "b.yaml"),
       "b.yaml:3:11: 'data.augment.crop' has an invalid value 'sometimes'");

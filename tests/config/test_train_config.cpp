@@ -83,10 +83,29 @@ TEST(TrainConfig, SetOverridesApplyBeforeParsing) {
   EXPECT_EQ(fresh.data.root, "/data/x");
 }
 
+TEST(TrainConfig, SetNullRemovesAKeySoItsDefaultApplies) {
+  EXPECT_EQ(parse_train_config(kConfig, "small.yaml").train.epochs, 3);
+  EXPECT_EQ(parse_train_config(kConfig, "small.yaml", {"train.epochs=null"}).train.epochs, 100);
+  EXPECT_EQ(parse_train_config(kConfig, "small.yaml", {"train.epochs="}).train.epochs, 100);
+  // A paper preset from scratch: the backbone file its base names is gone.
+  const auto fives = data_dir().parent_path().parent_path() / "configs" / "paper" / "fives.yaml";
+  EXPECT_EQ(config::load_train_config(fives.string())
+                .model.options.overrides()
+                .count("pretrained_backbone"),
+            1u);
+  const auto scratch =
+      config::load_train_config(fives.string(), {"model.options.pretrained_backbone=null"});
+  EXPECT_EQ(scratch.model.options.overrides().count("pretrained_backbone"), 0u);
+  EXPECT_EQ(scratch.model.name, "svanet_r50");
+  // A key that is not set anywhere: nothing to remove, and no error.
+  EXPECT_EQ(parse_train_config(kConfig, "small.yaml", {"data.workers=null"}).data.workers,
+            parse_train_config(kConfig, "small.yaml").data.workers);
+}
+
 TEST(TrainConfig, UnknownKeysAreErrorsThatListTheValidOnes) {
   ASSERT_THROWS_WITH(
       parse_train_config("model: {name: svanet_test}\ntrain:\n  epoch: 3\n", "c.yaml"),
-      "c.yaml:3:3: unknown key 'train.epoch'; valid keys: epochs");
+      "c.yaml:3:3: unknown key 'train.epoch' (did you mean 'epochs'?); valid keys: epochs");
   ASSERT_THROWS_WITH(
       parse_train_config("model: {name: svanet_test}\ntrain: {schedule: {max: 1}}\n", "c.yaml"),
       "unknown key 'train.schedule.max'");
@@ -94,10 +113,13 @@ TEST(TrainConfig, UnknownKeysAreErrorsThatListTheValidOnes) {
                      "c.yaml:2:1: unknown key 'config.evaluation'; valid keys: model, data, train, "
                      "evaluate");
   ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epoch=3"}),
-                     "--set 'train.epoch=3': unknown key 'train.epoch'; valid keys under 'train': "
+                     "--set 'train.epoch=3': unknown key 'train.epoch' (did you mean 'epochs'?); "
+                     "valid keys under 'train': "
                      "epochs, device");
-  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"trainer.epochs=3"}),
-                     "unknown key 'trainer'; valid keys: model, data, train, evaluate");
+  ASSERT_THROWS_WITH(
+      parse_train_config(kConfig, "small.yaml", {"trainer.epochs=3"}),
+      "unknown key 'trainer' (did you mean 'train'?); valid keys: model, data, train, "
+      "evaluate");
   ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epochs"}),
                      "expected key=value");
   ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.epochs.x=1"}),

@@ -43,5 +43,6 @@
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 #include "svanet/version.h"

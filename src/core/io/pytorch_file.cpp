@@ -1,6 +1,7 @@
 #include "svanet/io/pytorch_file.h"
 
 #include "svanet/common/error.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <caffe2/serialize/inline_container.h>
@@ -693,6 +694,7 @@ const PyObject* find_state_dict(const PyObject& node) {
 }  // namespace
 
 PyObjectPtr read_pytorch_file(const std::string& path) {
+  utils::require_file(path);
   std::ifstream in(path, std::ios::binary);
   SVANET_CHECK(in.good(), path, ": cannot open the file");
   char head[4] = {0, 0, 0, 0};

@@ -112,7 +112,8 @@ OptionMap resolve_options(const OptionSchema& schema, const OptionMap& values,
   }
   for (const auto& [name, value] : values) {
     const OptionInfo* option = find_option(schema, name);
-    SVANET_CHECK(option != nullptr, "unknown option '", name, "' for ", owner, "; valid options: ",
+    SVANET_CHECK(option != nullptr, "unknown option '", name, "' for ", owner,
+                 utils::did_you_mean(name, option_names(schema)), "; valid options: ",
                  schema.empty() ? std::string("none") : utils::join(option_names(schema), ", "));
     try {
       out[name] = canonical_value(*option, value);

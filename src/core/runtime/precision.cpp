@@ -61,19 +61,19 @@ torch::Device resolve_device(const std::string& spec, int64_t local_rank) {
   }
   if (s == "cpu") return torch::kCPU;
   if (s.rfind("cuda", 0) == 0) {
-    SVANET_CHECK(cuda, "train.device is '", spec,
-                 "' but CUDA is not available (no GPU, or a CPU-only LibTorch)");
+    SVANET_CHECK(cuda, "device '", spec,
+                 "': CUDA is not available (no GPU, or a CPU-only LibTorch); use auto or cpu");
     int64_t index = local_rank;
     if (s.size() > 4) {
-      SVANET_CHECK(s[4] == ':', "train.device: expected cuda or cuda:N, got '", spec, "'");
+      SVANET_CHECK(s[4] == ':', "device: expected cuda or cuda:N, got '", spec, "'");
       index = utils::parse_int(s.substr(5));
     }
     const auto count = static_cast<int64_t>(torch::cuda::device_count());
-    SVANET_CHECK(index >= 0 && index < count, "train.device '", spec, "': there are ", count,
+    SVANET_CHECK(index >= 0 && index < count, "device '", spec, "': there are ", count,
                  " CUDA devices");
     return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};
   }
-  SVANET_FAIL("train.device is auto, cpu, cuda or cuda:N, got '", spec, "'");
+  SVANET_FAIL("device is auto, cpu, cuda or cuda:N, got '", spec, "'");
 }
 
 torch::ScalarType autocast_dtype(const std::string& precision, const torch::Device& device) {

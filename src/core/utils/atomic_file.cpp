@@ -1,5 +1,7 @@
 #include "svanet/utils/atomic_file.h"
 
+#include "svanet/utils/paths.h"
+
 #include "svanet/common/error.h"
 
 #include <fcntl.h>
@@ -96,6 +98,7 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
 }
 
 void copy_file_atomic(const std::string& from, const std::string& to) {
+  require_file(from);
   std::ifstream in(from, std::ios::binary);
   SVANET_CHECK(in.good(), from, ": cannot open the file");
   AtomicFile out(to);
@@ -121,6 +124,7 @@ int64_t remove_stale_temporaries(const std::string& dir) {
 }
 
 std::string read_file(const std::string& path) {
+  require_file(path);
   std::ifstream in(path, std::ios::binary);
   SVANET_CHECK(in.good(), path, ": cannot open the file");
   std::ostringstream out;

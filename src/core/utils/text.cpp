@@ -184,4 +184,46 @@ std::vector<int64_t> parse_int_list(const std::string& s) {
   return values;
 }
 
+namespace {
+
+/// Levenshtein distance with adjacent transpositions counted as one edit.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1, 0));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    for (size_t j = 1; j <= m; ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+}  // namespace
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string w = to_lower(word);
+  const size_t allowed = w.size() < 5 ? 1 : w.size() < 12 ? 2 : 3;
+  std::string best;
+  size_t best_distance = allowed + 1;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(w, to_lower(c));
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string match = closest_match(word, candidates);
+  return match.empty() || match == word ? std::string() : " (did you mean '" + match + "'?)";
+}
+
 }  // namespace svanet::utils

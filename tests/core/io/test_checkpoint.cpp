@@ -110,7 +110,9 @@ TEST_F(Checkpoints, RejectsOtherFilesAndNewerVersionsClearly) {
   ASSERT_THROWS_WITH(io::load_checkpoint((data_dir() / "pytorch" / "truncated.pth").string()),
                      "truncated.pth");
   ASSERT_THROWS_WITH(io::read_checkpoint_meta((dir.path() / "absent.pt").string()),
-                     "absent.pt: cannot open the file");
+                     "absent.pt: no such file");
+  ASSERT_THROWS_WITH(io::read_checkpoint_meta(dir.path().string()),
+                     ": is a folder, expected a file");
 }
 
 TEST_F(Checkpoints, MismatchedClassNamesAreRefused) {

@@ -145,7 +145,7 @@ TEST(PyTorchFile, BadFilesFailWithTheFileNameAndTheProblem) {
   ASSERT_THROWS_WITH(io::read_pytorch_file(fixture("legacy_truncated.pth")), "truncated");
   ASSERT_THROWS_WITH(io::read_pytorch_file(fixture("not_pytorch.pth")),
                      "not_pytorch.pth: not a PyTorch file");
-  ASSERT_THROWS_WITH(io::read_pytorch_file(fixture("missing.pth")), "missing.pth: cannot open");
+  ASSERT_THROWS_WITH(io::read_pytorch_file(fixture("missing.pth")), "missing.pth: no such file");
   ASSERT_THROWS_WITH(io::read_pytorch_state_dict(fixture("no_state_dict.pth")),
                      "no state dict (a mapping of names to tensors) found");
   ASSERT_THROWS_WITH(io::read_pytorch_state_dict(fixture("no_state_dict.pth")), "epoch: int");

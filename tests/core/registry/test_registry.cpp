@@ -37,9 +37,10 @@ const Fields<WidgetOptions>& widget_fields() {
           .add(SVANET_FIELD(label, "a name"))
           .add(SVANET_FIELD(sizes, "sizes"))
           .add(SVANET_FIELD(weights, "weights"))
-          .add_choice("colour", "red or green", [](WidgetOptions& o) -> Colour& { return o.colour; },
-                      std::vector<std::pair<std::string, Colour>>{{"red", Colour::kRed},
-                                                                  {"green", Colour::kGreen}});
+          .add_choice(
+              "colour", "red or green", [](WidgetOptions& o) -> Colour& { return o.colour; },
+              std::vector<std::pair<std::string, Colour>>{{"red", Colour::kRed},
+                                                          {"green", Colour::kGreen}});
   return fields;
 }
 
@@ -52,7 +53,8 @@ TEST(Options, ValuesAreCheckedAndWrittenCanonically) {
   };
   EXPECT_EQ(canonical_value(info(OptionType::kBool), "Yes"), "true");
   EXPECT_EQ(canonical_value(info(OptionType::kInt), " 7 "), "7");
-  EXPECT_EQ(canonical_value(info(OptionType::kInt), "18446744073709551615"), "18446744073709551615");
+  EXPECT_EQ(canonical_value(info(OptionType::kInt), "18446744073709551615"),
+            "18446744073709551615");
   EXPECT_EQ(canonical_value(info(OptionType::kFloat), "1e-3"), "0.001");
   EXPECT_EQ(canonical_value(info(OptionType::kFloat), "0.1"), "0.1");
   EXPECT_EQ(canonical_value(info(OptionType::kIntList), "[1, 2, 3]"), "1,2,3");
@@ -100,8 +102,10 @@ TEST(Options, OneTableGivesTheSchemaTheValuesAndTheStruct) {
   const WidgetOptions again = fields.parse(values);
   EXPECT_EQ(fields.values(again), values);
 
-  ASSERT_THROWS_WITH(fields.parse({{"cuont", "1"}}, {}, "widget 'w'"),
-                     "unknown option 'cuont' for widget 'w'; valid options: on, count, ratio");
+  ASSERT_THROWS_WITH(
+      fields.parse({{"cuont", "1"}}, {}, "widget 'w'"),
+      "unknown option 'cuont' for widget 'w' (did you mean 'count'?); valid options: on, "
+      "count, ratio");
   ASSERT_THROWS_WITH(fields.parse({{"count", "many"}}, {}, "widget 'w'"),
                      "option 'count' of widget 'w': expected an integer, got 'many'");
 }
@@ -110,15 +114,18 @@ using WidgetRegistry = Registry<std::function<int64_t(const OptionMap&, int64_t)
 
 TEST(Registry, AddsBuildsListsAndNamesWhatIsWrong) {
   WidgetRegistry registry("widget", "widgets");
-  registry.add({"counter", "counts", widget_fields().schema(), {},
-                [](const OptionMap& o, int64_t offset) {
-                  return widget_fields().parse(o).count + offset;
-                },
-                [](const OptionMap& o) {
-                  SVANET_CHECK(widget_fields().parse(o).count >= 0, "count must be >= 0");
+  registry.add(
+      {"counter",
+       "counts",
+       widget_fields().schema(),
+       {},
+       [](const OptionMap& o, int64_t offset) { return widget_fields().parse(o).count + offset; },
+       [](const OptionMap& o) {
+         SVANET_CHECK(widget_fields().parse(o).count >= 0, "count must be >= 0");
+       }});
+  registry.add({"failing", "always fails", {}, {}, [](const OptionMap&, int64_t) -> int64_t {
+                  SVANET_FAIL("no luck");
                 }});
-  registry.add({"failing", "always fails", {}, {},
-                [](const OptionMap&, int64_t) -> int64_t { SVANET_FAIL("no luck"); }});
   EXPECT_TRUE(registry.contains("counter"));
   EXPECT_EQ(registry.names(), (std::vector<std::string>{"counter", "failing"}));
   EXPECT_EQ(registry.create("counter", {}, 10), 13);  // the default count
@@ -132,9 +139,10 @@ TEST(Registry, AddsBuildsListsAndNamesWhatIsWrong) {
   ASSERT_THROWS_WITH(registry.create("counter", {{"size", "1"}}, 0),
                      "unknown option 'size' for widget 'counter'");
   ASSERT_THROWS_WITH(registry.create("failing", {}, 0), "widget 'failing': no luck");
-  ASSERT_THROWS_WITH(registry.add({"counter", "again", {}, {},
-                                   [](const OptionMap&, int64_t) { return int64_t{0}; }}),
-                     "a widget named 'counter' is already registered");
+  ASSERT_THROWS_WITH(
+      registry.add(
+          {"counter", "again", {}, {}, [](const OptionMap&, int64_t) { return int64_t{0}; }}),
+      "a widget named 'counter' is already registered");
   ASSERT_THROWS_WITH(registry.add({"empty", "no factory", {}, {}, nullptr}),
                      "registered without a factory");
   const RegistryBase& any = registry;
@@ -147,12 +155,13 @@ TEST(Registry, SvanetRegistersEveryKindWithItsOptions) {
   EXPECT_EQ(model_registry().names().size(), 16u);
   EXPECT_EQ(losses::loss_registry().names(),
             (std::vector<std::string>{"cross_entropy", "dice", "dice_ce", "focal"}));
-  EXPECT_EQ(optim::optimizer_registry().names(), (std::vector<std::string>{"adamw", "adam", "sgd"}));
+  EXPECT_EQ(optim::optimizer_registry().names(),
+            (std::vector<std::string>{"adamw", "adam", "sgd"}));
   EXPECT_EQ(optim::schedule_registry().names(),
             (std::vector<std::string>{"official_cosine", "cosine", "poly", "constant"}));
-  for (const RegistryBase* registry :
-       std::vector<const RegistryBase*>{&model_registry(), &losses::loss_registry(),
-                                        &optim::optimizer_registry(), &optim::schedule_registry()}) {
+  for (const RegistryBase* registry : std::vector<const RegistryBase*>{
+           &model_registry(), &losses::loss_registry(), &optim::optimizer_registry(),
+           &optim::schedule_registry()}) {
     for (const auto& entry : registry->list()) {
       SCOPED_TRACE(registry->kind() + " " + entry.name);
       EXPECT_FALSE(entry.description.empty());

@@ -77,7 +77,7 @@ TEST(AtomicFile, CopiesAFileLargerThanOneChunk) {
   utils::copy_file_atomic(from, to);
   EXPECT_EQ(contents(to), data);
   ASSERT_THROWS_WITH(utils::copy_file_atomic((dir.path() / "missing.pt").string(), to),
-                     "missing.pt: cannot open the file");
+                     "missing.pt: no such file");
   EXPECT_EQ(contents(to), data);
 }
 

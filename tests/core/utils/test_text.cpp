@@ -8,6 +8,19 @@
 namespace svanet::test {
 namespace {
 
+TEST(Text, SuggestsTheNearestNameForATypoOnly) {
+  const std::vector<std::string> commands = {"train", "evaluate", "predict", "export"};
+  EXPECT_EQ(utils::closest_match("evalute", commands), "evaluate");
+  EXPECT_EQ(utils::closest_match("trian", commands), "train");  // a transposition
+  EXPECT_EQ(utils::closest_match("PREDICT", commands), "predict");
+  EXPECT_EQ(utils::closest_match("fit", commands), "");
+  EXPECT_EQ(utils::closest_match("xyzzy", commands), "");
+  EXPECT_EQ(utils::did_you_mean("svanet_r19", {"svanet_r18", "svanet_r50"}),
+            " (did you mean 'svanet_r18'?)");
+  EXPECT_EQ(utils::did_you_mean("train", commands), "");
+  EXPECT_EQ(utils::did_you_mean("anything", {}), "");
+}
+
 TEST(Text, ParsesIntegersStrictly) {
   EXPECT_EQ(utils::parse_int(" 42 "), 42);
   EXPECT_EQ(utils::parse_int("-3"), -3);

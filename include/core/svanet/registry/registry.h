@@ -112,8 +112,9 @@ class Registry : public RegistryBase {
   const Entry& get(const std::string& name) const {
     std::lock_guard<std::mutex> lock(mutex_);
     if (const Entry* e = find_locked(name)) return *e;
-    SVANET_FAIL("unknown ", kind_, " '", name, "'; registered ", plural_, ": ",
-                utils::join(names_locked(), ", "));
+    const auto names = names_locked();
+    SVANET_FAIL("unknown ", kind_, " '", name, "'", utils::did_you_mean(name, names),
+                "; registered ", plural_, ": ", utils::join(names, ", "));
   }
 
   std::vector<std::string> names() const override {

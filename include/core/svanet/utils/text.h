@@ -17,6 +17,13 @@ std::vector<std::string> split(const std::string& s, char separator);
 /// `text` without `suffix` when it ends with it and something is left; nothing otherwise.
 std::optional<std::string> strip_suffix(const std::string& text, const std::string& suffix);
 
+/// The candidate nearest to `word` when it is a likely typo of it (at most
+/// 1 edit for short words, 2 for longer ones, 3 from 12 characters; case
+/// ignored), else empty: the "did you mean" of messages.
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+/// " (did you mean 'X'?)" for closest_match, or empty.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
 /// Base64 (RFC 4648, with padding) of bytes, for data: URLs.
 std::string base64_encode(const std::string& bytes);
 /// Text safe inside HTML elements and attribute values.

@@ -1,0 +1,97 @@
+#include "svanet/utils/paths.h"
+
+#include "svanet/common/error.h"
+
+#include <cctype>
+#include <filesystem>
+#include <system_error>
+
+namespace svanet::utils {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The system's reason in the project's style: "permission denied".
+std::string reason(const std::error_code& error) {
+  std::string text = error.message();
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+std::string prefixed(const std::string& what) {
+  return what.empty() ? "" : what + " ";
+}
+
+}  // namespace
+
+void require_file(const std::string& path, const std::string& what) {
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  SVANET_CHECK(!path.empty(), "no ", prefixed(what), "file given");
+  SVANET_CHECK(fs::exists(status), path, ": no such ", prefixed(what), "file");
+  SVANET_CHECK(!fs::is_directory(status), path, ": is a folder, expected a ", prefixed(what),
+               "file");
+}
+
+void require_folder(const std::string& path, const std::string& what) {
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  SVANET_CHECK(!path.empty(), "no ", prefixed(what), "folder given");
+  SVANET_CHECK(fs::exists(status), path, ": no such ", prefixed(what), "folder");
+  SVANET_CHECK(fs::is_directory(status), path, ": is a file, expected a ", prefixed(what),
+               "folder");
+}
+
+void create_folders(const std::string& path) {
+  SVANET_CHECK(!path.empty(), "no output folder given");
+  std::error_code error;
+  if (fs::is_directory(path, error)) return;
+  SVANET_CHECK(!fs::exists(path, error), path, ": is a file, expected a folder");
+  fs::create_directories(path, error);
+  if (!error) return;
+  // Name the part that exists but is not a folder, when that is the reason.
+  for (fs::path p = fs::path(path).parent_path(); !p.empty() && p != p.root_path();
+       p = p.parent_path()) {
+    std::error_code e;
+    if (fs::exists(p, e) && !fs::is_directory(p, e)) {
+      SVANET_FAIL("cannot create ", path, ": ", p.string(), " is a file, not a folder");
+    }
+  }
+  SVANET_FAIL("cannot create ", path, ": ", reason(error));
+}
+
+bool missing_or_empty(const std::string& path) {
+  std::error_code error;
+  if (!fs::exists(path, error)) return true;
+  return fs::is_directory(path, error) && fs::is_empty(path, error);
+}
+
+void require_new_output(const std::string& path, const std::string& how) {
+  std::error_code error;
+  SVANET_CHECK(!fs::exists(path, error) || fs::is_directory(path, error), path,
+               ": is a file, expected a folder");
+  SVANET_CHECK(missing_or_empty(path), path, " already exists and is not empty; ", how);
+}
+
+OutputFolder::OutputFolder(std::string path) : path_(std::move(path)) {
+  std::error_code error;
+  // The outermost folder that does not exist yet: removing it removes all
+  // this guard creates, parents included.
+  for (fs::path p = fs::absolute(path_, error).lexically_normal(); !p.empty();
+       p = p.parent_path()) {
+    if (fs::exists(p, error)) break;
+    top_ = p.string();
+    if (p == p.parent_path()) break;
+  }
+  created_ = !top_.empty();
+  create_folders(path_);
+}
+
+OutputFolder::~OutputFolder() {
+  if (keep_ || !created_) return;
+  std::error_code error;
+  fs::remove_all(top_, error);
+}
+
+}  // namespace svanet::utils

@@ -1,0 +1,68 @@
+// The messages for paths a user names, and the output-folder guard.
+
+#include "support/test_support.h"
+
+#include "svanet/utils/paths.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace svanet::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Paths, NameWhatIsWrongWithAPath) {
+  TempDir dir;
+  const auto file = dir.path() / "a.yaml";
+  std::ofstream(file) << "x";
+  EXPECT_NO_THROW(utils::require_file(file.string()));
+  EXPECT_NO_THROW(utils::require_folder(dir.path().string()));
+  ASSERT_THROWS_WITH(utils::require_file((dir.path() / "b.yaml").string(), "config"),
+                     "b.yaml: no such config file");
+  ASSERT_THROWS_WITH(utils::require_file(dir.path().string(), "config"),
+                     dir.path().string() + ": is a folder, expected a config file");
+  ASSERT_THROWS_WITH(utils::require_folder((dir.path() / "none").string()), "none: no such folder");
+  ASSERT_THROWS_WITH(utils::require_folder(file.string(), "ground-truth"),
+                     "a.yaml: is a file, expected a ground-truth folder");
+  ASSERT_THROWS_WITH(utils::create_folders((file / "out").string()),
+                     "cannot create " + (file / "out").string() + ": " + file.string() +
+                         " is a file, not a folder");
+  ASSERT_THROWS_WITH(utils::create_folders(file.string()), "a.yaml: is a file, expected a folder");
+  ASSERT_THROWS_WITH(utils::create_folders("/proc/svanet_test/out"),
+                     "cannot create /proc/svanet_test/out: no such file or directory");
+  EXPECT_TRUE(utils::missing_or_empty((dir.path() / "none").string()));
+  EXPECT_FALSE(utils::missing_or_empty(dir.path().string()));
+  ASSERT_THROWS_WITH(utils::require_new_output(dir.path().string(), "--overwrite replaces it"),
+                     " already exists and is not empty; --overwrite replaces it");
+}
+
+TEST(Paths, AnOutputFolderIsRemovedUnlessKeptAndOnlyWhenItWasCreated) {
+  TempDir dir;
+  const auto nested = dir.path() / "a" / "b" / "c";
+  {
+    utils::OutputFolder out(nested.string());
+    EXPECT_TRUE(out.created());
+    EXPECT_TRUE(fs::is_directory(nested));
+    std::ofstream(nested / "partial.csv") << "1";
+  }
+  // Gone with the parents the guard created.
+  EXPECT_FALSE(fs::exists(dir.path() / "a"));
+  {
+    utils::OutputFolder out(nested.string());
+    out.keep();
+  }
+  EXPECT_TRUE(fs::is_directory(nested));
+  // A folder that existed is left as it is, whatever happens.
+  std::ofstream(nested / "mine.txt") << "user's";
+  {
+    utils::OutputFolder out(nested.string());
+    EXPECT_FALSE(out.created());
+  }
+  EXPECT_TRUE(fs::exists(nested / "mine.txt"));
+}
+
+}  // namespace
+}  // namespace svanet::test
