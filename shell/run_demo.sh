@@ -6,7 +6,7 @@
 # Then `svanet predict` segments the test images with the trained model as
 # new images: runs/demo/predict_test/ (label maps, overlays, predictions.csv).
 # Running it again continues or reports the existing run (`svanet demo
-# --fresh` starts over) and skips images already predicted. Arguments go to
+# --overwrite` starts over) and skips images already predicted. Arguments go to
 # `svanet demo`; predict runs when they leave the default folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."

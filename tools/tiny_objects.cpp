@@ -26,6 +26,7 @@
 #include "svanet/models/registry.h"
 #include "svanet/models/svanet.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <spdlog/spdlog.h>
@@ -51,7 +52,8 @@ struct Options {
   std::string checkpoint = "best";
   std::string out = "tiny_objects";
   std::string device = "auto";
-  bool force = false;
+  bool overwrite = false;    // replace the tables in --out
+  bool re_evaluate = false;  // evaluate again where an evaluation exists
 };
 
 /// One evaluated repeat of one run.
@@ -92,7 +94,8 @@ Evaluated evaluate(const fs::path& run, const Options& o) {
   // Where `svanet evaluate --run` puts it, so that an evaluation is reused.
   const fs::path summary_path =
       fs::path(svanet::engine::run_evaluation_dir(run.string(), eo)) / "summary.json";
-  if (o.force || !fs::exists(summary_path)) {
+  eo.overwrite = o.re_evaluate;
+  if (o.re_evaluate || !fs::exists(summary_path)) {
     spdlog::info("{}: evaluating {} on the test split", run.string(),
                  checkpoint.filename().string());
     svanet::engine::evaluate_run(run.string(), eo);
@@ -150,7 +153,10 @@ std::string row(const std::string& exp, const Evaluated& e, double ratio,
 }
 
 int run(const Options& o) {
-  fs::create_directories(o.out);
+  // Refused before the evaluations, not after them.
+  SVANET_CHECK(o.overwrite || !fs::exists(fs::path(o.out) / "tiny_metrics_avg.csv"), o.out,
+               " already holds tiny-object tables; --overwrite replaces them, or choose another "
+               "--out");
   // repeat index (1-based, the official valrpt<k>) -> rows
   std::map<size_t, std::string> per_repeat;
   std::string average = svanet::utils::join(kColumns, ",") + "\n";
@@ -215,6 +221,7 @@ int run(const Options& o) {
     }
   }
   const fs::path out(o.out);
+  svanet::utils::create_folders(o.out);  // only now: a failed run leaves no empty folder
   for (const auto& [k, rows] : per_repeat) {
     svanet::utils::write_file_atomic(
         (out / ("tiny_metrics_valrpt" + std::to_string(k) + ".csv")).string(),
@@ -234,15 +241,25 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   svanet::cli::setup_console();
-  CLI::App app{"svanet-tiny-objects: the paper's tiny-object validation of trained runs"};
+  CLI::App app{"svanet-tiny-objects: the paper's tiny-object validation of trained runs",
+               "svanet-tiny-objects"};
   Options o;
   app.add_option("runs", o.runs, "Run folders (a run with repeat_<i>/ counts each repeat)")
       ->required();
   app.add_option("--checkpoint", o.checkpoint, "best, last, or a checkpoint file")
       ->capture_default_str();
-  app.add_option("--out", o.out, "Output folder")->capture_default_str();
+  app.add_option("-o,--out", o.out, "Output folder")->capture_default_str();
   app.add_option("--device", o.device, "Device: auto (CUDA when available), cpu, cuda, cuda:N")
       ->capture_default_str();
-  app.add_flag("--force", o.force, "Evaluate again even where an evaluation exists");
+  app.add_flag("--overwrite", o.overwrite, "Replace the tables an earlier run wrote to --out");
+  app.add_flag("--re-evaluate", o.re_evaluate,
+               "Evaluate again even where an evaluation exists (replacing it)");
+  svanet::cli::add_examples(
+      &app,
+      {"svanet-tiny-objects runs/demo -o tiny_objects",
+       "svanet-tiny-objects runs/fives_svanet runs/fives_deeplab -o tables --checkpoint last",
+       "svanet-tiny-objects runs/fives_svanet -o tables --overwrite --re-evaluate"},
+      "Reuses each run's evaluation (svanet evaluate --run) where one exists; --re-evaluate "
+      "evaluates again.");
   return svanet::cli::run_program(app, argc, argv, [&] { return run(o); });
 }

@@ -24,5 +24,5 @@ for m in "${models[@]}"; do
   fi
   runs+=("$out")
 done
-"$svanet" compare "${runs[@]}" --out "runs/ablations/$ds/summary"
-"$tiny" "${runs[@]}" --out "runs/ablations/$ds/tiny_objects"
+"$svanet" compare "${runs[@]}" --out "runs/ablations/$ds/summary" --overwrite
+"$tiny" "${runs[@]}" --out "runs/ablations/$ds/tiny_objects" --overwrite

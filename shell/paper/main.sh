@@ -27,5 +27,5 @@ for ds in "${datasets[@]}"; do
   fi
   runs+=("$out")
 done
-"$svanet" compare "${runs[@]}" --out runs/paper/summary
-"$tiny" "${runs[@]}" --out runs/paper/tiny_objects
+"$svanet" compare "${runs[@]}" --out runs/paper/summary --overwrite
+"$tiny" "${runs[@]}" --out runs/paper/tiny_objects --overwrite

@@ -24,9 +24,11 @@ struct ConvertArgs {
   int64_t image_size = 0;
   std::string classes;
   std::vector<std::string> options;
+  bool overwrite = false;
 };
 
 int run_convert(const ConvertArgs& args) {
+  check_output_file(args.output, args.overwrite);
   official::ConvertOptions options;
   options.image_size = args.image_size;
   if (!args.classes.empty()) {
@@ -76,28 +78,33 @@ Command register_convert(CLI::App& app) {
       "Convert a checkpoint of the official SvANet code into an svanet checkpoint");
   sub->add_option("input", args->input,
                   "Official checkpoint (torch.save of the model's state dict)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  sub->add_option("output", args->output, "svanet checkpoint to write")->required();
+      ->required();
+  add_out_flag(sub, args->output, "file: the svanet checkpoint to write")->required();
+  add_overwrite_flag(sub, args->overwrite);
   sub->add_option("--architecture", args->model,
                   "Registered model to convert into (default: detected from the weights)");
-  add_num_classes_flag(sub, args->num_classes);
-  add_image_size_flag(sub, args->image_size);
-  sub->footer(
-      "Without --num-classes the checkpoint's classifier decides; without --image-size, "
-      "the model's default.");
-  add_classes_flag(sub, args->classes);
+  add_num_classes_flag(sub, args->num_classes)->default_str("detected");
+  add_image_size_flag(sub, args->image_size)->default_str("model's");
+  add_class_names_flag(sub, args->classes);
   sub->add_option("--option", args->options,
                   "Model option key=value (with --architecture; repeatable)");
+  add_examples(sub,
+               {"svanet convert-official official_best.pth -o svanet_best.pt --image-size 512 "
+                "--class-names background,polyp",
+                "svanet convert-official model.pth -o r18.pt --architecture svanet_r18"},
+               "Without --num-classes the checkpoint's classifier decides; without --image-size, "
+               "the model's default.");
   return {sub, [args] { return run_convert(*args); }};
 }
 
 Command register_checkpoint_info(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto* sub = app.add_subcommand("checkpoint-info", "Print what an svanet checkpoint holds");
-  sub->add_option("checkpoint", *path, "svanet checkpoint")->required()->check(CLI::ExistingFile);
+  sub->add_option("checkpoint", *path, "svanet checkpoint, or a run folder (its best)")->required();
+  add_examples(sub, {"svanet checkpoint-info runs/demo/checkpoints/best.pt",
+                     "svanet checkpoint-info runs/demo"});
   return {sub, [path] {
-            const auto meta = io::read_checkpoint_meta(*path);
+            const auto meta = io::read_checkpoint_meta(engine::resolve_model(*path));
             std::printf("file:          %s\n", path->c_str());
             std::printf("format:        svanet.checkpoint v%lld (svanet %s, written %s)\n",
                         static_cast<long long>(meta.version), meta.svanet_version.c_str(),
@@ -116,7 +123,13 @@ Command register_checkpoint_info(CLI::App& app) {
             for (double s : meta.normalization.std) stdev.push_back(std::to_string(s));
             std::printf("normalization: %s (mean %s; std %s)\n", meta.normalization.mode.c_str(),
                         utils::join(mean, ", ").c_str(), utils::join(stdev, ", ").c_str());
-            std::printf("epoch:         %lld\n", static_cast<long long>(meta.epoch));
+            // Counted from 1, as train.log, metrics.csv and the report count.
+            if (meta.epoch >= 0) {
+              std::printf("epoch:         %lld (of training)\n",
+                          static_cast<long long>(meta.epoch + 1));
+            } else {
+              std::printf("epoch:         none (not from svanet training)\n");
+            }
             for (const auto& [k, v] : meta.metrics)
               std::printf("  metric:      %s = %g\n", k.c_str(), v);
             if (!meta.note.empty()) std::printf("note:          %s\n", meta.note.c_str());
@@ -127,6 +140,7 @@ Command register_checkpoint_info(CLI::App& app) {
 Command register_export(CLI::App& app) {
   struct ExportArgs {
     std::string input, output, format = "official";
+    bool overwrite = false;
   };
   auto a = std::make_shared<ExportArgs>();
   auto* sub = app.add_subcommand(
@@ -135,18 +149,19 @@ Command register_export(CLI::App& app) {
       "reverse of convert-official) or as svanet's plain state dict with a JSON model spec");
   sub->add_option("checkpoint", a->input, "svanet checkpoint, or a run folder (its best)")
       ->required();
-  sub->add_option("output", a->output, "State dict to write (torch.save format)")->required();
+  add_out_flag(sub, a->output, "file: the state dict to write (torch.save format)")->required();
+  add_overwrite_flag(sub, a->overwrite);
   sub->add_option("--format", a->format,
                   "official (load into the authors' code) or svanet (plain state dict plus "
                   "OUTPUT.json with the model spec)")
       ->check(CLI::IsMember({"official", "svanet"}))
       ->capture_default_str();
-  sub->footer(
-      "Examples:\n"
-      "  svanet export runs/fives official_layout.pth\n"
-      "  svanet export best.pt weights.pt --format svanet\n"
-      "In Python: model.load_state_dict(torch.load('official_layout.pth')).");
+  add_examples(sub,
+               {"svanet export runs/fives -o official_layout.pth",
+                "svanet export best.pt -o weights.pt --format svanet"},
+               "In Python: model.load_state_dict(torch.load('official_layout.pth')).");
   return {sub, [a] {
+            check_output_file(a->output, a->overwrite);
             const auto checkpoint = engine::resolve_model(a->input);
             if (a->format == "official") {
               const auto r = official::export_official_checkpoint(checkpoint, a->output);

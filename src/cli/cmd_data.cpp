@@ -55,9 +55,11 @@ struct StatsArgs {
   std::string root;
   std::string dataset;
   std::string out;
+  bool overwrite = false;
 };
 
 int run_stats(const StatsArgs& args) {
+  check_output_folder(args.out, args.overwrite);
   const auto index = data::index_dataset(
       args.root, args.dataset.empty() ? std::nullopt : std::optional<std::string>(args.dataset));
   const auto stats = data::compute_stats(index);
@@ -131,7 +133,10 @@ Command register_check_data(CLI::App& app) {
   sub->add_option("root", args->root, "Dataset folder (official, dataset.yaml or nnU-Net layout)")
       ->required();
   add_dataset_flag(sub, args->dataset);
-  sub->footer("One line per problem naming the file; exits with 1 when there are errors.");
+  add_examples(
+      sub,
+      {"svanet check-data demo_data/Demo", "svanet check-data /data/svanet --dataset polypgen"},
+      "One line per problem naming the file; exits with 1 when there are errors.");
   return {sub, [args] { return run_check(*args); }};
 }
 
@@ -143,6 +148,8 @@ Command register_data_stats(CLI::App& app) {
   sub->add_option("root", args->root, "Dataset folder")->required();
   add_out_flag(sub, args->out)->required();
   add_dataset_flag(sub, args->dataset);
+  add_overwrite_flag(sub, args->overwrite);
+  add_examples(sub, {"svanet data-stats demo_data/Demo -o stats/demo"});
   return {sub, [args] { return run_stats(*args); }};
 }
 
@@ -155,7 +162,8 @@ Command register_slice_volumes(CLI::App& app) {
                   "Folder of volumes (case_*/imaging.nii.gz + segmentation.nii.gz, or "
                   "imagesTr/ + labelsTr/)")
       ->required();
-  sub->add_option("out", args->out, "Folder to write <Dataset>/train, test, mask into")->required();
+  add_out_flag(sub, args->out, "folder: <Dataset>/train, test and mask are written into it")
+      ->required();
   add_dataset_flag(sub, args->options.dataset);
   sub->add_option("--selection", args->selection,
                   "Slices to keep: official, all, foreground, stride, random")
@@ -165,7 +173,7 @@ Command register_slice_volumes(CLI::App& app) {
   add_window_flag(sub, args->window);
   add_axis_flag(sub, args->options.axis);
   sub->add_option("--stride", args->options.stride, "Keep every N-th slice (stride selection)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
   sub->add_option("--fraction", args->options.fraction, "Fraction of slices (random selection)")
       ->check(CLI::Range(0.0, 1.0))
@@ -176,7 +184,13 @@ Command register_slice_volumes(CLI::App& app) {
   add_seed_flag(sub, args->options.seed);
   sub->add_flag("--jpg", args->jpg,
                 "Write JPEG images, as the official extractor does (default PNG)");
-  sub->footer(
+  add_overwrite_flag(sub, args->options.overwrite);
+  add_examples(
+      sub,
+      {"svanet slice-volumes kits23/dataset -o data --dataset kits23",
+       "svanet slice-volumes atlas/train -o data --dataset atlas",
+       "svanet slice-volumes Task08/ -o data --selection foreground --intensity window "
+       "--window 40,400"},
       "Official rules: atlas keeps every 4th slice along k and divides each slice by its maximum; "
       "kits23 keeps a random 2 % of the central 70 % of slices along i and clips to 0..255.");
   return {sub, [args] { return run_slice(*args); }};
@@ -186,7 +200,7 @@ Command register_demo_data(CLI::App& app) {
   auto args = std::make_shared<DemoArgs>();
   auto* sub = app.add_subcommand(
       "demo-data", "Write the built-in demo dataset of small medical-looking objects");
-  sub->add_option("out", args->out, "Folder to write Demo/ into")->required();
+  add_out_flag(sub, args->out, "folder: Demo/ is written into it")->required();
   add_seed_flag(sub, args->options.seed);
   sub->add_option("--count", args->options.count, "Number of images")
       ->check(CLI::Range(3, 100000))
@@ -194,6 +208,11 @@ Command register_demo_data(CLI::App& app) {
   sub->add_option("--size", args->options.size, "Side of the square images in pixels")
       ->check(CLI::Range(32, 4096))
       ->capture_default_str();
+  add_overwrite_flag(sub, args->options.overwrite);
+  add_examples(
+      sub,
+      {"svanet demo-data -o demo_data", "svanet demo-data -o small --count 30 --size 64 --seed 3"},
+      "An existing non-empty OUT/Demo is refused; --overwrite replaces it.");
   return {sub, [args] { return run_demo_data(*args); }};
 }
 

@@ -8,6 +8,7 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/compare.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <spdlog/spdlog.h>
@@ -28,11 +29,11 @@ namespace fs = std::filesystem;
 
 struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
-  std::string pred, gt, dataset, classes, images, spacing, object_bins, object_bins_px;
+  std::string pred, gt, data, dataset, classes, images, spacing, object_bins, object_bins_px;
   std::optional<double> iou_threshold;
   std::string mode, tta;
   double overlap = -1.0;  // < 0: the run config's
-  bool flip = false, no_surface = false;
+  bool flip = false, no_surface = false, overwrite = false;
   std::optional<int64_t> overlays;
 };
 
@@ -80,13 +81,15 @@ int run_evaluate(const EvaluateArgs& a) {
   engine::EvaluationResult result;
   if (run_mode) {
     SVANET_CHECK(a.dataset.empty() && a.classes.empty() && a.images.empty() && a.spacing.empty(),
-                 "--dataset, --classes, --images and --spacing are for --pred/--gt; a run knows "
-                 "its data");
+                 "--dataset, --class-names, --images and --spacing are for --pred/--gt; a run "
+                 "knows its data (--data evaluates it on another dataset root)");
     engine::EvaluateOptions o;
     o.checkpoint = a.checkpoint;
     o.split = a.split;
     o.out = a.out;
     o.device = a.device;
+    o.data_root = a.data;
+    o.overwrite = a.overwrite;
     SVANET_CHECK(!(a.flip && !a.tta.empty()), "--flip is --tta flip; give one of them");
     if (!a.mode.empty()) o.mode = a.mode;
     if (!a.tta.empty()) o.tta = a.tta;
@@ -101,6 +104,9 @@ int run_evaluate(const EvaluateArgs& a) {
   } else {
     SVANET_CHECK(!a.pred.empty() && !a.gt.empty() && !a.out.empty(),
                  "--pred, --gt and --out go together");
+    SVANET_CHECK(a.data.empty(),
+                 "--data is for --run (another dataset root for the run); "
+                 "with --pred/--gt the masks are the data");
     SVANET_CHECK(a.mode.empty() && a.tta.empty() && a.overlap < 0.0 && !a.flip,
                  "--mode, --tta, --overlap and --flip are for --run; with --pred the masks are "
                  "already predicted");
@@ -109,6 +115,7 @@ int run_evaluate(const EvaluateArgs& a) {
     o.pred_dir = a.pred;
     o.gt_dir = a.gt;
     o.out = a.out;
+    o.overwrite = a.overwrite;
     o.dataset = a.dataset;
     if (!a.classes.empty()) {
       for (const auto& c : utils::split(a.classes, ',')) o.classes.push_back(utils::trim(c));
@@ -138,6 +145,7 @@ int run_evaluate(const EvaluateArgs& a) {
 
 struct CompareArgs {
   std::vector<std::string> dirs;
+  bool overwrite = false;
   std::string out, split = "test",
                    metrics =
                        "dice,iou,hd95,object_recall,object_precision,"
@@ -159,7 +167,8 @@ int run_compare(const CompareArgs& a) {
   std::printf("%s", tables.markdown.c_str());
   if (!a.out.empty()) {
     const fs::path out(a.out);
-    fs::create_directories(out);
+    if (!a.overwrite) check_output_file((out / "compare.md").string(), false);
+    utils::create_folders(a.out);
     utils::write_file_atomic((out / "compare.md").string(), tables.markdown);
     utils::write_file_atomic((out / "compare.csv").string(), tables.csv);
     utils::write_file_atomic((out / "compare.tex").string(), tables.latex);
@@ -176,22 +185,24 @@ Command register_evaluate(CLI::App& app) {
       "evaluate",
       "Score a trained run on a split, or prediction masks against ground truth: "
       "per class, per object size, per object, with an HTML report");
-  sub->add_option("--run", a->run, "Run folder to evaluate (predicts, then scores)");
+  sub->add_option("-r,--run", a->run, "Run folder to evaluate (predicts, then scores)");
+  add_data_flag(sub, a->data);  // with --run: another dataset to score the run on
   sub->add_option("--checkpoint", a->checkpoint, "best, last, or a checkpoint file (with --run)")
       ->capture_default_str();
   sub->add_option("--split", a->split, "Split to evaluate: test, val or train")
       ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
   add_out_flag(sub, a->out);
+  add_overwrite_flag(sub, a->overwrite);
   add_device_flag(sub, a->device)->capture_default_str();
   add_mode_flag(sub, a->mode);
-  add_overlap_flag(sub, a->overlap);
+  add_overlap_flag(sub, a->overlap)->default_str("run config's");
   add_tta_flag(sub, a->tta);
   sub->add_flag("--flip", a->flip, "Same as --tta flip");
   sub->add_option("--pred", a->pred, "Folder of predicted masks (class indices), by file stem");
   sub->add_option("--gt", a->gt, "Folder of ground-truth masks, by file stem");
   add_dataset_flag(sub, a->dataset);
-  add_classes_flag(sub, a->classes);
+  add_class_names_flag(sub, a->classes);
   sub->add_option("--images", a->images, "Folder of the images, for the report's overlays");
   sub->add_option("--spacing", a->spacing, "Pixel spacing ROW,COLUMN in mm for HD95 and ASSD");
   sub->add_option_function<double>(
@@ -205,11 +216,18 @@ Command register_evaluate(CLI::App& app) {
                   "Object-size bin edges in pixels, instead of % (e.g. 10,100,1000)");
   sub->add_option_function<int64_t>(
          "--overlays", [a](int64_t v) { a->overlays = v; }, "Overlays per gallery in the report")
-      ->check(CLI::NonNegativeNumber);
-  sub->footer(
+      ->check(non_negative_number());
+  add_examples(
+      sub,
+      {"svanet evaluate -r runs/demo --mode sliding -o runs/demo/eval_sliding",
+       "svanet evaluate -r runs/demo --data other_data -o eval_other",
+       "svanet evaluate --pred preds/ --gt masks/ --class-names background,lesion -o eval/"},
       "Writes summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html "
-      "(default folder RUN/eval_<split>). With --run, --mode, --tta and --overlap default to the "
-      "run config's evaluate section (resize: the paper's evaluation).");
+      "(default folder RUN/eval_<split>; an existing one is refused without --overwrite). --data "
+      "scores the run on another dataset root with the same classes (its own test/ or val/ "
+      "split; default folder RUN/eval_<split>_<data folder>). With "
+      "--run, --mode, --tta and --overlap default to the run config's evaluate section (resize: "
+      "the paper's evaluation).");
   return {sub, [a] { return run_evaluate(*a); }};
 }
 
@@ -226,6 +244,12 @@ Command register_compare(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--metrics", a->metrics, "Comma-separated headline metrics")
       ->capture_default_str();
+  add_overwrite_flag(sub, a->overwrite);
+  add_examples(sub,
+               {"svanet compare runs/demo runs/demo_deeplab",
+                "svanet compare runs/fives_* -o tables --metrics dice,object_recall"},
+               "Prints the Markdown table; -o also writes compare.md, compare.csv and "
+               "compare.tex.");
   return {sub, [a] { return run_compare(*a); }};
 }
 

@@ -76,9 +76,10 @@ Command register_list(CLI::App& app) {
                   "models, losses, optimizers, schedules or datasets (all when "
                   "omitted)");
   sub->add_flag("--names", opt->names_only, "Only the names, one per line");
-  sub->footer(
-      "Each option shows its type, its default and what it does; a config sets them under the "
-      "component's section (model.options, train.loss, train.optimizer, train.schedule).");
+  add_examples(sub, {"svanet list", "svanet list losses", "svanet list models --names"},
+               "Each option shows its type, its default and what it does; a config sets them "
+               "under the component's section (model.options, train.loss, train.optimizer, "
+               "train.schedule).");
   return {sub, [opt] { return run_list(*opt); }};
 }
 

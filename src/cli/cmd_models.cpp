@@ -67,10 +67,13 @@ Command register_models(CLI::App& app) {
       "models", "List the registered models with their parameters and multiply-accumulates");
   add_num_classes_flag(sub, opt->num_classes)->capture_default_str();
   add_image_size_flag(sub, opt->image_size)->capture_default_str();
-  sub->footer("MACs are counted for one square image of the nominal size.");
   sub->add_flag("!--no-macs", opt->macs, "Skip the MAC count (it runs one forward pass per model)");
   sub->add_option("--filter", opt->filter, "Only models whose name contains this text");
   sub->add_flag("--options", opt->options, "Also list each model's option keys");
+  add_examples(sub,
+               {"svanet models", "svanet models --filter r18 --image-size 256",
+                "svanet models --no-macs --options"},
+               "MACs are counted for one square image of the nominal size.");
   return {sub, [opt] { return run_models(*opt); }};
 }
 

@@ -89,7 +89,7 @@ Command register_predict(CLI::App& app) {
   add_tta_flag(sub, a->tta)->capture_default_str();
   sub->add_option("--min-size", a->min_size,
                   "Remove predicted objects smaller than this many pixels (default 0: keep all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   sub->add_flag("--overlay", a->overlay, "Also write overlays/NAME.png: the image with the labels");
   sub->add_option("--probabilities", a->probabilities,
                   "Also write per-class probabilities: png (16-bit) or tiff (float32)")
@@ -99,7 +99,7 @@ Command register_predict(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();
   sub->add_option("--batch", a->batch, "Images (resize) or tiles (sliding) per forward pass")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
   add_overwrite_flag(sub, a->overwrite);
   add_progress_flag(sub, a->progress);
@@ -110,13 +110,14 @@ Command register_predict(CLI::App& app) {
   add_axis_flag(sub, a->volumes.axis)->group(volume_flags);
   add_intensity_flag(sub, a->intensity)->capture_default_str()->group(volume_flags);
   add_window_flag(sub, a->window)->group(volume_flags);
-  sub->footer(
-      "Examples:\n"
-      "  svanet predict -m runs/demo -i demo_data/images -o preds\n"
-      "  svanet predict -m best.pt -i 'scans/*.png' -o preds --mode sliding --tta flip --overlay\n"
-      "  svanet predict -m runs/kits -i volumes/ -o preds --dataset kits23   (NAME.nii.gz each)\n"
-      "Inputs whose outputs exist are skipped, so an interrupted folder resumes; an unreadable "
-      "image is reported and skipped (exit status 1 at the end).");
+  add_examples(
+      sub,
+      {"svanet predict -m runs/demo -i demo_data/Demo/test -o preds",
+       "svanet predict -m best.pt -i 'scans/*.png' -o preds --mode sliding --tta flip --overlay",
+       "svanet predict -m runs/kits -i volumes/ -o preds --dataset kits23"},
+      "A NIfTI volume gives NAME.nii.gz. Inputs whose outputs exist are skipped, so an "
+      "interrupted folder resumes (--overwrite redoes them); an unreadable image is reported and "
+      "skipped (exit status 1 at the end).");
   return {sub, [a] { return run_predict(*a); }};
 }
 

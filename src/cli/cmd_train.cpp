@@ -105,27 +105,29 @@ int run_train(const TrainArgs& args) {
 struct DemoArgs {
   std::string data = "demo_data", out = "runs/demo", config, device, progress = "auto";
   std::vector<std::string> set;
-  bool fresh = false;
+  bool overwrite = false;
 };
 
 int run_demo(const DemoArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   if (!fs::exists(fs::path(args.data) / "Demo" / "test")) {
     spdlog::info("generating the demo dataset in {}", args.data);
-    const auto s = data::generate_demo_dataset(args.data);
+    data::DemoOptions demo;
+    demo.overwrite = args.overwrite;  // a half-written set from an older version
+    const auto s = data::generate_demo_dataset(args.data, demo);
     spdlog::info("{}: {} train, {} val, {} test images with {} objects", s.folder, s.train, s.val,
                  s.test, s.objects);
   }
   std::vector<std::string> overrides = args.set;
   overrides.push_back("data.root=" + args.data);
   if (!args.device.empty()) overrides.push_back("train.device=" + args.device);
-  const engine::RunOptions ro = program_run_options(args.progress, args.fresh);
+  const engine::RunOptions ro = program_run_options(args.progress, args.overwrite);
   engine::TrainResult result;
-  if (fs::exists(fs::path(args.out) / "config.yaml") && !args.fresh) {
+  if (fs::exists(fs::path(args.out) / "config.yaml") && !args.overwrite) {
     SVANET_CHECK(args.set.empty() && args.config.empty(), args.out,
-                 " holds an earlier demo run, which is continued as configured; --fresh starts a "
-                 "new one with --config/--set");
-    spdlog::info("continuing the demo run in {} (--fresh starts over)", args.out);
+                 " holds an earlier demo run, which is continued as configured; --overwrite "
+                 "starts a new one with --config/--set");
+    spdlog::info("continuing the demo run in {} (--overwrite starts over)", args.out);
     result = engine::resume(args.out, ro);
   } else {
     const auto config =
@@ -156,15 +158,20 @@ Command register_train(CLI::App& app) {
   sub->add_option("--repeats", args->repeats,
                   "Independent runs with seeds seed, seed+1, ... into repeat_<i>/ (sets "
                   "train.repeats)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number())
+      ->default_str("config's");
   sub->add_option("--resume", args->resume, "Continue the run in this folder from its last state");
   add_overwrite_flag(sub, args->overwrite);
   add_progress_flag(sub, args->progress);
-  sub->footer(
+  add_examples(
+      sub,
+      {"svanet train -c configs/demo.yaml --data demo_data -o runs/demo2",
+       "svanet train -c configs/paper/fives.yaml --data /data/svanet --set train.epochs=50",
+       "svanet train --resume runs/demo2",
+       "torchrun --no-python --nproc-per-node 2 svanet train -c configs/demo.yaml"},
       "The run folder (default runs/<config name>) gets config.yaml, splits.json, train.log, "
       "metrics.csv, progress.png, checkpoints/ and, after training, eval_test/ with report.html. "
-      "Ctrl-C saves the state; --resume continues. Multi-process: torchrun --no-python "
-      "--nproc-per-node N svanet train ...");
+      "Ctrl-C saves the state; --resume continues.");
   return {sub, [args] { return run_train(*args); }};
 }
 
@@ -180,8 +187,11 @@ Command register_demo(CLI::App& app) {
   add_set_flag(sub, args->set);
   add_device_flag(sub, args->device);
   add_progress_flag(sub, args->progress);
-  sub->add_flag("--fresh", args->fresh, "Start a new demo run even if one exists (replacing it)");
-  sub->footer("Running it again continues (or just reports) the existing demo run.");
+  add_overwrite_flag(sub, args->overwrite);
+  add_examples(sub,
+               {"svanet demo", "svanet demo --overwrite --set train.epochs=5",
+                "svanet predict -m runs/demo -i demo_data/Demo/test -o preds"},
+               "Running it again continues (or just reports) the existing demo run.");
   return {sub, [args] { return run_demo(*args); }};
 }
 

@@ -6,17 +6,21 @@
 #include <torch/version.h>
 
 #include <cstdio>
+#include <string>
 
 namespace svanet::cli {
 
+std::string version_text() {
+  return std::string("svanet ") + SVANET_VERSION + "\nLibTorch " + TORCH_VERSION +
+         "\nCUDA available: " + (torch::cuda::is_available() ? "yes" : "no") + " (" +
+         std::to_string(torch::cuda::device_count()) + " device(s))";
+}
+
 Command register_version(CLI::App& app) {
   auto* sub = app.add_subcommand("version", "Print the versions of svanet and LibTorch");
+  add_examples(sub, {"svanet version", "svanet --version"}, "Both print the same.");
   return {sub, [] {
-            std::printf("svanet %s\n", SVANET_VERSION);
-            std::printf("LibTorch %s\n", TORCH_VERSION);
-            std::printf("CUDA available: %s (%d device(s))\n",
-                        torch::cuda::is_available() ? "yes" : "no",
-                        static_cast<int>(torch::cuda::device_count()));
+            std::printf("%s\n", version_text().c_str());
             return 0;
           }};
 }

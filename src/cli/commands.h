@@ -3,6 +3,7 @@
 // subcommand. register_<cmd> adds the subcommand and its flags to the app and
 // returns the subcommand; main() runs the one that was selected.
 
+#include "program.h"
 #include "svanet/registry/options.h"
 
 #include <CLI/CLI.hpp>
@@ -26,13 +27,23 @@ CLI::Option* add_num_classes_flag(CLI::App* sub, int64_t& value);
 CLI::Option* add_image_size_flag(CLI::App* sub, int64_t& value);
 CLI::Option* add_dataset_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_seed_flag(CLI::App* sub, uint64_t& value);
-CLI::Option* add_out_flag(CLI::App* sub, std::string& value);
-CLI::Option* add_classes_flag(CLI::App* sub, std::string& value);
+/// -o/--out: where a command writes (a folder, or a file where the command
+/// writes one file: `what` says which).
+CLI::Option* add_out_flag(CLI::App* sub, std::string& value, const std::string& what = "folder");
+CLI::Option* add_class_names_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_device_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_config_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_set_flag(CLI::App* sub, std::vector<std::string>& value);
 CLI::Option* add_data_flag(CLI::App* sub, std::string& value);
+/// --overwrite, the one way to replace what an earlier run wrote; without
+/// it a command refuses an existing non-empty output (train, demo and
+/// predict continue what is there instead).
 CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value);
+/// Fails unless output folder `path` is missing or empty or `overwrite`
+/// is set, saying how to proceed.
+void check_output_folder(const std::string& path, bool overwrite);
+/// Fails unless output file `path` is missing or `overwrite` is set.
+void check_output_file(const std::string& path, bool overwrite);
 CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
 /// --mode, --overlap and --tta of predict and evaluate.
 CLI::Option* add_mode_flag(CLI::App* sub, std::string& value);
@@ -51,6 +62,9 @@ void print_schema(const OptionSchema& schema, int indent);
 bool want_progress_bar(const std::string& mode);
 /// Exit status of an interrupted run (128 + SIGINT, as shells report it).
 inline constexpr int kInterruptedExit = 130;
+
+/// What `svanet version` and `svanet --version` print.
+std::string version_text();
 
 /// Adds every subcommand to `app` (what main() and the CLI tests use).
 std::vector<Command> register_all(CLI::App& app);

@@ -1,16 +1,20 @@
 #include "commands.h"
 
+#include "svanet/common/error.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 namespace svanet::cli {
 
 CLI::Option* add_num_classes_flag(CLI::App* sub, int64_t& value) {
   return sub->add_option("--num-classes", value, "Number of output classes, background included")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
 }
 
 CLI::Option* add_image_size_flag(CLI::App* sub, int64_t& value) {
@@ -31,12 +35,12 @@ CLI::Option* add_seed_flag(CLI::App* sub, uint64_t& value) {
       ->capture_default_str();
 }
 
-CLI::Option* add_out_flag(CLI::App* sub, std::string& value) {
-  return sub->add_option("--out", value, "Output folder");
+CLI::Option* add_out_flag(CLI::App* sub, std::string& value, const std::string& what) {
+  return sub->add_option("-o,--out", value, "Output " + what);
 }
 
-CLI::Option* add_classes_flag(CLI::App* sub, std::string& value) {
-  return sub->add_option("--classes", value, "Class names, comma-separated, background first");
+CLI::Option* add_class_names_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--class-names", value, "Class names, comma-separated, background first");
 }
 
 CLI::Option* add_device_flag(CLI::App* sub, std::string& value) {
@@ -71,7 +75,8 @@ CLI::Option* add_axis_flag(CLI::App* sub, int& value) {
   return sub
       ->add_option("--axis", value,
                    "NIfTI axis to slice along: 0 (i), 1 (j), 2 (k); default the dataset's (else 2)")
-      ->check(CLI::Range(0, 2));
+      ->check(CLI::Range(0, 2))
+      ->default_str("dataset's");
 }
 
 CLI::Option* add_intensity_flag(CLI::App* sub, std::string& value) {
@@ -87,7 +92,7 @@ CLI::Option* add_window_flag(CLI::App* sub, std::string& value) {
 }
 
 CLI::Option* add_config_flag(CLI::App* sub, std::string& value) {
-  return sub->add_option("--config", value, "Training config (YAML; see configs/)");
+  return sub->add_option("-c,--config", value, "Training config (YAML; see configs/)");
 }
 
 CLI::Option* add_set_flag(CLI::App* sub, std::vector<std::string>& value) {
@@ -101,10 +106,21 @@ CLI::Option* add_data_flag(CLI::App* sub, std::string& value) {
 }
 
 CLI::Option* add_overwrite_flag(CLI::App* sub, bool& value) {
-  return sub->add_flag(
-      "--overwrite", value,
-      "Replace what an earlier run wrote: train deletes the run folder's contents, "
-      "predict redoes inputs whose outputs exist");
+  return sub->add_flag("--overwrite", value,
+                       "Replace what an earlier run wrote to the output (without it an existing "
+                       "output is refused, or continued where the command can)");
+}
+
+void check_output_folder(const std::string& path, bool overwrite) {
+  if (overwrite) return;
+  utils::require_new_output(path, "--overwrite replaces it, or choose another --out");
+}
+
+void check_output_file(const std::string& path, bool overwrite) {
+  if (overwrite) return;
+  std::error_code error;
+  SVANET_CHECK(!std::filesystem::exists(path, error), path,
+               " already exists; --overwrite replaces it, or choose another --out");
 }
 
 CLI::Option* add_progress_flag(CLI::App* sub, std::string& value) {

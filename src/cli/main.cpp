@@ -3,16 +3,16 @@
 #include "commands.h"
 #include "program.h"
 
-#include "svanet/version.h"
-
 #include <string>
 #include <vector>
 
 int main(int argc, char** argv) {
   svanet::cli::setup_console();
-  CLI::App app{"svanet: small-object medical image segmentation with SvANet (LibTorch)"};
+  CLI::App app{"svanet: small-object medical image segmentation with SvANet (LibTorch)", "svanet"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", [] { return std::string("svanet ") + SVANET_VERSION; });
+  // Every flag's default in --help, not only where a command asked for it.
+  app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", [] { return svanet::cli::version_text(); });
   std::vector<svanet::cli::Command> commands = svanet::cli::register_all(app);
   return svanet::cli::run_program(app, argc, argv, [&] {
     for (auto& command : commands) {

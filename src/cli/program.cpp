@@ -1,13 +1,17 @@
 #include "program.h"
 
 #include "svanet/common/error.h"
+#include "svanet/utils/text.h"
 
 #include <c10/util/Exception.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <torch/utils.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
+#include <vector>
 
 namespace svanet::cli {
 
@@ -38,14 +42,145 @@ LogSink console_log() {
   };
 }
 
+namespace {
+
+CLI::Validator number_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end == text.c_str() || *end != '\0') {
+          return "expected a number, got '" + text + "'";
+        }
+        if (allow_zero ? v >= 0 : v > 0) return {};
+        return std::string(allow_zero ? "must be 0 or more" : "must be positive") + ", got " + text;
+      },
+      allow_zero ? "NUMBER >= 0" : "NUMBER > 0");
+}
+
+/// The subcommand the command line selected (the deepest parsed one).
+const CLI::App* selected(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (sub->parsed()) return selected(*sub);
+  }
+  return &app;
+}
+
+/// "svanet train": the program and the selected subcommand's path.
+std::string command_path(const CLI::App* app) {
+  std::string path = app->get_name();
+  for (const CLI::App* p = app->get_parent(); p != nullptr; p = p->get_parent()) {
+    path = p->get_name() + " " + path;
+  }
+  return path;
+}
+
+std::vector<std::string> subcommand_names(CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  return names;
+}
+
+int usage_error(const std::string& message, const std::string& help) {
+  spdlog::error("{}", message);
+  std::fprintf(stderr, "(%s --help lists what it takes)\n", help.c_str());
+  return kUsageExit;
+}
+
+/// The first word that is not a flag of the program itself, when it is not
+/// one of its commands: "unknown command 'evalute' (did you mean
+/// 'evaluate'?)". Empty when the command line names a command (or none).
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  const auto names = subcommand_names(app);
+  if (names.empty()) return {};
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--threads") {
+      ++i;  // its value
+      continue;
+    }
+    if (!word.empty() && word[0] == '-') continue;
+    for (const auto& name : names) {
+      if (name == word) return {};
+    }
+    return "unknown command '" + word + "'" + utils::did_you_mean(word, names) +
+           "; commands: " + utils::join(names, ", ");
+  }
+  return {};
+}
+
+/// CLI11's "The following arguments were not expected: ..." as the first
+/// unknown flag with the nearest flag of the selected command.
+std::string unexpected_arguments(CLI::App& app) {
+  const CLI::App* command = selected(app);
+  std::vector<std::string> flags;
+  for (const CLI::Option* option : command->get_options()) {
+    for (const auto& name : option->get_lnames()) flags.push_back("--" + name);
+    for (const auto& name : option->get_snames()) flags.push_back("-" + name);
+  }
+  if (command != &app) {
+    for (const CLI::Option* option : app.get_options()) {
+      for (const auto& name : option->get_lnames()) flags.push_back("--" + name);
+    }
+  }
+  const std::vector<std::string> extras = app.remaining(true);
+  for (const auto& word : extras) {
+    if (word.size() > 1 && word[0] == '-') {
+      const std::string flag = word.substr(0, word.find('='));
+      return command_path(command) + ": unknown flag '" + flag + "'" +
+             utils::did_you_mean(flag, flags);
+    }
+  }
+  return command_path(command) + ": unexpected argument" + (extras.size() > 1 ? "s" : "") + " '" +
+         utils::join(extras, " ") + "'";
+}
+
+}  // namespace
+
+CLI::Validator positive_number() {
+  return number_check(false);
+}
+CLI::Validator non_negative_number() {
+  return number_check(true);
+}
+
+void add_examples(CLI::App* app, const std::vector<std::string>& examples,
+                  const std::string& note) {
+  std::string text = note.empty() ? "" : note + "\n\n";
+  text += "Examples:";
+  for (const auto& e : examples) text += "\n  " + e;
+  app->footer(text + "\n");
+}
+
 int run_program(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads for tensor operations (0 = all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
+  if (const std::string message = unknown_command(app, argc, argv); !message.empty()) {
+    return usage_error(message, app.get_name());
+  }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    return usage_error(unexpected_arguments(app), command_path(selected(app)));
+  } catch (const CLI::RequiredError& e) {
+    const CLI::App* command = selected(app);
+    if (command == &app && !subcommand_names(app).empty()) {
+      return usage_error("give a command: " + utils::join(subcommand_names(app), ", "),
+                         app.get_name());
+    }
+    return usage_error(command_path(command) + ": " + e.what(), command_path(command));
+  } catch (const CLI::ParseError& e) {
+    const CLI::App* command = selected(app);
+    return usage_error(command_path(command) + ": " + e.what(), command_path(command));
   }
   const unsigned cores = std::thread::hardware_concurrency();
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(cores > 0 ? cores : 1));

@@ -2,6 +2,7 @@
 
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
+#include "svanet/utils/paths.h"
 #include "utils/rng.h"
 
 #include <opencv2/imgproc.hpp>
@@ -243,7 +244,17 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
                options.size);
   namespace fs = std::filesystem;
   const fs::path root = fs::path(out) / "Demo";
-  for (const char* dir : {"train", "val", "test", "mask"}) fs::create_directories(root / dir);
+  if (options.overwrite) {
+    std::error_code error;
+    fs::remove_all(root, error);
+    SVANET_CHECK(!error, "cannot remove ", root.string(), ": ", error.message());
+  } else {
+    utils::require_new_output(root.string(), "--overwrite replaces it, or choose another folder");
+  }
+  // A failed or refused generation leaves no half-written set behind.
+  utils::OutputFolder guard(root.string());
+  for (const char* dir : {"train", "val", "test", "mask"})
+    utils::create_folders((root / dir).string());
   DemoSummary summary;
   summary.folder = root.string();
   const int64_t n_test =
@@ -276,6 +287,7 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
     summary.objects += o;
     summary.empty_images += o == 0 ? 1 : 0;
   }
+  guard.keep();
   return summary;
 }
 

@@ -5,6 +5,7 @@
 #include "svanet/data/dataset.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 #include "utils/rng.h"
 
@@ -442,7 +443,16 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
   for (size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;
 
   const fs::path set = fs::path(out) / rules.folder;
-  for (const char* dir : {"train", "test", "mask"}) fs::create_directories(set / dir);
+  if (options.overwrite) {
+    std::error_code error;
+    fs::remove_all(set, error);
+    SVANET_CHECK(!error, "cannot remove ", set.string(), ": ", error.message());
+  } else {
+    utils::require_new_output(set.string(), "--overwrite replaces it, or choose another --out");
+  }
+  // A failed run (an unreadable volume, a bad label) leaves no partial set.
+  utils::OutputFolder guard(set.string());
+  for (const char* dir : {"train", "test", "mask"}) utils::create_folders((set / dir).string());
   std::atomic<int64_t> slices{0}, with_foreground{0};
   // Volumes are large: two at a time at most.
   utils::parallel_for(
@@ -483,6 +493,7 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
   summary.train_cases = summary.cases - summary.test_cases;
   summary.slices = slices;
   summary.slices_with_foreground = with_foreground;
+  guard.keep();
   return summary;
 }
 

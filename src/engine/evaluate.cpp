@@ -13,6 +13,7 @@
 #include "svanet/evaluation/report.h"
 #include "svanet/inference/predictor.h"
 #include "svanet/utils/parallel.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <torch/torch.h>
@@ -56,7 +57,7 @@ bool is_image_file(const fs::path& p) {
 
 /// Files of a folder by stem; two files with one stem are an error.
 std::map<std::string, fs::path> files_by_stem(const std::string& dir, const char* what) {
-  SVANET_CHECK(fs::is_directory(dir), dir, ": the ", what, " folder does not exist");
+  utils::require_folder(dir, what);
   std::map<std::string, fs::path> out;
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (!is_image_file(entry.path())) continue;
@@ -82,8 +83,41 @@ config::TrainConfig load_run_config(const fs::path& run) {
 fs::path evaluation_dir(const fs::path& run, const config::TrainConfig& config,
                         const EvaluateOptions& options, const fs::path& checkpoint) {
   if (!options.out.empty()) return options.out;
-  if (options.checkpoint == config.evaluate.checkpoint) return run / ("eval_" + options.split);
-  return run / ("eval_" + options.split + "_" + checkpoint.stem().string());
+  std::string name = "eval_" + options.split;
+  if (options.checkpoint != config.evaluate.checkpoint) name += "_" + checkpoint.stem().string();
+  if (!options.data_root.empty()) {
+    const auto data = fs::path(options.data_root).lexically_normal();
+    name += "_" + (data.has_filename() ? data : data.parent_path()).filename().string();
+  }
+  return run / name;
+}
+
+/// Runs `write` on OUT.partial and moves the result to `out` when it
+/// returns: an existing non-empty `out` is refused unless `overwrite`, and
+/// a failure (or an interruption) leaves no half-written evaluation.
+void check_output(const fs::path& out, bool overwrite) {
+  SVANET_CHECK(!fs::exists(out / kConfig), out.string(),
+               ": is a run folder; an evaluation needs a folder of its own");
+  if (!overwrite) {
+    utils::require_new_output(out.string(), "--overwrite replaces it, or choose another --out");
+  }
+}
+
+template <class Write>
+void write_staged(const fs::path& out, bool overwrite, const Write& write) {
+  check_output(out, overwrite);
+  fs::path staging = out;
+  staging += ".partial";
+  std::error_code error;
+  fs::remove_all(staging, error);  // what a killed evaluation left
+  utils::OutputFolder guard(staging.string());
+  write(staging);
+  fs::remove_all(out, error);
+  SVANET_CHECK(!error, "cannot replace ", out.string(), ": ", error.message());
+  fs::rename(staging, out, error);
+  SVANET_CHECK(!error, "cannot move ", staging.string(), " to ", out.string(), ": ",
+               error.message());
+  guard.keep();
 }
 
 }  // namespace
@@ -96,7 +130,7 @@ std::string run_checkpoint_file(const std::string& run_dir, const std::string& c
                  ": no such checkpoint (has the run finished an epoch?)");
     return file.string();
   }
-  SVANET_CHECK(fs::exists(checkpoint), checkpoint, ": no such checkpoint file");
+  utils::require_file(checkpoint, "checkpoint");
   return checkpoint;
 }
 
@@ -128,13 +162,25 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   const auto config = load_run_config(run);
   const fs::path checkpoint = run_checkpoint_file(run_dir, options.checkpoint);
   const fs::path out = evaluation_dir(run, config, options, checkpoint);
+  check_output(out, options.overwrite);  // before the work, not after it
 
   const auto& d = config.data;
+  const bool other_data = !options.data_root.empty();
+  const std::string root = other_data ? options.data_root : d.root;
+  if (other_data) {
+    utils::require_folder(root, "dataset");
+  } else {
+    SVANET_CHECK(fs::is_directory(root), (run / kConfig).string(), ": data.root '", root,
+                 "' is not a folder (the data the run was trained on, moved or deleted?); "
+                 "--data ROOT evaluates on data elsewhere");
+  }
   const auto index = data::index_dataset(
-      d.root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
-  const auto splits = data::read_splits((run / kSplits).string(), index);
-  const auto& samples = split_samples(splits, options.split, run_dir);
-  SVANET_CHECK(!samples.empty(), run_dir, ": the run's ", options.split, " split is empty");
+      root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+  const auto splits = other_data ? data::make_splits(index, d.splits)
+                                 : data::read_splits((run / kSplits).string(), index);
+  const auto& samples = split_samples(splits, options.split, other_data ? root : run_dir);
+  SVANET_CHECK(!samples.empty(), other_data ? root : run_dir, ": the ", options.split,
+               " split is empty");
 
   const auto& e = config.evaluate;
   PredictorOptions po;
@@ -158,100 +204,104 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   if (options.object_bins_px) mo.object_bins_px = *options.object_bins_px;
   metrics::Evaluator evaluator(mo);
   const bool save = options.save_predictions.value_or(e.save_predictions);
-  const fs::path predictions = out / "predictions";
-  fs::create_directories(predictions);
-  const auto write_labels = [&](const std::vector<std::string>& stems,
-                                const std::vector<torch::Tensor>& labels) {
-    utils::parallel_for(static_cast<int64_t>(labels.size()), [&](int64_t i) {
-      const auto k = static_cast<size_t>(i);
-      data::write_mask_png((predictions / (stems[k] + ".png")).string(), labels[k]);
-    });
-  };
-  const int64_t size = predictor.training_size();
-  if (po.mode == inference::Mode::kResize) {
-    // The paper's evaluation: the loader resizes (as in training), the
-    // logits are scored at that size and, resized back, at native size.
-    data::LoaderOptions lo;
-    lo.batch_size = d.batch_size;
-    lo.workers = d.workers;
-    lo.shuffle = false;
-    lo.drop_single = false;
-    lo.keep_native_masks = true;
-    lo.prefetch = device.is_cuda() ? 2 : 0;
-    data::DataLoader loader(index.definition, samples,
-                            data::Transform::eval(size, meta.normalization), lo);
-    loader.start_epoch(0);
-    while (auto batch = loader.next()) {
-      const auto scores = predictor.scores(batch->images.to(device));
-      write_labels(batch->stems, add_batch(evaluator, scores, *batch));
-    }
-  } else {
-    // Native resolution: each image as `svanet predict` sees it.
-    const auto chunk = static_cast<size_t>(std::max<int64_t>(1, d.batch_size));
-    for (size_t first = 0; first < samples.size(); first += chunk) {
-      const size_t n = std::min(chunk, samples.size() - first);
-      std::vector<data::LoadedSample> loaded_samples(n);
-      utils::parallel_for(static_cast<int64_t>(n), [&](int64_t i) {
-        const auto k = static_cast<size_t>(i);
-        loaded_samples[k] = data::load_sample(index.definition, samples[first + k]);
-      });
-      std::vector<torch::Tensor> images;
-      std::vector<std::string> stems;
-      for (size_t k = 0; k < n; ++k) {
-        images.push_back(loaded_samples[k].image);
-        stems.push_back(samples[first + k].stem);
-      }
-      const auto results = predictor.predict(images);
-      std::vector<torch::Tensor> labels;
-      for (size_t k = 0; k < n; ++k) {
-        labels.push_back(results[k].labels);
-        evaluator.add(stems[k], results[k].labels, loaded_samples[k].mask);
-      }
-      write_labels(stems, labels);
-    }
-  }
-  const auto records = evaluator.records();
   EvaluationResult result;
-  result.summary = metrics::summarize(records, evaluator.options());
-  result.out_dir = out.string();
-  std::map<std::string, const data::Sample*> by_stem;
-  for (const auto& s : samples) by_stem[s.stem] = &s;
-  evaluation::ReportOptions ro;
-  ro.title = "svanet evaluation: " + index.definition.name + " " + options.split;
-  ro.subject = "run " + fs::absolute(run).lexically_normal().string() + ", checkpoint " +
-               checkpoint.filename().string() + " (epoch " + std::to_string(meta.epoch + 1) + ")";
-  const auto side = std::to_string(size) + "x" + std::to_string(size);
-  ro.details = {
-      {"model", meta.model.name},
-      {"input",
-       po.mode == inference::Mode::kResize
-           ? "resized to " + side + "; reference metrics at that size, the rest at native size"
-           : std::string("native size, sliding window of ") + side +
-                 (po.mode == inference::Mode::kAuto
-                      ? " for images over " + utils::format_number(inference::kAutoSlidingFactor) +
-                            "x that (the rest resized)"
-                      : "") +
-                 "; all metrics at native size"},
-      {"test-time augmentation", inference::to_string(po.tta)}};
-  ro.overlays = options.overlays.value_or(config.evaluate.overlays);
-  const auto definition = index.definition;
-  evaluation::write_evaluation(
-      result.summary, records, out.string(), ro, [&](const std::string& id) {
-        const auto sample = data::load_sample(definition, *by_stem.at(id));
-        evaluation::CaseImages c;
-        c.image = sample.image;
-        c.gt = sample.mask;
-        data::MaskEncoding indices;
-        indices.num_classes = static_cast<int64_t>(definition.classes.size());
-        c.pred = data::read_mask((predictions / (id + ".png")).string(), indices).indices;
-        return c;
+  write_staged(out, options.overwrite, [&](const fs::path& dir) {
+    const fs::path predictions = dir / "predictions";
+    utils::create_folders(predictions.string());
+    const auto write_labels = [&](const std::vector<std::string>& stems,
+                                  const std::vector<torch::Tensor>& labels) {
+      utils::parallel_for(static_cast<int64_t>(labels.size()), [&](int64_t i) {
+        const auto k = static_cast<size_t>(i);
+        data::write_mask_png((predictions / (stems[k] + ".png")).string(), labels[k]);
       });
-  if (!save) fs::remove_all(predictions);
+    };
+    const int64_t size = predictor.training_size();
+    if (po.mode == inference::Mode::kResize) {
+      // The paper's evaluation: the loader resizes (as in training), the
+      // logits are scored at that size and, resized back, at native size.
+      data::LoaderOptions lo;
+      lo.batch_size = d.batch_size;
+      lo.workers = d.workers;
+      lo.shuffle = false;
+      lo.drop_single = false;
+      lo.keep_native_masks = true;
+      lo.prefetch = device.is_cuda() ? 2 : 0;
+      data::DataLoader loader(index.definition, samples,
+                              data::Transform::eval(size, meta.normalization), lo);
+      loader.start_epoch(0);
+      while (auto batch = loader.next()) {
+        const auto scores = predictor.scores(batch->images.to(device));
+        write_labels(batch->stems, add_batch(evaluator, scores, *batch));
+      }
+    } else {
+      // Native resolution: each image as `svanet predict` sees it.
+      const auto chunk = static_cast<size_t>(std::max<int64_t>(1, d.batch_size));
+      for (size_t first = 0; first < samples.size(); first += chunk) {
+        const size_t n = std::min(chunk, samples.size() - first);
+        std::vector<data::LoadedSample> loaded_samples(n);
+        utils::parallel_for(static_cast<int64_t>(n), [&](int64_t i) {
+          const auto k = static_cast<size_t>(i);
+          loaded_samples[k] = data::load_sample(index.definition, samples[first + k]);
+        });
+        std::vector<torch::Tensor> images;
+        std::vector<std::string> stems;
+        for (size_t k = 0; k < n; ++k) {
+          images.push_back(loaded_samples[k].image);
+          stems.push_back(samples[first + k].stem);
+        }
+        const auto results = predictor.predict(images);
+        std::vector<torch::Tensor> labels;
+        for (size_t k = 0; k < n; ++k) {
+          labels.push_back(results[k].labels);
+          evaluator.add(stems[k], results[k].labels, loaded_samples[k].mask);
+        }
+        write_labels(stems, labels);
+      }
+    }
+    const auto records = evaluator.records();
+    result.summary = metrics::summarize(records, evaluator.options());
+    result.out_dir = out.string();
+    std::map<std::string, const data::Sample*> by_stem;
+    for (const auto& s : samples) by_stem[s.stem] = &s;
+    evaluation::ReportOptions ro;
+    ro.title = "svanet evaluation: " + index.definition.name + " " + options.split;
+    ro.subject = "run " + fs::absolute(run).lexically_normal().string() + ", checkpoint " +
+                 checkpoint.filename().string() + " (epoch " + std::to_string(meta.epoch + 1) + ")";
+    const auto side = std::to_string(size) + "x" + std::to_string(size);
+    ro.details = {
+        {"model", meta.model.name},
+        {"input",
+         po.mode == inference::Mode::kResize
+             ? "resized to " + side + "; reference metrics at that size, the rest at native size"
+             : std::string("native size, sliding window of ") + side +
+                   (po.mode == inference::Mode::kAuto
+                        ? " for images over " +
+                              utils::format_number(inference::kAutoSlidingFactor) +
+                              "x that (the rest resized)"
+                        : "") +
+                   "; all metrics at native size"},
+        {"test-time augmentation", inference::to_string(po.tta)}};
+    ro.overlays = options.overlays.value_or(config.evaluate.overlays);
+    const auto definition = index.definition;
+    evaluation::write_evaluation(
+        result.summary, records, dir.string(), ro, [&](const std::string& id) {
+          const auto sample = data::load_sample(definition, *by_stem.at(id));
+          evaluation::CaseImages c;
+          c.image = sample.image;
+          c.gt = sample.mask;
+          data::MaskEncoding indices;
+          indices.num_classes = static_cast<int64_t>(definition.classes.size());
+          c.pred = data::read_mask((predictions / (id + ".png")).string(), indices).indices;
+          return c;
+        });
+    if (!save) fs::remove_all(predictions);
+  });
   return result;
 }
 
 EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
   SVANET_CHECK(!options.out.empty(), "evaluate: --out is required with --pred/--gt");
+  check_output(options.out, options.overwrite);
   data::MaskEncoding encoding;
   std::vector<std::string> classes = options.classes;
   std::optional<data::DatasetDefinition> definition;
@@ -313,16 +363,18 @@ EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
   ro.title = "svanet evaluation";
   ro.subject = "predictions " + options.pred_dir + " against " + options.gt_dir;
   ro.overlays = options.overlays;
-  evaluation::write_evaluation(
-      result.summary, records, options.out, ro, [&](const std::string& id) {
-        evaluation::CaseImages c;
-        c.gt = read_gt(id, gts.at(id));
-        c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
-        if (const auto it = images.find(id); it != images.end()) {
-          c.image = data::read_image(it->second.string());
-        }
-        return c;
-      });
+  write_staged(options.out, options.overwrite, [&](const fs::path& dir) {
+    evaluation::write_evaluation(
+        result.summary, records, dir.string(), ro, [&](const std::string& id) {
+          evaluation::CaseImages c;
+          c.gt = read_gt(id, gts.at(id));
+          c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;
+          if (const auto it = images.find(id); it != images.end()) {
+            c.image = data::read_image(it->second.string());
+          }
+          return c;
+        });
+  });
   return result;
 }
 

@@ -17,7 +17,6 @@ inline constexpr const char* kSplits = "splits.json";
 inline constexpr const char* kTrainLog = "train.log";
 inline constexpr const char* kMetricsCsv = "metrics.csv";
 inline constexpr const char* kProgressPng = "progress.png";
-inline constexpr const char* kDataProblems = "data_problems.txt";
 inline constexpr const char* kCheckpointsDir = "checkpoints";
 inline constexpr const char* kLastCheckpoint = "last.pt";
 inline constexpr const char* kBestCheckpoint = "best.pt";

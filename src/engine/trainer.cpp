@@ -21,6 +21,7 @@
 #include "svanet/runtime/determinism.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/paths.h"
 #include "svanet/version.h"
 
 #include <spdlog/sinks/base_sink.h>
@@ -194,18 +195,16 @@ void Trainer::setup() {
     if (report.errors() > 0) {
       std::string listing;
       int64_t shown = 0;
-      std::string all;
       for (const auto& p : report.problems) {
         if (p.severity != data::Problem::Severity::kError) continue;
-        all += p.file + ": " + p.message + "\n";
         if (shown++ < 5) listing += "\n  " + p.file + ": " + p.message;
       }
-      if (rank0()) utils::write_file_atomic((run_dir_ / kDataProblems).string(), all);
+      const std::string more =
+          shown > 5 ? "\n  ... and " + std::to_string(shown - 5) + " more" : std::string();
+      // Nothing goes into the run folder: a refused run leaves none behind.
       SVANET_FAIL("the dataset at ", index_.root, " has ", report.errors(),
-                  " error(s); refusing to train on it:", listing,
-                  report.errors() > 5 ? "\n  ..." : "", "\n(all of them in ",
-                  (run_dir_ / kDataProblems).string(), "; `svanet check-data ", d.root,
-                  "` checks it again)");
+                  " error(s); refusing to train on it:", listing, more, "\n(`svanet check-data ",
+                  d.root, "` lists them all)");
     }
     for (const auto& p : report.problems) log_->warn("{}: {}", p.file, p.message);
     splits_ = data::make_splits(index_, d.splits);
@@ -628,6 +627,8 @@ TrainResult Trainer::run() {
     eo.checkpoint = config_.evaluate.checkpoint;
     eo.split = config_.evaluate.split;
     eo.device = device_.str();
+    // No summary: whatever is in the folder is an unfinished evaluation.
+    eo.overwrite = true;
     const fs::path summary = fs::path(run_evaluation_dir(run_dir_.string(), eo)) / kSummaryJson;
     if (fs::exists(summary)) {
       log_->info("the run is complete; its evaluation is in {}", summary.parent_path().string());
@@ -705,21 +706,51 @@ TrainResult resume_run(const fs::path& dir, const RunOptions& options, const Sto
   return Trainer(config, dir, options, stop, true).run();
 }
 
+/// Whether a run folder holds training worth resuming: a checkpoint of its
+/// own or of one of its repeats.
+bool has_checkpoint(const fs::path& dir) {
+  std::error_code error;
+  if (fs::exists(dir / kCheckpointsDir / kLastCheckpoint, error)) return true;
+  for (const auto& repeat : repeat_dirs(dir.string())) {
+    if (fs::exists(fs::path(repeat) / kCheckpointsDir / kLastCheckpoint, error)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
                   const RunOptions& options) {
   const fs::path dir(run_dir);
+  const bool rank0 = DistributedEnv::from_environment().rank == 0;
+  // A run refused before its first checkpoint (bad data, a missing file)
+  // leaves nothing behind: the same command works again once it is fixed.
+  std::optional<utils::OutputFolder> created;
+  if (rank0 && !fs::exists(dir)) created.emplace(dir.string());
   prepare_new_run(dir, options.overwrite);
-  // One stop request for every repeat, so a signal between two is not lost.
-  const StopRequest stop(options.handle_signals, options.should_stop);
-  if (config.train.repeats > 1) {
-    if (DistributedEnv::from_environment().rank == 0) {
-      utils::write_file_atomic((dir / kConfig).string(), config::to_yaml(config));
+  try {
+    // One stop request for every repeat, so a signal between two is not lost.
+    const StopRequest stop(options.handle_signals, options.should_stop);
+    TrainResult result;
+    if (config.train.repeats > 1) {
+      if (rank0) utils::write_file_atomic((dir / kConfig).string(), config::to_yaml(config));
+      result = run_repeats(config, dir, options, stop);
+    } else {
+      result = Trainer(config, dir, options, stop, false).run();
     }
-    return run_repeats(config, dir, options, stop);
+    if (created) created->keep();
+    return result;
+  } catch (...) {
+    if (rank0 && has_checkpoint(dir)) {
+      if (created) created->keep();  // `svanet train --resume` continues it
+    } else if (rank0 && !created) {
+      // The folder was there (empty, or emptied by --overwrite): empty again.
+      std::error_code error;
+      for (const auto& entry : fs::directory_iterator(dir, error))
+        fs::remove_all(entry.path(), error);
+    }
+    throw;
   }
-  return Trainer(config, dir, options, stop, false).run();
 }
 
 TrainResult resume(const std::string& run_dir, const RunOptions& options) {

@@ -79,19 +79,53 @@ TEST(Cli, ListsEveryKindOfRegisteredComponentWithItsOptions) {
       << r.output;
 }
 
-TEST(Cli, BadInvocationsExitNonZeroWithAMessage) {
-  auto r = run("no-such-command");
-  EXPECT_NE(r.status, 0);
-  r = run("models --image-size 7");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("--image-size"), std::string::npos) << r.output;
-  r = run("convert-official " + (data_dir() / "pytorch" / "not_pytorch.pth").string() +
-          " /tmp/x.pt");
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("not_pytorch.pth: not a PyTorch file"), std::string::npos) << r.output;
-  r = run("checkpoint-info " + (data_dir() / "pytorch" / "zip_ordered.pth").string());
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("not an svanet file"), std::string::npos) << r.output;
+/// Runs `args`, expecting exit status `status` and `text` in the output.
+void expect_failure(const std::string& args, int status, const std::string& text) {
+  const auto r = run(args);
+  EXPECT_EQ(r.status, status) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(text), std::string::npos) << args << "\n" << r.output;
+}
+
+TEST(Cli, UsageErrorsExitWithTwoAndNameTheWord) {
+  expect_failure("evalute --run x", 2, "unknown command 'evalute' (did you mean 'evaluate'?)");
+  expect_failure("", 2, "give a command: train, demo, evaluate");
+  expect_failure("evaluate --chekpoint best", 2,
+                 "svanet evaluate: unknown flag '--chekpoint' (did you mean '--checkpoint'?)");
+  expect_failure("evaluate --chekpoint best", 2, "(svanet evaluate --help lists what it takes)");
+  expect_failure("--threads -1 models", 2, "must be 0 or more, got -1");
+  expect_failure("train --repeats -4", 2, "--repeats: must be positive, got -4");
+  expect_failure("models --image-size 7", 2, "--image-size");
+  expect_failure("predict -m x -i y", 2, "svanet predict: --out is required");
+  // --version and `svanet version` print the same.
+  const auto a = run("--version");
+  const auto b = run("version");
+  EXPECT_EQ(a.status, 0);
+  EXPECT_EQ(a.output, b.output);
+}
+
+TEST(Cli, BadFilesAndFoldersAreNamedWithTheProblem) {
+  TempDir dir;
+  expect_failure("convert-official " + (data_dir() / "pytorch" / "not_pytorch.pth").string() +
+                     " -o " + (dir.path() / "x.pt").string(),
+                 1, "not_pytorch.pth: not a PyTorch file");
+  expect_failure("convert-official " + (dir.path() / "missing.pth").string() + " -o " +
+                     (dir.path() / "x.pt").string(),
+                 1, "missing.pth: no such file");
+  expect_failure("checkpoint-info " + (data_dir() / "pytorch" / "zip_ordered.pth").string(), 1,
+                 "not an svanet file");
+  expect_failure("checkpoint-info " + dir.path().string(), 1,
+                 "neither a checkpoint nor a run folder");
+  expect_failure("train -c " + dir.path().string(), 1, ": is a folder, expected a config file");
+  expect_failure("evaluate --gt " + (data_dir() / "pytorch" / "zip_ordered.pth").string() +
+                     " --pred " + dir.path().string() + " --class-names a,b -o " +
+                     (dir.path() / "e").string(),
+                 1, "zip_ordered.pth: is a file, expected a ground-truth folder");
+  expect_failure("evaluate --gt " + (dir.path() / "gone").string() + " --pred " +
+                     dir.path().string() + " --class-names a,b -o " + (dir.path() / "e").string(),
+                 1, "gone: no such ground-truth folder");
+  expect_failure("demo-data --count 3 --size 32 -o /proc/svanet_demo", 1,
+                 "cannot create /proc/svanet_demo");
+  expect_failure("evaluate -r " + dir.path().string() + " --device cuda:9", 1, "not a run folder");
 }
 
 TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
@@ -107,7 +141,7 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
   const auto official = (dir.path() / "official.pth").string();
   const auto ours = (dir.path() / "converted.pt").string();
   io::write_pytorch_state_dict(official, sd);
-  auto r = run("convert-official " + official + " " + ours + " --classes background,polyp");
+  auto r = run("convert-official " + official + " -o " + ours + " --class-names background,polyp");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("model deeplabv3_r50 (2 classes"), std::string::npos) << r.output;
   r = run("checkpoint-info " + ours);
@@ -116,24 +150,37 @@ TEST(Cli, ConvertsAnOfficialCheckpointAndDescribesIt) {
   EXPECT_NE(r.output.find("normalization: reference"), std::string::npos) << r.output;
   // And back to the official layout: the same keys, in any order.
   const auto back = (dir.path() / "back.pth").string();
-  r = run("export " + ours + " " + back);
+  r = run("export " + ours + " -o " + back);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("in the official layout to " + back), std::string::npos) << r.output;
   std::set<std::string> expected_keys, exported_keys;
   for (const auto& [k, t] : sd) expected_keys.insert(k);
   for (const auto& [k, t] : io::read_pytorch_state_dict(back)) exported_keys.insert(k);
   EXPECT_EQ(exported_keys, expected_keys);
+  // Output files are not replaced unless asked.
+  r = run("export " + ours + " -o " + back);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find(back + " already exists; --overwrite replaces it"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(run("export " + ours + " -o " + back + " --overwrite").status, 0);
   // An explicit model that does not fit the weights is refused, naming tensors.
-  r = run("convert-official " + official + " " + ours + " --architecture svanet_r18");
+  r = run("convert-official " + official + " -o " + ours +
+          " --architecture svanet_r18 --overwrite");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("official.pth: "), std::string::npos) << r.output;
 }
 
 TEST(Cli, WritesAndChecksTheDemoDataset) {
   TempDir dir;
-  auto r = run("demo-data " + dir.path().string() + " --count 12 --size 64 --seed 4");
+  auto r = run("demo-data -o " + dir.path().string() + " --count 12 --size 64 --seed 4");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("train 8, val 2, test 2 images of 64x64"), std::string::npos) << r.output;
+  // Never mixed into an existing set.
+  r = run("demo-data -o " + dir.path().string() + " --count 12 --size 64 --seed 4");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("Demo already exists and is not empty; --overwrite replaces it"),
+            std::string::npos)
+      << r.output;
   r = run("check-data " + dir.path().string());
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 error(s), 0 warning(s); 12 of 12 samples usable"), std::string::npos)
@@ -159,6 +206,18 @@ TEST(Cli, TrainRejectsBadConfigsAndFlagsWithAMessage) {
                           "epochs"),
             std::string::npos)
       << r.output;
+  // A refused run leaves no folder behind, so the same command can be run
+  // again (and fails the same way, not with "already exists").
+  const auto good = dir.path() / "good.yaml";
+  std::ofstream(good) << "model: {name: svanet_test}\ntrain: {epochs: 1, device: cpu}\n";
+  for (int i = 0; i < 2; ++i) {
+    r = run("train -c " + good.string() + " --data " + (dir.path() / "nowhere").string() + " -o " +
+            (dir.path() / "run").string());
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("nowhere"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("already exists"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "run"));
+  }
   r = run("train --config " + config.string() + " --set train.epochs");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("expected key=value"), std::string::npos) << r.output;
@@ -196,7 +255,7 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   }
   const auto out = dir.path() / "eval";
   auto r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
-               " --classes background,lesion --out " + out.string());
+               " --class-names background,lesion --out " + out.string());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("3 cases; foreground means: Dice"), std::string::npos) << r.output;
   for (const char* f :
@@ -214,7 +273,7 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   // A second evaluation with an IoU threshold, and the table across both.
   const auto strict = dir.path() / "strict";
   r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
-          " --classes background,lesion --iou-threshold 0.9 --out " + strict.string());
+          " --class-names background,lesion --iou-threshold 0.9 --out " + strict.string());
   ASSERT_EQ(r.status, 0) << r.output;
   r = run("compare " + out.string() + " " + strict.string() +
           " --metrics dice,object_recall --out " + (dir.path() / "table").string());
@@ -223,11 +282,20 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   EXPECT_NE(r.output.find("| eval | 1 | 0.9256 | 0.5000 |"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("| strict | 1 | 0.9256 | 0.0000 |"), std::string::npos) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "table" / "compare.tex"));
-  // A ground truth without its prediction is an error naming the file.
+  // Earlier results are not replaced unless asked.
+  r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
+          " --class-names background,lesion --out " + out.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("eval already exists and is not empty; --overwrite replaces it"),
+            std::string::npos)
+      << r.output;
+  // A ground truth without its prediction is an error naming the file; the
+  // earlier evaluation it would have replaced stays as it was.
   std::filesystem::remove(pred / "case1.png");
   r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
-          " --classes background,lesion --out " + out.string());
+          " --class-names background,lesion --overwrite --out " + out.string());
   EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(std::filesystem::exists(out / "summary.json"));
   EXPECT_NE(r.output.find((gt / "case1.png").string() + ": no prediction with the stem 'case1'"),
             std::string::npos)
       << r.output;
@@ -252,6 +320,10 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
   r = run("demo --data " + data.string() + " --out " + out.string() + " --progress lines");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("continuing the demo run"), std::string::npos) << r.output;
+  // Its best checkpoint, through the run folder: epochs counted as train.log counts them.
+  r = run("checkpoint-info " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch:         1 (of training)"), std::string::npos) << r.output;
   // The tiny-objects tool (when built: -DSVANET_BUILD_TOOLS=OFF leaves it out).
   if (!std::string(SVANET_TINY_OBJECTS_PATH).empty()) {
     // The tiny-objects tool: the official columns, one row per cumulative ratio.
@@ -275,6 +347,17 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
     EXPECT_EQ(first.rfind("run,svanet_r18_tiny,deeplabv3,best,0.5,2,1,1,0,2,", 0), 0u) << first;
     EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_metrics_avg.csv"));
     EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_objects_avg.csv"));
+    // Its tables are not replaced unless asked.
+    const std::string again = std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() + " -o " +
+                              tiny.string() + " 2>&1";
+    pipe = popen(again.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    output.clear();
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+    EXPECT_NE(pclose(pipe), 0) << output;
+    EXPECT_NE(output.find("already holds tiny-object tables; --overwrite replaces them"),
+              std::string::npos)
+        << output;
   }
 
   // The trained run on new images: its test split, plus one file that is
@@ -315,6 +398,11 @@ TEST(CliParser, NoTwoSubcommandsGiveAFlagDifferentMeanings) {
         if (it == seen.end()) {
           seen[name] = {command.app->get_name(), option->get_description()};
         } else {
+          // --out says what it writes: a folder or a file.
+          if (name == "out") {
+            EXPECT_EQ(option->get_description().rfind("Output ", 0), 0u) << command.app->get_name();
+            continue;
+          }
           EXPECT_EQ(it->second.second, option->get_description())
               << "--" << name << " means different things in '" << it->second.first << "' and '"
               << command.app->get_name() << "'";
@@ -323,6 +411,38 @@ TEST(CliParser, NoTwoSubcommandsGiveAFlagDifferentMeanings) {
     }
   }
   EXPECT_GT(seen.size(), 5u);
+}
+
+TEST(CliParser, ShortFlagsMeanOneThingAndEveryHelpEndsWithExamples) {
+  CLI::App app{"svanet"};
+  const auto commands = cli::register_all(app);
+  std::map<std::string, std::string> long_of;  // -o -> out
+  for (const auto& command : commands) {
+    const std::string name = command.app->get_name();
+    for (const CLI::Option* option : command.app->get_options()) {
+      if (option->get_snames().empty() || option->get_lnames().empty()) continue;
+      for (const auto& s : option->get_snames()) {
+        const auto [it, inserted] = long_of.emplace(s, option->get_lnames().front());
+        EXPECT_EQ(it->second, option->get_lnames().front())
+            << "-" << s << " in '" << name << "' means --" << option->get_lnames().front()
+            << ", elsewhere --" << it->second;
+      }
+    }
+    // The help ends with examples that run this command.
+    const std::string help = command.app->help();
+    const auto examples = help.find("Examples:\n  svanet ");
+    ASSERT_NE(examples, std::string::npos) << name << ":\n" << help;
+    EXPECT_NE(help.find("svanet " + name, examples), std::string::npos) << name << ":\n" << help;
+    // And an output, where a command writes one, is -o/--out.
+    for (const char* positional : {"out", "output"}) {
+      const CLI::Option* o = command.app->get_option_no_throw(positional);
+      EXPECT_TRUE(o == nullptr || !o->get_positional()) << name << " takes its output positionally";
+    }
+  }
+  EXPECT_EQ(long_of.at("o"), "out");
+  EXPECT_EQ(long_of.at("c"), "config");
+  EXPECT_EQ(long_of.at("m"), "model");
+  EXPECT_EQ(long_of.at("i"), "input");
 }
 
 }  // namespace

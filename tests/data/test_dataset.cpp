@@ -290,6 +290,28 @@ TEST(DemoData, IsDeterministicForASeed) {
   EXPECT_GT(cv::norm(x, z, cv::NORM_L1), 0.0);
 }
 
+TEST(DemoData, RefusesAnExistingSetUnlessOverwriting) {
+  TempDir dir;
+  data::DemoOptions options;
+  options.count = 3;
+  options.size = 32;
+  data::generate_demo_dataset(dir.path().string(), options);
+  const auto user_file = dir.path() / "Demo" / "train" / "mine.png";
+  std::ofstream(user_file) << "the user's";
+  ASSERT_THROWS_WITH(data::generate_demo_dataset(dir.path().string(), options),
+                     "Demo already exists and is not empty; --overwrite replaces it");
+  EXPECT_TRUE(fs::exists(user_file));
+  options.overwrite = true;
+  const auto summary = data::generate_demo_dataset(dir.path().string(), options);
+  EXPECT_EQ(summary.train + summary.val + summary.test, 3);
+  EXPECT_FALSE(fs::exists(user_file));
+  // A refused size leaves no folder behind.
+  options.size = 8;
+  ASSERT_THROWS_WITH(data::generate_demo_dataset((dir.path() / "other").string(), options),
+                     "size must be 32..4096");
+  EXPECT_FALSE(fs::exists(dir.path() / "other"));
+}
+
 TEST(DemoData, HasTinyToLargeObjectsEmptyImagesAndDefeatsBrightnessThresholds) {
   TempDir dir;
   data::DemoOptions options;

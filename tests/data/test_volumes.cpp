@@ -107,6 +107,8 @@ TEST(SliceVolumes, MismatchedOrFractionalLabelsNameTheFile) {
                [](int64_t, int64_t, int64_t) { return 1.5; });
   ASSERT_THROWS_WITH(data::slice_volumes(in.string(), (dir.path() / "o").string(), {}),
                      "x.nii.gz: label value 1.5 is not a class index");
+  // The failed runs left nothing behind that would block the next one.
+  EXPECT_FALSE(fs::exists(dir.path() / "o"));
   ASSERT_THROWS_WITH(data::find_volume_pairs((dir.path() / "empty").string()),
                      "empty: no such folder");
 }

@@ -211,7 +211,46 @@ TEST(Evaluate, SlidingModeScoresWhatPredictWrites) {
   const auto resized = engine::evaluate_run(run.string(), eo);
   EXPECT_NEAR(resized.summary.reference.mdice, sliding.summary.reference.mdice, 2.0);
   eo.mode = "slide";
+  eo.out = (dir.path() / "eval_slide").string();
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "unknown inference mode 'slide'");
+}
+
+TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
+  TempDir dir;
+  const fs::path data = dir.path() / "data";
+  fs::copy(tiny_dataset(), data, fs::copy_options::recursive);
+  const fs::path run = dir.path() / "run";
+  ASSERT_TRUE(
+      engine::train(tiny_config(1, {"evaluate.after_training=false", "data.root=" + data.string()}),
+                    run.string())
+          .completed);
+  engine::EvaluateOptions eo;
+  eo.out = (dir.path() / "eval").string();
+  engine::evaluate_run(run.string(), eo);
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo),
+                     "eval already exists and is not empty; --overwrite replaces it");
+  eo.overwrite = true;
+  EXPECT_GT(engine::evaluate_run(run.string(), eo).summary.cases, 0);
+  eo.out = run.string();
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "is a run folder");
+  // Another dataset root: its own test split, in a folder named after it.
+  engine::EvaluateOptions other;
+  other.data_root = tiny_dataset().string();
+  const auto elsewhere = engine::evaluate_run(run.string(), other);
+  EXPECT_EQ(fs::path(elsewhere.out_dir).filename().string(),
+            "eval_test_" + tiny_dataset().filename().string());
+  EXPECT_EQ(elsewhere.summary.cases, 5);
+  // A damaged test mask stops the evaluation half-way: nothing is left.
+  std::ofstream(data / "Demo" / "mask" / "demo_0027.png", std::ios::trunc) << "not a png";
+  eo.out = (dir.path() / "eval2").string();
+  eo.overwrite = false;
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "demo_0027.png");
+  EXPECT_FALSE(fs::exists(eo.out));
+  EXPECT_FALSE(fs::exists(eo.out + ".partial"));
+  // Data that moved: the message says where the path came from.
+  fs::remove_all(data);
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo),
+                     "config.yaml: data.root '" + data.string());
 }
 
 TEST(Trainer, FindsRepeatFoldersInRepeatOrder) {
@@ -357,8 +396,26 @@ TEST(Trainer, RefusesADatasetWithErrorsAndListsThem) {
   ASSERT_THROWS_WITH(
       engine::train(tiny_config(1, {"data.root=" + (dir.path() / "data").string()}), run.string()),
       "has 1 error(s); refusing to train on it:\n  " + mask.string());
-  EXPECT_NE(read(run / "data_problems.txt").find(mask.string()), std::string::npos);
-  EXPECT_FALSE(fs::exists(run / "config.yaml"));
+  // Nothing is left that would block the same command once the data is fixed.
+  EXPECT_FALSE(fs::exists(run));
+  data::generate_demo_dataset((dir.path() / "data").string(), [&] {
+    auto again = o;
+    again.overwrite = true;
+    return again;
+  }());
+  EXPECT_TRUE(engine::train(tiny_config(1, {"data.root=" + (dir.path() / "data").string(),
+                                            "evaluate.after_training=false"}),
+                            run.string())
+                  .completed);
+  // A folder that was there (empty) stays, emptied again after a refusal.
+  const fs::path empty = dir.path() / "empty_run";
+  fs::create_directories(empty);
+  ASSERT_THROWS_WITH(
+      engine::train(tiny_config(1, {"data.root=" + (dir.path() / "nowhere").string()}),
+                    empty.string()),
+      "nowhere");
+  EXPECT_TRUE(fs::is_directory(empty));
+  EXPECT_TRUE(fs::is_empty(empty));
 }
 
 TEST(Trainer, ADamagedOrNewerTrainingStateNamesTheFileAndTheEntry) {

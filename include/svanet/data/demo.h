@@ -25,6 +25,8 @@ struct DemoOptions {
   int64_t count = 300;
   /// Side of the square images.
   int64_t size = 256;
+  /// Replace an existing `out/Demo/` (otherwise a non-empty one is refused).
+  bool overwrite = false;
 };
 
 /// What generate_demo_dataset wrote.
@@ -38,8 +40,8 @@ struct DemoSummary {
 
 /// Writes the demo set in the official layout under `out/Demo/` (train/,
 /// val/, test/, mask/ with palette-PNG masks; classes background, lesion,
-/// nucleus). The same seed gives the same pixels. Existing files are
-/// replaced; a partially written set is completed by running it again.
+/// nucleus). The same seed gives the same pixels. A non-empty `out/Demo/`
+/// is refused unless options.overwrite; a failed run removes what it wrote.
 DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& options = {});
 
 }  // namespace svanet::data

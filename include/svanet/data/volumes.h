@@ -58,6 +58,9 @@ struct SliceOptions {
   uint64_t seed = 0;
   /// Image file type: ".png" (lossless) or ".jpg" (what the official extractor writes).
   std::string image_extension = ".png";
+  /// Replace an existing `out/<Dataset>/` (otherwise a non-empty one is
+  /// refused); a failed run removes what it wrote either way.
+  bool overwrite = false;
 };
 
 struct SliceSummary {

@@ -29,6 +29,14 @@ struct EvaluateOptions {
   std::string out;
   /// auto, cpu, cuda or cuda:N.
   std::string device = "auto";
+  /// Another dataset root than the run's (data.root of its config.yaml),
+  /// with the same classes: its split is chosen by the run's split rules
+  /// (its test/ folder, ...) instead of read from the run's splits.json.
+  std::string data_root;
+  /// Replace an existing non-empty output folder (refused otherwise).
+  /// Either way the evaluation is written to OUT.partial and moved into
+  /// place when complete, so a failure leaves nothing behind.
+  bool overwrite = false;
   /// Overrides of the run config's evaluate section (unset = keep).
   /// mode: resize, sliding or auto; tta: none, flip or flip4 (as predict's).
   std::optional<std::string> mode, tta;
@@ -53,7 +61,8 @@ std::string run_checkpoint_file(const std::string& run_dir, const std::string& c
 /// Where evaluate_run writes when options.out is empty: RUN/eval_<split>, or
 /// RUN/eval_<split>_<checkpoint stem> for a checkpoint other than the one
 /// the run's config evaluates (so the training's own evaluation is reused
-/// only for the checkpoint it scored).
+/// only for the checkpoint it scored); with options.data_root,
+/// RUN/eval_<split>_<data folder name>.
 std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions& options = {});
 
 /// The summary.json files a folder stands for: an evaluation folder
@@ -70,6 +79,8 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
 
 struct FolderEvaluateOptions {
   std::string pred_dir, gt_dir, out;
+  /// As EvaluateOptions::overwrite.
+  bool overwrite = false;
   /// A built-in dataset definition for the masks' classes and encoding...
   std::string dataset;
   /// ... or the class names (background first); masks hold class indices.
