@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace svanet::cli {
 
@@ -61,6 +62,7 @@ struct TrainArgs {
   std::string config, data, out, resume, device, progress = "auto";
   std::vector<std::string> set;
   int64_t repeats = 0;
+  std::optional<int64_t> epochs, fold;
   bool overwrite = false;
 };
 
@@ -77,13 +79,15 @@ engine::RunOptions program_run_options(const std::string& progress, bool overwri
 
 int run_train(const TrainArgs& args) {
   const auto start = std::chrono::steady_clock::now();
-  const engine::RunOptions ro = program_run_options(args.progress, args.overwrite);
+  engine::RunOptions ro = program_run_options(args.progress, args.overwrite);
   engine::TrainResult result;
   if (!args.resume.empty()) {
     SVANET_CHECK(args.config.empty() && args.set.empty() && args.data.empty() &&
-                     args.device.empty() && args.repeats == 0 && args.out.empty(),
-                 "--resume continues a run exactly as it was configured (its config.yaml); "
-                 "--config, --set, --data, --device, --repeats and --out do not apply");
+                     args.device.empty() && args.repeats == 0 && args.out.empty() && !args.fold,
+                 "--resume continues a run as it was configured (its config.yaml), --epochs N "
+                 "extends it; --config, --set, --data, --device, --repeats, --fold and --out do "
+                 "not apply");
+    ro.epochs = args.epochs;
     result = engine::resume(args.resume, ro);
   } else {
     SVANET_CHECK(!args.config.empty(),
@@ -93,7 +97,14 @@ int run_train(const TrainArgs& args) {
     if (!args.data.empty()) overrides.push_back("data.root=" + args.data);
     if (!args.device.empty()) overrides.push_back("train.device=" + args.device);
     if (args.repeats > 0) overrides.push_back("train.repeats=" + std::to_string(args.repeats));
-    const auto config = config::load_train_config(args.config, overrides);
+    if (args.epochs) overrides.push_back("train.epochs=" + std::to_string(*args.epochs));
+    auto config = config::load_train_config(args.config, overrides);
+    if (args.fold) {
+      // nnU-Net's convention: 5 folds unless the config says otherwise.
+      overrides.push_back("data.splits.fold=" + std::to_string(*args.fold));
+      if (config.data.splits.folds == 0) overrides.emplace_back("data.splits.folds=5");
+      config = config::load_train_config(args.config, overrides);
+    }
     const std::string out =
         args.out.empty() ? (fs::path("runs") / fs::path(args.config).stem()).string() : args.out;
     result = engine::train(config, out, ro);
@@ -161,13 +172,21 @@ Command register_train(CLI::App& app) {
       ->check(positive_number())
       ->default_str("config's");
   sub->add_option("--resume", args->resume, "Continue the run in this folder from its last state");
+  sub->add_option_function<int64_t>(
+         "--epochs", [args](int64_t n) { args->epochs = n; },
+         "Epochs in all (sets train.epochs); with --resume, extends a finished or interrupted run")
+      ->check(positive_number());
+  sub->add_option_function<int64_t>(
+         "--fold", [args](int64_t k) { args->fold = k; },
+         "Cross-validation fold K (0-based) of data.splits.folds, 5 unless the config sets it: "
+         "the K-th part of the non-test images validates")
+      ->check(non_negative_number());
   add_overwrite_flag(sub, args->overwrite);
   add_progress_flag(sub, args->progress);
   add_examples(
       sub,
-      {"svanet train -c configs/demo.yaml --data demo_data -o runs/demo2",
-       "svanet train -c configs/paper/fives.yaml --data /data/svanet --set train.epochs=50",
-       "svanet train --resume runs/demo2",
+      {"svanet train -c configs/paper/fives.yaml --data /data/svanet --fold 0 -o runs/fives_f0",
+       "svanet train --resume runs/fives_f0 --epochs 150",
        "torchrun --no-python --nproc-per-node 2 svanet train -c configs/demo.yaml"},
       "The run folder (default runs/<config name>) gets config.yaml, splits.json, train.log, "
       "metrics.csv, progress.png, checkpoints/ and, after training, eval_test/ with report.html. "

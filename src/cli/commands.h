@@ -77,6 +77,7 @@ Command register_predict(CLI::App& app);
 Command register_train(CLI::App& app);
 Command register_checkpoint_info(CLI::App& app);
 Command register_data_stats(CLI::App& app);
+Command register_init_config(CLI::App& app);
 Command register_demo_data(CLI::App& app);
 Command register_slice_volumes(CLI::App& app);
 Command register_convert(CLI::App& app);

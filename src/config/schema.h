@@ -253,11 +253,16 @@ class Section {
   /// Writes every key of `value` as a YAML mapping.
   void encode(YAML::Emitter& out, const S& value) const {
     out << YAML::BeginMap;
+    encode_members(out, value);
+    out << YAML::EndMap;
+  }
+
+  /// Writes every key of `value` into a mapping the caller opened.
+  void encode_members(YAML::Emitter& out, const S& value) const {
     for (const auto& m : members_) {
       out << YAML::Key << m.key << YAML::Value;
       m.encode(out, value);
     }
-    out << YAML::EndMap;
   }
 
  private:

@@ -87,18 +87,51 @@ const Section<EvaluateSection>& evaluate_section() {
   return s;
 }
 
+namespace {
+
+/// The model section as a training config has it: the model's keys plus
+/// init_from and init_strict (what the model starts from, not what it is).
+Shape model_shape() {
+  Shape shape = model_section().shape();
+  shape.keys.emplace_back("init_from", Shape{});
+  shape.keys.emplace_back("init_strict", Shape{});
+  return shape;
+}
+
+void decode_model(TrainConfig& c, const YAML::Node& node, const Origins& origins,
+                  const std::string&) {
+  SVANET_CHECK(node.IsMap(), origins.where(node, "model"), ": 'model' must be a mapping");
+  YAML::Node model = node;  // the same tree: the two keys leave it here
+  if (const YAML::Node from = model["init_from"]; from.IsDefined()) {
+    c.init_from = from.IsNull() ? "" : node_text(from, origins, "model.init_from", false);
+  }
+  if (const YAML::Node strict = model["init_strict"]; strict.IsDefined()) {
+    bool value = true;
+    SVANET_CHECK(strict.IsScalar() && YAML::convert<bool>::decode(strict, value),
+                 origins.where(strict, "model.init_strict"),
+                 ": model.init_strict is true or false, got '",
+                 node_text(strict, origins, "model.init_strict", false), "'");
+    c.init_strict = value;
+  }
+  model.remove("init_from");
+  model.remove("init_strict");
+  c.model = parse_model_section(model, origins);
+  c.num_classes_given = model["num_classes"].IsDefined();
+}
+
+void encode_model(YAML::Emitter& out, const TrainConfig& c) {
+  out << YAML::BeginMap;
+  model_section().encode_members(out, c.model);
+  out << YAML::Key << "init_from" << YAML::Value << c.init_from;
+  out << YAML::Key << "init_strict" << YAML::Value << c.init_strict;
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
 const Section<TrainConfig>& train_config_section() {
   static const auto s = Section<TrainConfig>("config")
-                            .custom(
-                                "model", model_section().shape(),
-                                [](TrainConfig& c, const YAML::Node& node, const Origins& origins,
-                                   const std::string&) {
-                                  c.model = parse_model_section(node, origins);
-                                  c.num_classes_given = node["num_classes"].IsDefined();
-                                },
-                                [](YAML::Emitter& out, const TrainConfig& c) {
-                                  model_section().encode(out, c.model);
-                                })
+                            .custom("model", model_shape(), decode_model, encode_model)
                             .section("data", SVANET_MEMBER(data), data_section())
                             .section("train", SVANET_MEMBER(train), train_section())
                             .section("evaluate", SVANET_MEMBER(evaluate), evaluate_section());

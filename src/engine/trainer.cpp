@@ -10,6 +10,7 @@
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/inference.h"
+#include "svanet/engine/predict.h"
 #include "svanet/evaluation/summary.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pretrained.h"
@@ -22,6 +23,7 @@
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
+#include "svanet/utils/text.h"
 #include "svanet/version.h"
 
 #include <spdlog/sinks/base_sink.h>
@@ -157,6 +159,49 @@ class Trainer {
   int64_t best_epoch_ = -1;
 };
 
+std::string shape_text(const torch::Tensor& t) {
+  std::string out;
+  for (const int64_t s : t.sizes()) out += (out.empty() ? "" : "x") + std::to_string(s);
+  return out.empty() ? "scalar" : out;
+}
+
+/// model.init_from: the weights of an svanet checkpoint (or a run's best)
+/// into `model`, all of them (strict) or those that fit by name and shape.
+void init_weights(torch::nn::Module& model, const config::TrainConfig& config,
+                  spdlog::logger& log) {
+  const std::string file = resolve_model(config.init_from);
+  const auto loaded = io::load_checkpoint(file);
+  std::map<std::string, torch::Tensor> tensors;
+  for (auto& [name, tensor] : io::state_dict(*loaded.model)) tensors.emplace(name, tensor);
+  if (config.init_strict) {
+    try {
+      io::load_state_dict(model, tensors, io::LoadOptions().source(file));
+    } catch (const Error& e) {
+      SVANET_FAIL(config.source, ": model.init_from: ", e.what(),
+                  " (model.init_strict: false loads only the tensors that fit)");
+    }
+    log.info("model.init_from {}: all {} tensors loaded ({}, epoch {})", file, tensors.size(),
+             loaded.meta.model.name, loaded.meta.epoch + 1);
+    return;
+  }
+  std::vector<std::string> skipped;
+  std::map<std::string, torch::Tensor> fitting;
+  for (const auto& [name, mine] : io::state_dict(model)) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      skipped.push_back(name + " (not in the checkpoint)");
+    } else if (it->second.sizes() != mine.sizes()) {
+      skipped.push_back(name + " (" + shape_text(it->second) + " there, " + shape_text(mine) +
+                        " here)");
+    } else {
+      fitting.emplace(name, it->second);
+    }
+  }
+  io::load_state_dict(model, fitting, io::LoadOptions().strict(false).source(file));
+  log.info("model.init_from {}: {} tensors loaded, {} left as initialised{}{}", file,
+           fitting.size(), skipped.size(), skipped.empty() ? "" : ": ", utils::join(skipped, ", "));
+}
+
 std::vector<torch::Tensor> Trainer::trainable() const {
   std::vector<torch::Tensor> out;
   for (const auto& p : model_->parameters()) {
@@ -228,6 +273,8 @@ void Trainer::setup() {
   spec.options.num_classes(classes);
   if (spec.options.image_size() == 0) spec.options.image_size(d.augment.size);
   model_ = io::build_model(spec);
+  // A resumed run restores its own weights instead.
+  if (!config_.init_from.empty() && !resuming_) init_weights(*model_, config_, *log_);
   model_->to(device_);
   if (t.channels_last) {
     torch::NoGradGuard no_grad;
@@ -698,11 +745,59 @@ TrainResult run_repeats(const config::TrainConfig& base, const fs::path& run_dir
   return all;
 }
 
+/// The epochs a run folder has trained (a partly trained one counts), from
+/// its saved states; 0 without any.
+int64_t epochs_trained(const fs::path& dir) {
+  int64_t trained = 0;
+  for (const char* name : {kLastState, kInterruptedState}) {
+    const fs::path path = dir / kCheckpointsDir / name;
+    if (!fs::exists(path)) continue;
+    const auto run = RunState::read(io::load_training_state(path.string()), path.string());
+    trained = std::max(trained, run.next.epoch + (run.next.batch > 0 ? 1 : 0));
+  }
+  return trained;
+}
+
+/// RunOptions::epochs for one run folder (not a run with repeats): checks
+/// the new total, records it in config.yaml and sets the old evaluation
+/// aside. Returns the config to resume with.
+config::TrainConfig extend_run(const fs::path& dir, config::TrainConfig config, int64_t epochs) {
+  const int64_t trained = epochs_trained(dir);
+  SVANET_CHECK(epochs >= trained, dir.string(), ": the run has trained ", trained,
+               " epoch(s); --epochs must be at least that, got ", epochs);
+  if (epochs == config.train.epochs) return config;
+  config.train.epochs = epochs;
+  if (DistributedEnv::from_environment().rank == 0) {
+    // The folder the training's own evaluation went to (run_evaluation_dir).
+    const fs::path eval = dir / ("eval_" + config.evaluate.split);
+    if (fs::exists(eval)) {
+      fs::path kept = eval;
+      kept += "_epoch" + std::to_string(trained);
+      std::error_code error;
+      fs::remove_all(kept, error);
+      fs::rename(eval, kept, error);
+      SVANET_CHECK(!error, "cannot move ", eval.string(), " aside: ", error.message());
+    }
+    utils::write_file_atomic((dir / kConfig).string(), config::to_yaml(config));
+  }
+  return config;
+}
+
 TrainResult resume_run(const fs::path& dir, const RunOptions& options, const StopRequest& stop) {
   const fs::path config_path = dir / kConfig;
   SVANET_CHECK(fs::exists(config_path), dir.string(), ": not a run folder (no ", kConfig, ")");
-  const auto config = config::load_train_config(config_path.string());
-  if (config.train.repeats > 1) return run_repeats(config, dir, options, stop);
+  auto config = config::load_train_config(config_path.string());
+  if (config.train.repeats > 1) {
+    if (options.epochs && *options.epochs != config.train.epochs) {
+      SVANET_CHECK(*options.epochs >= 1, "--epochs must be positive");
+      config.train.epochs = *options.epochs;
+      if (DistributedEnv::from_environment().rank == 0) {
+        utils::write_file_atomic(config_path.string(), config::to_yaml(config));
+      }
+    }
+    return run_repeats(config, dir, options, stop);
+  }
+  if (options.epochs) config = extend_run(dir, config, *options.epochs);
   return Trainer(config, dir, options, stop, true).run();
 }
 

@@ -14,6 +14,7 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/optim/schedule.h"
 #include "svanet/runtime/determinism.h"
 
 #include <torch/torch.h>
@@ -251,6 +252,74 @@ TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
   fs::remove_all(data);
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo),
                      "config.yaml: data.root '" + data.string());
+}
+
+TEST(Trainer, ResumeWithMoreEpochsExtendsAFinishedRun) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  const auto config = tiny_config(2, {"evaluate.overlays=0"});
+  ASSERT_TRUE(engine::train(config, run.string()).completed);
+  ASSERT_TRUE(fs::exists(run / "eval_test" / "summary.json"));
+  engine::RunOptions ro;
+  ro.epochs = 3;
+  const auto extended = engine::resume(run.string(), ro);
+  ASSERT_TRUE(extended.completed);
+  ASSERT_EQ(extended.history.size(), 3u);
+  EXPECT_EQ(lines(run / "metrics.csv"), 4);  // header + 3 epochs
+  EXPECT_EQ(config::load_train_config((run / "config.yaml").string()).train.epochs, 3);
+  // The third epoch has the learning rate a 3-epoch run has there; the old
+  // evaluation is kept aside and the new checkpoint evaluated.
+  EXPECT_DOUBLE_EQ(extended.history[2].lr,
+                   optim::create_schedule(config.train.schedule.name, config.train.schedule.options)
+                       ->learning_rate(2, 3));
+  EXPECT_TRUE(fs::exists(run / "eval_test_epoch2" / "summary.json"));
+  EXPECT_TRUE(fs::exists(run / "eval_test" / "summary.json"));
+  ro.epochs = 2;
+  ASSERT_THROWS_WITH(engine::resume(run.string(), ro),
+                     "the run has trained 3 epoch(s); --epochs must be at least that, got 2");
+  EXPECT_EQ(config::load_train_config((run / "config.yaml").string()).train.epochs, 3);
+}
+
+TEST(Trainer, InitFromStartsFromAnotherRunsWeights) {
+  TempDir dir;
+  const fs::path source = dir.path() / "source";
+  ASSERT_TRUE(
+      engine::train(tiny_config(1, {"evaluate.after_training=false"}), source.string()).completed);
+  // A learning rate too small to move anything: the weights stay the source's.
+  const fs::path tuned = dir.path() / "tuned";
+  const auto still =
+      tiny_config(1, {"evaluate.after_training=false", "model.init_from=" + source.string(),
+                      "train.schedule.warmup_init_lr=0", "train.schedule.max_lr=1e-12",
+                      "train.schedule.min_lr=0"});
+  EXPECT_EQ(still.init_from, source.string());
+  EXPECT_TRUE(still.init_strict);
+  ASSERT_TRUE(engine::train(still, tuned.string()).completed);
+  EXPECT_NE(read(tuned / "train.log").find("model.init_from"), std::string::npos);
+  const auto a = io::load_checkpoint((source / "checkpoints" / "best.pt").string());
+  const auto b = io::load_checkpoint((tuned / "checkpoints" / "last.pt").string());
+  const auto b_params = b.model->named_parameters();
+  int64_t compared = 0;
+  for (const auto& p : a.model->named_parameters()) {
+    EXPECT_LT((p.value() - b_params[p.key()]).abs().max().item<double>(), 1e-6) << p.key();
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
+  // config.yaml keeps both keys; another architecture is refused strictly
+  // and partly loaded otherwise.
+  const auto written = config::load_train_config((tuned / "config.yaml").string());
+  EXPECT_EQ(written.init_from, source.string());
+  const auto other = tiny_config(1, {"evaluate.after_training=false", "model.name=unet_small",
+                                     "model.init_from=" + source.string()});
+  ASSERT_THROWS_WITH(engine::train(other, (dir.path() / "strict").string()),
+                     "model.init_strict: false loads only the tensors that fit");
+  EXPECT_FALSE(fs::exists(dir.path() / "strict"));
+  auto loose = other;
+  loose.init_strict = false;
+  ASSERT_TRUE(engine::train(loose, (dir.path() / "loose").string()).completed);
+  EXPECT_NE(read(dir.path() / "loose" / "train.log").find("left as initialised: "),
+            std::string::npos);
+  ASSERT_THROWS_WITH(tiny_config(1, {"model.init_strict=maybe"}),
+                     "model.init_strict is true or false, got 'maybe'");
 }
 
 TEST(Trainer, FindsRepeatFoldersInRepeatOrder) {

@@ -110,6 +110,15 @@ struct TrainConfig {
   models::ModelSpec model;
   /// Whether the config set model.num_classes (otherwise the dataset does).
   bool num_classes_given = false;
+  /// model.init_from: an svanet checkpoint (or a run folder: its best)
+  /// whose weights the model starts from, after any pretrained_backbone;
+  /// the optimizer and the schedule start afresh (fine-tuning). A resumed
+  /// run continues from its own state instead.
+  std::string init_from;
+  /// model.init_strict: every tensor must match by name and shape. false
+  /// skips the model's tensors the checkpoint lacks or has in another shape
+  /// (a new head for other classes), each listed in train.log.
+  bool init_strict = true;
   DataConfig data;
   TrainSection train;
   EvaluateSection evaluate;

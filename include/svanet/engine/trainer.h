@@ -39,6 +39,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,15 @@ struct RunOptions {
   /// Polled between steps (from the training thread): true stops the run
   /// as a signal would, with TrainResult::interrupted set.
   std::function<bool()> should_stop;
+  /// With resume(): train up to this many epochs in all, extending a
+  /// finished or interrupted run (and each of its repeats). config.yaml
+  /// records the new total; the remaining epochs get the learning rate an
+  /// N-epoch run has at those epochs (the schedule is a function of the
+  /// epoch and the total), the epochs already trained keep theirs, and the
+  /// training's own evaluation is redone (the old one is kept as
+  /// eval_<split>_epoch<K>, K the epochs it had). Fewer epochs than were
+  /// trained is an error.
+  std::optional<int64_t> epochs;
 };
 
 struct TrainResult {
