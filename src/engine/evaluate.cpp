@@ -104,8 +104,11 @@ void check_output(const fs::path& out, bool overwrite) {
 }
 
 template <class Write>
-void write_staged(const fs::path& out, bool overwrite, const Write& write) {
-  check_output(out, overwrite);
+void write_staged(const fs::path& given, bool overwrite, const Write& write) {
+  check_output(given, overwrite);
+  // "eval/" is "eval": the staging folder is its sibling, never inside it.
+  fs::path out = given.lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();
   fs::path staging = out;
   staging += ".partial";
   std::error_code error;

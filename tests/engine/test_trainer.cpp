@@ -232,6 +232,11 @@ TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
                      "eval already exists and is not empty; --overwrite replaces it");
   eo.overwrite = true;
   EXPECT_GT(engine::evaluate_run(run.string(), eo).summary.cases, 0);
+  eo.out = (dir.path() / "eval").string() + "/";  // a trailing slash changes nothing
+  engine::evaluate_run(run.string(), eo);
+  EXPECT_TRUE(fs::exists(dir.path() / "eval" / "summary.json"));
+  EXPECT_FALSE(fs::exists(dir.path() / "eval" / ".partial"));
+  EXPECT_FALSE(fs::exists(dir.path() / "eval.partial"));
   eo.out = run.string();
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "is a run folder");
   // Another dataset root: its own test split, in a folder named after it.
