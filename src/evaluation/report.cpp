@@ -193,7 +193,8 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px soli
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}.sd{color:#888;font-size:11px}.n{color:#aaa;font-size:11px}
 .grid{display:flex;flex-wrap:wrap;gap:14px}.grid figure{margin:0;font-size:12px;color:#444}
 figure img{display:block;border:1px solid #ccc;max-width:100%}.note{font-size:12px;color:#555;max-width:900px}
-.key span{display:inline-block;width:12px;height:12px;margin:0 4px -1px 10px}
+.key span{display:inline-block;width:12px;height:12px;margin:0 4px -1px 12px}
+.key span:first-child{margin-left:0}
 )";
 
 }  // namespace
@@ -331,7 +332,10 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
   for (const auto& [k, v] : options.details) {
     h << "<br>" << utils::html_escape(k) << ": " << utils::html_escape(v);
   }
-  h << "<br>svanet " << SVANET_VERSION << ", " << date << "</div>\n";
+  h << "<br>svanet " << SVANET_VERSION << ", " << date
+    << "<br>beside this report: <a href=\"summary.json\">summary.json</a>, <a "
+       "href=\"per_case.csv\">per_case.csv</a>, <a href=\"per_object.csv\">per_object.csv</a>, "
+       "<a href=\"size_bins.csv\">size_bins.csv</a></div>\n";
 
   // Headline cards.
   const auto head = headline(s);
@@ -351,6 +355,33 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
   card("ref_miou", "mIoU, paper's definition", 2);
   card("ref_mdice", "mDice, paper's definition", 2);
   h << "</div>\n";
+
+  // The small-object story first: per class, the smallest size bin next to
+  // all sizes (an overall recall hides a smallest bin that is never found).
+  if (!s.objects.empty()) {
+    const std::string unit_text = o.object_bin_unit() == "%" ? " % of the image" : " px";
+    h << "<h2>Small objects first</h2>\n<table><tr><th>class</th><th>smallest objects</th>"
+         "<th>found</th><th>recall</th><th>all sizes found</th><th>recall</th></tr>\n";
+    for (size_t i = 0; i < s.objects.size(); ++i) {
+      const ObjectBin& first = s.objects[i];
+      // Each class's bins start with its smallest and end with "all".
+      if (i > 0 && s.objects[i - 1].class_index == first.class_index) continue;
+      size_t last = i;
+      while (last + 1 < s.objects.size() && s.objects[last + 1].class_index == first.class_index)
+        ++last;
+      const ObjectBin& all = s.objects[last];
+      const std::string name = first.class_index != 0 ? first.class_name
+                               : o.num_classes == 2   ? o.class_name(1)
+                                                      : "all classes";
+      h << "<tr><td>" << utils::html_escape(name) << "</td><td>" << utils::html_escape(first.label)
+        << utils::html_escape(unit_text) << "</td><td>" << first.detected << " of "
+        << first.gt_objects << "</td><td>"
+        << (first.gt_objects > 0 ? fmt(first.recall, 3) : std::string("-")) << "</td><td>"
+        << all.detected << " of " << all.gt_objects << "</td><td>"
+        << (all.gt_objects > 0 ? fmt(all.recall, 3) : std::string("-")) << "</td></tr>\n";
+    }
+    h << "</table>\n";
+  }
 
   // Default mode per class.
   h << "<h2>Per class (each case scored, then averaged)</h2>\n<table><tr><th>class</th>"
@@ -477,13 +508,16 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
 
   // Overlays.
   if (load && options.overlays > 0) {
-    h << "<h2>Worst cases</h2><div class=key>ground truth<span style=\"background:#3cc83c\"></span>"
-         " prediction<span style=\"background:#ff3cff\"></span> missed object<span "
-         "style=\"border:1px solid #ffd700;border-radius:6px\"></span></div><div class=grid>\n";
     std::vector<const CaseRecord*> ranked;
     for (const auto& r : cases) {
       if (!std::isnan(mean_foreground_dice(r))) ranked.push_back(&r);
     }
+    h << "<h2>Worst cases</h2><div class=key><span style=\"background:#3cc83c\"></span>ground "
+         "truth<span style=\"background:#ff3cff\"></span>prediction<span "
+         "style=\"border:1px solid #ffd700;border-radius:6px\"></span>missed object</div><p "
+         "class=note>The "
+      << std::min<size_t>(ranked.size(), static_cast<size_t>(options.overlays)) << " of "
+      << ranked.size() << " cases with the lowest Dice.</p><div class=grid>\n";
     std::stable_sort(ranked.begin(), ranked.end(), [](const CaseRecord* a, const CaseRecord* b) {
       return mean_foreground_dice(*a) < mean_foreground_dice(*b);
     });
@@ -508,7 +542,11 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
       return a.second->area_px < b.second->area_px;
     });
     h << "<h2>Missed objects, smallest first</h2><p class=note>" << missed.size()
-      << " ground-truth objects were not found.</p><div class=grid>\n";
+      << " ground-truth objects were not found; the gallery shows "
+      << std::min<size_t>(missed.size(), static_cast<size_t>(options.overlays)) << " of them"
+      << (missed.size() > static_cast<size_t>(options.overlays) ? " (all are in per_object.csv)"
+                                                                : "")
+      << ".</p><div class=grid>\n";
     for (size_t i = 0; i < missed.size() && static_cast<int64_t>(i) < options.overlays; ++i) {
       const auto& [r, ob] = missed[i];
       const CaseImages images = load(r->id);

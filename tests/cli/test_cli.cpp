@@ -302,6 +302,21 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   // Dice of each case: 2 * 56 / (65 + 56) with the dot.
   EXPECT_NEAR(summary.at("per_class").at(0).at("dice").at("mean").get<double>(), 112.0 / 121.0,
               1e-9);
+  // The report leads with the smallest objects: the dots (1 px, under 0.1 %
+  // of the image) are never found, the squares always.
+  const std::string report = [&] {
+    std::ifstream in(out / "report.html");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  EXPECT_NE(report.find("<tr><td>lesion</td><td>&lt;0.1 % of the image</td><td>0 of 3</td><td>"
+                        "0.000</td><td>3 of 6</td><td>0.500</td></tr>"),
+            std::string::npos)
+      << report.substr(0, 4000);
+  EXPECT_NE(report.find("3 ground-truth objects were not found; the gallery shows 3 of them."),
+            std::string::npos);
+  EXPECT_NE(report.find("<a href=\"per_object.csv\">per_object.csv</a>"), std::string::npos);
+  EXPECT_NE(report.find("<span style=\"background:#3cc83c\"></span>ground truth"),
+            std::string::npos);
   // A second evaluation with an IoU threshold, and the table across both.
   const auto strict = dir.path() / "strict";
   r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
