@@ -353,8 +353,8 @@ bool has_dataset(const std::string& name) {
 
 DatasetDefinition builtin_dataset(const std::string& name) {
   if (const auto found = find_dataset(name)) return dataset_registry().get(*found).factory({});
-  SVANET_FAIL("unknown dataset '", name,
-              "'; built-in datasets: ", utils::join(dataset_registry().names(), ", "),
+  SVANET_FAIL("unknown dataset '", name, "'", utils::did_you_mean(name, dataset_registry().names()),
+              "; built-in datasets: ", utils::join(dataset_registry().names(), ", "),
               " (or describe your own with a dataset.yaml)");
 }
 

@@ -125,6 +125,8 @@ TEST(Datasets, BuiltinsAndUnknownNames) {
   EXPECT_EQ(data::builtin_dataset("isic2018t1").folder, "ISIC2018T1");
   ASSERT_THROWS_WITH(data::builtin_dataset("lungs"),
                      "unknown dataset 'lungs'; built-in datasets: fives");
+  ASSERT_THROWS_WITH(data::builtin_dataset("kits32"),
+                     "unknown dataset 'kits32' (did you mean 'kits23'?); built-in datasets");
   TempDir dir;
   fs::create_directories(dir.path() / "Mystery" / "train");
   fs::create_directories(dir.path() / "Mystery" / "mask");

@@ -87,7 +87,14 @@ models::SegmentationModel build_model(const models::ModelSpec& spec) {
   auto model = create_model(spec.name, network);
   SVANET_CHECK(model->encoder() != nullptr, "model '", spec.name,
                "' has no pretrained-compatible encoder (option ", kPretrainedBackbone, ")");
-  load_pretrained_backbone(*model, backbone);
+  try {
+    load_pretrained_backbone(*model, backbone);
+  } catch (const Error& e) {
+    SVANET_FAIL("model.options.", kPretrainedBackbone, ": ", e.what(),
+                " (the ImageNet weights are not downloaded: give the file, or train from "
+                "scratch with --set model.options.",
+                kPretrainedBackbone, "=null)");
+  }
   model->set_spec(spec);
   return model;
 }
