@@ -126,7 +126,7 @@ Command register_checkpoint_info(CLI::App& app) {
             // Counted from 1, as train.log, metrics.csv and the report count.
             if (meta.epoch >= 0) {
               std::printf("epoch:         %lld (of training)\n",
-                          static_cast<long long>(meta.epoch + 1));
+                          static_cast<long long>(meta.epoch) + 1);
             } else {
               std::printf("epoch:         none (not from svanet training)\n");
             }

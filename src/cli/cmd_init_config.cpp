@@ -61,6 +61,7 @@ std::string config_text(const InitArgs& a, const data::DatasetIndex& index,
     long_sides.push_back(std::max(image.height, image.width));
   }
   std::vector<std::string> splits;
+  splits.reserve(per_split.size());
   for (const auto& [split, count] : per_split)
     splits.push_back(split + " " + std::to_string(count));
   std::vector<double> areas;

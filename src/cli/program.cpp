@@ -68,11 +68,11 @@ const CLI::App* selected(const CLI::App& app) {
 
 /// "svanet train": the program and the selected subcommand's path.
 std::string command_path(const CLI::App* app) {
-  std::string path = app->get_name();
+  std::vector<std::string> names{app->get_name()};
   for (const CLI::App* p = app->get_parent(); p != nullptr; p = p->get_parent()) {
-    path = p->get_name() + " " + path;
+    names.insert(names.begin(), p->get_name());
   }
-  return path;
+  return utils::join(names, " ");
 }
 
 std::vector<std::string> subcommand_names(CLI::App& app) {
