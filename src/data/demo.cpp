@@ -244,13 +244,8 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
                options.size);
   namespace fs = std::filesystem;
   const fs::path root = fs::path(out) / "Demo";
-  if (options.overwrite) {
-    std::error_code error;
-    fs::remove_all(root, error);
-    SVANET_CHECK(!error, "cannot remove ", root.string(), ": ", error.message());
-  } else {
-    utils::require_new_output(root.string(), "--overwrite replaces it, or choose another folder");
-  }
+  utils::replace_or_refuse(root.string(), options.overwrite,
+                           "--overwrite replaces it, or choose another folder");
   // A failed or refused generation leaves no half-written set behind.
   utils::OutputFolder guard(root.string());
   for (const char* dir : {"train", "val", "test", "mask"})

@@ -443,13 +443,8 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
   for (size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;
 
   const fs::path set = fs::path(out) / rules.folder;
-  if (options.overwrite) {
-    std::error_code error;
-    fs::remove_all(set, error);
-    SVANET_CHECK(!error, "cannot remove ", set.string(), ": ", error.message());
-  } else {
-    utils::require_new_output(set.string(), "--overwrite replaces it, or choose another --out");
-  }
+  utils::replace_or_refuse(set.string(), options.overwrite,
+                           "--overwrite replaces it, or choose another --out");
   // A failed run (an unreadable volume, a bad label) leaves no partial set.
   utils::OutputFolder guard(set.string());
   for (const char* dir : {"train", "test", "mask"}) utils::create_folders((set / dir).string());

@@ -74,6 +74,16 @@ void require_new_output(const std::string& path, const std::string& how) {
   SVANET_CHECK(missing_or_empty(path), path, " already exists and is not empty; ", how);
 }
 
+void replace_or_refuse(const std::string& path, bool overwrite, const std::string& how) {
+  if (!overwrite) {
+    require_new_output(path, how);
+    return;
+  }
+  std::error_code error;
+  fs::remove_all(path, error);
+  SVANET_CHECK(!error, "cannot remove ", path, ": ", reason(error));
+}
+
 OutputFolder::OutputFolder(std::string path) : path_(std::move(path)) {
   std::error_code error;
   // The outermost folder that does not exist yet: removing it removes all

@@ -37,6 +37,15 @@ TEST(Paths, NameWhatIsWrongWithAPath) {
   EXPECT_FALSE(utils::missing_or_empty(dir.path().string()));
   ASSERT_THROWS_WITH(utils::require_new_output(dir.path().string(), "--overwrite replaces it"),
                      " already exists and is not empty; --overwrite replaces it");
+  // replace_or_refuse: refuses a non-empty folder, or removes it when asked.
+  const auto full = dir.path() / "full";
+  fs::create_directories(full / "x");
+  ASSERT_THROWS_WITH(utils::replace_or_refuse(full.string(), false, "say --overwrite"),
+                     "full already exists and is not empty; say --overwrite");
+  EXPECT_TRUE(fs::exists(full / "x"));
+  utils::replace_or_refuse(full.string(), true, "say --overwrite");
+  EXPECT_FALSE(fs::exists(full));
+  EXPECT_NO_THROW(utils::replace_or_refuse((dir.path() / "none").string(), false, ""));
 }
 
 TEST(Paths, AnOutputFolderIsRemovedUnlessKeptAndOnlyWhenItWasCreated) {

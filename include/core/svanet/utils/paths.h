@@ -31,6 +31,10 @@ bool missing_or_empty(const std::string& path);
 /// "--overwrite replaces it").
 void require_new_output(const std::string& path, const std::string& how);
 
+/// Makes way for output folder `path`: with `overwrite`, removes it (and
+/// what is in it); otherwise require_new_output(path, how).
+void replace_or_refuse(const std::string& path, bool overwrite, const std::string& how);
+
 /// An output folder a command is about to fill: created (with its missing
 /// parents) on construction; on destruction, unless keep() was called,
 /// removed again with the parents this guard created (a folder that existed before, and what was in
