@@ -790,6 +790,12 @@ TrainResult resume_run(const fs::path& dir, const RunOptions& options, const Sto
   if (config.train.repeats > 1) {
     if (options.epochs && *options.epochs != config.train.epochs) {
       SVANET_CHECK(*options.epochs >= 1, "--epochs must be positive");
+      // Every repeat can take the new total, or none is changed.
+      for (const auto& repeat : repeat_dirs(dir.string())) {
+        const int64_t trained = epochs_trained(repeat);
+        SVANET_CHECK(*options.epochs >= trained, repeat, ": the repeat has trained ", trained,
+                     " epoch(s); --epochs must be at least that, got ", *options.epochs);
+      }
       config.train.epochs = *options.epochs;
       if (DistributedEnv::from_environment().rank == 0) {
         utils::write_file_atomic(config_path.string(), config::to_yaml(config));
