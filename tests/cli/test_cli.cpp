@@ -13,6 +13,7 @@
 
 #include <sys/wait.h>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -97,6 +98,12 @@ TEST(Cli, UsageErrorsExitWithTwoAndNameTheWord) {
   expect_failure("train --repeats -4", 2, "--repeats: must be positive, got -4");
   expect_failure("models --image-size 7", 2, "--image-size");
   expect_failure("predict -m x -i y", 2, "svanet predict: --out is required");
+  // Defaults are shown for every flag, sentinels by what they stand for.
+  auto help = run("slice-volumes --help");
+  EXPECT_NE(help.output.find("=dataset's"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("--stride INT:NUMBER > 0=4"), std::string::npos) << help.output;
+  help = run("evaluate --help");
+  EXPECT_NE(help.output.find("=run config's"), std::string::npos) << help.output;
   // --version and `svanet version` print the same.
   const auto a = run("--version");
   const auto b = run("version");
@@ -255,8 +262,7 @@ TEST(Cli, TrainRejectsBadConfigsAndFlagsWithAMessage) {
   EXPECT_NE(r.output.find("expected key=value"), std::string::npos) << r.output;
   r = run("train --resume " + dir.path().string() + " --set train.epochs=3");
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("--resume continues a run as it was configured"),
-            std::string::npos)
+  EXPECT_NE(r.output.find("--resume continues a run as it was configured"), std::string::npos)
       << r.output;
   r = run("train --resume " + (dir.path() / "nothing").string());
   EXPECT_EQ(r.status, 1);
@@ -394,6 +400,13 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
     EXPECT_EQ(first.rfind("run,svanet_r18_tiny,deeplabv3,best,0.5,2,1,1,0,2,", 0), 0u) << first;
     EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_metrics_avg.csv"));
     EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_objects_avg.csv"));
+    // A failed run creates no output folder.
+    const auto failed = dir.path() / "tiny_failed";
+    const std::string bad = std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() +
+                            " --checkpoint " + (dir.path() / "none.pt").string() + " -o " +
+                            failed.string() + " 2>&1";
+    EXPECT_NE(std::system(bad.c_str()), 0);
+    EXPECT_FALSE(std::filesystem::exists(failed));
     // Its tables are not replaced unless asked.
     const std::string again = std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() + " -o " +
                               tiny.string() + " 2>&1";
