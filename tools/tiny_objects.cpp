@@ -94,7 +94,9 @@ Evaluated evaluate(const fs::path& run, const Options& o) {
   // Where `svanet evaluate --run` puts it, so that an evaluation is reused.
   const fs::path summary_path =
       fs::path(svanet::engine::run_evaluation_dir(run.string(), eo)) / "summary.json";
-  eo.overwrite = o.re_evaluate;
+  // It evaluates only where there is no summary, or asked to: an
+  // unfinished or earlier evaluation there is replaced.
+  eo.overwrite = true;
   if (o.re_evaluate || !fs::exists(summary_path)) {
     spdlog::info("{}: evaluating {} on the test split", run.string(),
                  checkpoint.filename().string());

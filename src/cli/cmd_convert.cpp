@@ -104,8 +104,9 @@ Command register_checkpoint_info(CLI::App& app) {
   add_examples(sub, {"svanet checkpoint-info runs/demo/checkpoints/best.pt",
                      "svanet checkpoint-info runs/demo"});
   return {sub, [path] {
-            const auto meta = io::read_checkpoint_meta(engine::resolve_model(*path));
-            std::printf("file:          %s\n", path->c_str());
+            const std::string file = engine::resolve_model(*path);
+            const auto meta = io::read_checkpoint_meta(file);
+            std::printf("file:          %s\n", file.c_str());
             std::printf("format:        svanet.checkpoint v%lld (svanet %s, written %s)\n",
                         static_cast<long long>(meta.version), meta.svanet_version.c_str(),
                         meta.created.c_str());

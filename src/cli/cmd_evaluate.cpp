@@ -167,7 +167,7 @@ int run_compare(const CompareArgs& a) {
   std::printf("%s", tables.markdown.c_str());
   if (!a.out.empty()) {
     const fs::path out(a.out);
-    if (!a.overwrite) check_output_file((out / "compare.md").string(), false);
+    check_output_file((out / "compare.md").string(), a.overwrite);
     utils::create_folders(a.out);
     utils::write_file_atomic((out / "compare.md").string(), tables.markdown);
     utils::write_file_atomic((out / "compare.csv").string(), tables.csv);

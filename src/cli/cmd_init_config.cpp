@@ -43,6 +43,16 @@ int64_t nominal_size(int64_t side) {
   return std::clamp<int64_t>(rounded, 64, 512);
 }
 
+/// `text` as a YAML double-quoted scalar (a path may hold " #" or ": ").
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 std::string percent(double v) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.3g %%", v);
@@ -100,7 +110,7 @@ std::string config_text(const InitArgs& a, const data::DatasetIndex& index,
     << "  # a multiple of 32 within 64..512).\n"
     << "  image_size: " << size << "\n"
     << "data:\n"
-    << "  root: " << root << "\n";
+    << "  root: " << quoted(root) << "\n";
   if (!a.dataset.empty()) y << "  dataset: " << a.dataset << "\n";
   y << "  normalization: imagenet\n"
     << "  splits: {seed: 0}\n"

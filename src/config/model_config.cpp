@@ -106,8 +106,11 @@ models::ModelSpec parse_model_section(const YAML::Node& node, const Origins& ori
 models::ModelSpec parse_model_spec(const std::string& yaml_text, const std::string& source) {
   const YAML::Node root = utils::load_yaml(yaml_text, source);
   SVANET_CHECK(root.IsMap(), source, ": expected a mapping at the top level");
-  const YAML::Node node = root["model"];
+  YAML::Node node = root["model"];
   SVANET_CHECK(node.IsDefined() && node.IsMap(), source, ": missing the 'model:' section");
+  // What a training config's model starts from is not part of the model.
+  node.remove("init_from");
+  node.remove("init_strict");
   return parse_model_section(node, Origins(source));
 }
 

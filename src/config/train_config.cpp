@@ -122,8 +122,11 @@ void decode_model(TrainConfig& c, const YAML::Node& node, const Origins& origins
 void encode_model(YAML::Emitter& out, const TrainConfig& c) {
   out << YAML::BeginMap;
   model_section().encode_members(out, c.model);
-  out << YAML::Key << "init_from" << YAML::Value << c.init_from;
-  out << YAML::Key << "init_strict" << YAML::Value << c.init_strict;
+  // Only when set, so that a run's config.yaml stays a plain model section.
+  if (!c.init_from.empty()) {
+    out << YAML::Key << "init_from" << YAML::Value << c.init_from;
+    out << YAML::Key << "init_strict" << YAML::Value << c.init_strict;
+  }
   out << YAML::EndMap;
 }
 

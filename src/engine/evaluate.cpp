@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 namespace svanet::engine {
 
@@ -92,17 +93,36 @@ fs::path evaluation_dir(const fs::path& run, const config::TrainConfig& config,
   return run / name;
 }
 
-/// Runs `write` on OUT.partial and moves the result to `out` when it
-/// returns: an existing non-empty `out` is refused unless `overwrite`, and
-/// a failure (or an interruption) leaves no half-written evaluation.
-void check_output(const fs::path& out, bool overwrite) {
-  SVANET_CHECK(!fs::exists(out / kConfig), out.string(),
-               ": is a run folder; an evaluation needs a folder of its own");
-  if (!overwrite) {
-    utils::require_new_output(out.string(), "--overwrite replaces it, or choose another --out");
+/// Whether folder `dir` holds only what an evaluation writes (what
+/// --overwrite may replace): never a run, a dataset or the user's masks.
+bool holds_only_an_evaluation(const fs::path& dir) {
+  static const std::set<std::string> kOwn = {kSummaryJson,    "per_case.csv", "per_object.csv",
+                                             "size_bins.csv", "report.html",  "predictions"};
+  std::error_code error;
+  for (auto it = fs::directory_iterator(dir, error); !error && it != fs::directory_iterator();
+       it.increment(error)) {
+    if (kOwn.count(it->path().filename().string()) == 0) return false;
   }
+  return !error;
 }
 
+/// An existing non-empty `out` is refused unless `overwrite`, and even then
+/// unless it holds only an earlier evaluation.
+void check_output(const fs::path& out, bool overwrite) {
+  if (!overwrite || utils::missing_or_empty(out.string())) {
+    utils::require_new_output(out.string(), "--overwrite replaces it, or choose another --out");
+    return;
+  }
+  SVANET_CHECK(fs::is_directory(out), out.string(), ": is a file, expected a folder");
+  SVANET_CHECK(holds_only_an_evaluation(out), out.string(), " holds more than an evaluation (",
+               kSummaryJson,
+               ", the CSVs, report.html, predictions/); --overwrite replaces only an earlier "
+               "evaluation: choose another --out");
+}
+
+/// Runs `write` on OUT.partial and moves the result to `out` when it
+/// returns (check_output first), so a failure or an interruption leaves no
+/// half-written evaluation and an earlier one stays as it was.
 template <class Write>
 void write_staged(const fs::path& given, bool overwrite, const Write& write) {
   check_output(given, overwrite);

@@ -337,6 +337,9 @@ void Trainer::setup() {
 
   if (rank0()) {
     config_.data.root = fs::absolute(d.root).lexically_normal().string();
+    if (!config_.init_from.empty()) {
+      config_.init_from = fs::absolute(config_.init_from).lexically_normal().string();
+    }
     utils::write_file_atomic((run_dir_ / kConfig).string(), config::to_yaml(config_));
   }
   const int64_t params = [&] {
@@ -695,17 +698,30 @@ TrainResult Trainer::run() {
   return result;
 }
 
+/// Removes what is in folder `dir`, failing with the system's reason.
+void empty_folder(const fs::path& dir) {
+  std::error_code error;
+  for (auto it = fs::directory_iterator(dir, error); !error && it != fs::directory_iterator();
+       it.increment(error)) {
+    std::error_code removed;
+    fs::remove_all(it->path(), removed);
+    SVANET_CHECK(!removed, "cannot remove ", it->path().string(), ": ", removed.message());
+  }
+  SVANET_CHECK(!error, "cannot empty ", dir.string(), ": ", error.message());
+}
+
 void prepare_new_run(const fs::path& run_dir, bool overwrite) {
   // Only rank 0 judges and fills the folder; the others touch it only after
   // joining the process group, which rank 0 hosts once it got here.
   if (DistributedEnv::from_environment().rank != 0) return;
-  if (fs::exists(run_dir) && !fs::is_empty(run_dir)) {
+  if (!utils::missing_or_empty(run_dir.string())) {
+    SVANET_CHECK(fs::is_directory(run_dir), run_dir.string(), ": is a file, expected a folder");
     SVANET_CHECK(overwrite, run_dir.string(),
                  " already exists and is not empty; `svanet train --resume ", run_dir.string(),
                  "` continues it, --overwrite replaces it, or choose another --out");
-    for (const auto& entry : fs::directory_iterator(run_dir)) fs::remove_all(entry.path());
+    empty_folder(run_dir);
   }
-  fs::create_directories(run_dir);
+  utils::create_folders(run_dir.string());
 }
 
 TrainResult resume_run(const fs::path& dir, const RunOptions& options, const StopRequest& stop);
@@ -762,6 +778,7 @@ int64_t epochs_trained(const fs::path& dir) {
 /// the new total, records it in config.yaml and sets the old evaluation
 /// aside. Returns the config to resume with.
 config::TrainConfig extend_run(const fs::path& dir, config::TrainConfig config, int64_t epochs) {
+  SVANET_CHECK(epochs >= 1, "--epochs must be positive, got ", epochs);
   const int64_t trained = epochs_trained(dir);
   SVANET_CHECK(epochs >= trained, dir.string(), ": the run has trained ", trained,
                " epoch(s); --epochs must be at least that, got ", epochs);
@@ -807,13 +824,15 @@ TrainResult resume_run(const fs::path& dir, const RunOptions& options, const Sto
   return Trainer(config, dir, options, stop, true).run();
 }
 
-/// Whether a run folder holds training worth resuming: a checkpoint of its
-/// own or of one of its repeats.
-bool has_checkpoint(const fs::path& dir) {
+/// Whether a run got through its set-up (the trainer writes config.yaml
+/// once the data, the model and the optimizer are ready), alone or as one
+/// of its repeats: from then on a failure is training's, and the folder,
+/// its log and checkpoints stay for `--resume`.
+bool has_started(const fs::path& dir, bool repeats) {
   std::error_code error;
-  if (fs::exists(dir / kCheckpointsDir / kLastCheckpoint, error)) return true;
+  if (!repeats) return fs::exists(dir / kConfig, error);
   for (const auto& repeat : repeat_dirs(dir.string())) {
-    if (fs::exists(fs::path(repeat) / kCheckpointsDir / kLastCheckpoint, error)) return true;
+    if (fs::exists(fs::path(repeat) / kConfig, error)) return true;
   }
   return false;
 }
@@ -824,7 +843,7 @@ TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
                   const RunOptions& options) {
   const fs::path dir(run_dir);
   const bool rank0 = DistributedEnv::from_environment().rank == 0;
-  // A run refused before its first checkpoint (bad data, a missing file)
+  // A run refused while it sets up (bad data, a missing file, a bad option)
   // leaves nothing behind: the same command works again once it is fixed.
   std::optional<utils::OutputFolder> created;
   if (rank0 && !fs::exists(dir)) created.emplace(dir.string());
@@ -842,13 +861,15 @@ TrainResult train(const config::TrainConfig& config, const std::string& run_dir,
     if (created) created->keep();
     return result;
   } catch (...) {
-    if (rank0 && has_checkpoint(dir)) {
+    if (rank0 && has_started(dir, config.train.repeats > 1)) {
       if (created) created->keep();  // `svanet train --resume` continues it
     } else if (rank0 && !created) {
-      // The folder was there (empty, or emptied by --overwrite): empty again.
-      std::error_code error;
-      for (const auto& entry : fs::directory_iterator(dir, error))
-        fs::remove_all(entry.path(), error);
+      // The folder was there (empty, or emptied by --overwrite): empty again,
+      // keeping the error that brought us here.
+      try {
+        empty_folder(dir);
+      } catch (const Error&) {
+      }
     }
     throw;
   }

@@ -342,8 +342,9 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   EXPECT_NE(r.output.find("eval already exists and is not empty; --overwrite replaces it"),
             std::string::npos)
       << r.output;
-  // A ground truth without its prediction is an error naming the file; the
-  // earlier evaluation it would have replaced stays as it was.
+  // A ground truth without its prediction is an error naming the file, and
+  // the refused --overwrite leaves the earlier evaluation in place (staging
+  // itself is tested in Evaluate.RefusesAnExistingOutput...).
   std::filesystem::remove(pred / "case1.png");
   r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
           " --class-names background,lesion --overwrite --out " + out.string());

@@ -307,11 +307,6 @@ TEST(DemoData, RefusesAnExistingSetUnlessOverwriting) {
   const auto summary = data::generate_demo_dataset(dir.path().string(), options);
   EXPECT_EQ(summary.train + summary.val + summary.test, 3);
   EXPECT_FALSE(fs::exists(user_file));
-  // A refused size leaves no folder behind.
-  options.size = 8;
-  ASSERT_THROWS_WITH(data::generate_demo_dataset((dir.path() / "other").string(), options),
-                     "size must be 32..4096");
-  EXPECT_FALSE(fs::exists(dir.path() / "other"));
 }
 
 TEST(DemoData, HasTinyToLargeObjectsEmptyImagesAndDefeatsBrightnessThresholds) {

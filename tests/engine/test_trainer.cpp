@@ -5,6 +5,7 @@
 
 #include "support/test_support.h"
 
+#include "svanet/config/model_config.h"
 #include "svanet/config/train_config.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/image_io.h"
@@ -237,8 +238,12 @@ TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
   EXPECT_TRUE(fs::exists(dir.path() / "eval" / "summary.json"));
   EXPECT_FALSE(fs::exists(dir.path() / "eval" / ".partial"));
   EXPECT_FALSE(fs::exists(dir.path() / "eval.partial"));
-  eo.out = run.string();
-  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "is a run folder");
+  // --overwrite replaces an earlier evaluation only, never a run or data.
+  for (const auto& other_folder : {run, run / "checkpoints", data}) {
+    eo.out = other_folder.string();
+    ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "holds more than an evaluation");
+  }
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt"));
   // Another dataset root: its own test split, in a folder named after it.
   engine::EvaluateOptions other;
   other.data_root = tiny_dataset().string();
@@ -253,6 +258,14 @@ TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "demo_0027.png");
   EXPECT_FALSE(fs::exists(eo.out));
   EXPECT_FALSE(fs::exists(eo.out + ".partial"));
+  // The same failure replacing an evaluation leaves the earlier one whole.
+  eo.out = (dir.path() / "eval").string();
+  eo.overwrite = true;
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "demo_0027.png");
+  EXPECT_TRUE(fs::exists(dir.path() / "eval" / "summary.json"));
+  EXPECT_TRUE(fs::exists(dir.path() / "eval" / "report.html"));
+  eo.out = (dir.path() / "eval2").string();
+  eo.overwrite = false;
   // Data that moved: the message says where the path came from.
   fs::remove_all(data);
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo),
@@ -295,7 +308,9 @@ TEST(Trainer, InitFromStartsFromAnotherRunsWeights) {
   const auto still =
       tiny_config(1, {"evaluate.after_training=false", "model.init_from=" + source.string(),
                       "train.schedule.warmup_init_lr=0", "train.schedule.max_lr=1e-12",
-                      "train.schedule.min_lr=0"});
+                      "train.schedule.min_lr=0",
+                      // Another seed: without init_from not even the frozen encoder matches.
+                      "train.seed=11"});
   EXPECT_EQ(still.init_from, source.string());
   EXPECT_TRUE(still.init_strict);
   ASSERT_TRUE(engine::train(still, tuned.string()).completed);
@@ -312,7 +327,10 @@ TEST(Trainer, InitFromStartsFromAnotherRunsWeights) {
   // config.yaml keeps both keys; another architecture is refused strictly
   // and partly loaded otherwise.
   const auto written = config::load_train_config((tuned / "config.yaml").string());
-  EXPECT_EQ(written.init_from, source.string());
+  EXPECT_EQ(written.init_from, fs::absolute(source).lexically_normal().string());
+  // The model section alone still reads as a model spec.
+  EXPECT_EQ(config::load_model_spec((tuned / "config.yaml").string()).name, "svanet_test");
+  EXPECT_EQ(read(source / "config.yaml").find("init_from"), std::string::npos);
   const auto other = tiny_config(1, {"evaluate.after_training=false", "model.name=unet_small",
                                      "model.init_from=" + source.string()});
   ASSERT_THROWS_WITH(engine::train(other, (dir.path() / "strict").string()),

@@ -3,6 +3,7 @@
 #include "svanet/common/error.h"
 #include "svanet/io/pytorch_file.h"
 #include "svanet/models/registry.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <torch/torch.h>
@@ -88,13 +89,14 @@ models::SegmentationModel build_model(const models::ModelSpec& spec) {
   SVANET_CHECK(model->encoder() != nullptr, "model '", spec.name,
                "' has no pretrained-compatible encoder (option ", kPretrainedBackbone, ")");
   try {
-    load_pretrained_backbone(*model, backbone);
+    utils::require_file(backbone);
   } catch (const Error& e) {
     SVANET_FAIL("model.options.", kPretrainedBackbone, ": ", e.what(),
                 " (the ImageNet weights are not downloaded: give the file, or train from "
                 "scratch with --set model.options.",
                 kPretrainedBackbone, "=null)");
   }
+  load_pretrained_backbone(*model, backbone);
   model->set_spec(spec);
   return model;
 }

@@ -95,13 +95,23 @@ OutputFolder::OutputFolder(std::string path) : path_(std::move(path)) {
     if (p == p.parent_path()) break;
   }
   created_ = !top_.empty();
+  was_empty_ = !created_ && missing_or_empty(path_);
   create_folders(path_);
 }
 
 OutputFolder::~OutputFolder() {
-  if (keep_ || !created_) return;
+  if (keep_) return;
   std::error_code error;
-  fs::remove_all(top_, error);
+  if (created_) {
+    fs::remove_all(top_, error);
+  } else if (was_empty_) {
+    // Empty before: empty again.
+    for (auto it = fs::directory_iterator(path_, error); !error && it != fs::directory_iterator();
+         it.increment(error)) {
+      std::error_code removed;
+      fs::remove_all(it->path(), removed);
+    }
+  }
 }
 
 }  // namespace svanet::utils

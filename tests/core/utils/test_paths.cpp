@@ -71,6 +71,15 @@ TEST(Paths, AnOutputFolderIsRemovedUnlessKeptAndOnlyWhenItWasCreated) {
     EXPECT_FALSE(out.created());
   }
   EXPECT_TRUE(fs::exists(nested / "mine.txt"));
+  // One that existed empty is emptied again.
+  const auto empty = dir.path() / "empty";
+  fs::create_directories(empty);
+  {
+    utils::OutputFolder out(empty.string());
+    std::ofstream(empty / "partial.csv") << "1";
+  }
+  EXPECT_TRUE(fs::is_directory(empty));
+  EXPECT_TRUE(fs::is_empty(empty));
 }
 
 }  // namespace

@@ -37,9 +37,9 @@ void replace_or_refuse(const std::string& path, bool overwrite, const std::strin
 
 /// An output folder a command is about to fill: created (with its missing
 /// parents) on construction; on destruction, unless keep() was called,
-/// removed again with the parents this guard created (a folder that existed before, and what was in
-/// it, is never touched). So a command that fails before producing its result leaves nothing
-/// behind.
+/// removed again with the parents this guard created; a folder that existed
+/// empty is emptied again, and one that held anything is never touched. So
+/// a command that fails before producing its result leaves nothing behind.
 class OutputFolder {
  public:
   explicit OutputFolder(std::string path);
@@ -57,6 +57,7 @@ class OutputFolder {
   std::string path_;
   std::string top_;  // the outermost folder created
   bool created_ = false;
+  bool was_empty_ = false;  // existed, empty: emptied again
   bool keep_ = false;
 };
 
