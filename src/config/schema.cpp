@@ -315,6 +315,8 @@ void check_tree(const YAML::Node& node, const Shape& shape, const Origins& origi
   if (!node.IsMap() || shape.kind != Shape::Kind::kSection) return;
   std::vector<std::string> keys;
   for (const auto& item : shape.keys) keys.push_back(item.first);
+  // A base may itself start from another base (resolve merges the chain).
+  if (path.empty()) keys.emplace_back("base");
   check_mapping_keys(node, keys, origins, path.empty() ? "config" : path);
   for (const auto& [key, sub] : shape.keys) {
     if (node[key]) check_tree(node[key], sub, origins, join_path(path, key));

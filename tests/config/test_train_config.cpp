@@ -174,6 +174,19 @@ TEST(TrainConfig, ABaseConfigIsMergedUnderTheFile) {
   std::ofstream(dir.path() / "child.yaml") << "base: bad_base.yaml\nmodel: {name: svanet_test}\n";
   ASSERT_THROWS_WITH(config::load_train_config((dir.path() / "child.yaml").string()),
                      "bad_base.yaml:1:9: unknown key 'train.epoch'");
+  // A base of a base, relative to each file: the chain merges oldest first.
+  std::ofstream(dir.path() / "sets" / "ablation.yaml")
+      << "base: fives.yaml\nmodel: {options: {link: add}}\n";
+  std::ofstream(dir.path() / "deeper.yaml") << "base: sets/ablation.yaml\ntrain: {epochs: 7}\n";
+  const auto chained = config::load_train_config((dir.path() / "deeper.yaml").string());
+  EXPECT_EQ(chained.train.epochs, 7);
+  EXPECT_EQ(chained.train.repeats, 3);
+  EXPECT_DOUBLE_EQ(chained.train.optimizer.get<double>("weight_decay"), 0.05);
+  EXPECT_EQ(chained.model.options.overrides().at("link"), "add");
+  std::ofstream(dir.path() / "sets" / "bad_middle.yaml") << "base: ../recipe.yaml\nbase_lr: 3\n";
+  std::ofstream(dir.path() / "on_bad.yaml") << "base: sets/bad_middle.yaml\n";
+  ASSERT_THROWS_WITH(config::load_train_config((dir.path() / "on_bad.yaml").string()),
+                     "bad_middle.yaml:2:1: unknown key 'config.base_lr'");
   std::ofstream(dir.path() / "loop.yaml") << "base: loop.yaml\n";
   ASSERT_THROWS_WITH(config::load_train_config((dir.path() / "loop.yaml").string()),
                      "includes itself");
