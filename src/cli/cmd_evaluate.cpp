@@ -1,4 +1,4 @@
-// svanet evaluate and svanet compare.
+// svanet evaluate, svanet compare and svanet study.
 
 #include "commands.h"
 #include "program.h"
@@ -7,6 +7,7 @@
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/compare.h"
+#include "svanet/evaluation/study.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
@@ -141,6 +142,24 @@ int run_evaluate(const EvaluateArgs& a) {
   return 0;
 }
 
+/// A row label per folder: its name, or --labels.
+std::vector<std::string> row_labels(const std::vector<std::string>& dirs,
+                                    const std::string& labels) {
+  std::vector<std::string> out;
+  if (!labels.empty()) {
+    for (const auto& l : utils::split(labels, ',')) out.push_back(utils::trim(l));
+    SVANET_CHECK(out.size() == dirs.size(), "--labels: ", out.size(), " label(s) for ", dirs.size(),
+                 " folder(s)");
+    return out;
+  }
+  for (const auto& dir : dirs) {
+    std::string label = fs::path(dir).lexically_normal().filename().string();
+    if (label.empty()) label = fs::path(dir).lexically_normal().parent_path().filename().string();
+    out.push_back(label.empty() || label == "." ? dir : label);
+  }
+  return out;
+}
+
 // compare
 
 struct CompareArgs {
@@ -158,8 +177,7 @@ int run_compare(const CompareArgs& a) {
   std::vector<evaluation::CompareRow> rows;
   for (const auto& dir : a.dirs) {
     evaluation::CompareRow row;
-    row.label = fs::path(dir).lexically_normal().filename().string();
-    if (row.label.empty() || row.label == ".") row.label = dir;
+    row.label = row_labels({dir}, "").front();
     row.summaries = engine::run_summaries(dir, a.split);
     rows.push_back(std::move(row));
   }
@@ -173,6 +191,33 @@ int run_compare(const CompareArgs& a) {
     utils::write_file_atomic((out / "compare.csv").string(), tables.csv);
     utils::write_file_atomic((out / "compare.tex").string(), tables.latex);
     std::printf("wrote compare.md, compare.csv and compare.tex to %s\n", a.out.c_str());
+  }
+  return 0;
+}
+
+// study
+
+struct StudyArgs {
+  std::vector<std::string> dirs;
+  std::string out, split = "test", reference, labels, ultra_small_bin = "<1";
+  bool overwrite = false, no_cost = false;
+};
+
+int run_study(const StudyArgs& a) {
+  if (!a.out.empty()) check_output_file((fs::path(a.out) / "study.md").string(), a.overwrite);
+  const auto labels = row_labels(a.dirs, a.labels);
+  std::vector<evaluation::StudyRun> runs;
+  for (size_t i = 0; i < a.dirs.size(); ++i) runs.push_back({labels[i], a.dirs[i]});
+  evaluation::StudyOptions options;
+  options.split = a.split;
+  options.reference = a.reference;
+  options.ultra_small_bin = a.ultra_small_bin;
+  options.model_cost = !a.no_cost;
+  const auto study = evaluation::make_study(runs, options);
+  std::printf("%s", study.markdown().c_str());
+  if (!a.out.empty()) {
+    evaluation::write_study(study, a.out);
+    std::printf("wrote study.md, study.csv, study.tex and study.png to %s\n", a.out.c_str());
   }
   return 0;
 }
@@ -251,6 +296,38 @@ Command register_compare(CLI::App& app) {
                "Prints the Markdown table; -o also writes compare.md, compare.csv and "
                "compare.tex.");
   return {sub, [a] { return run_compare(*a); }};
+}
+
+Command register_study(CLI::App& app) {
+  auto a = std::make_shared<StudyArgs>();
+  auto* sub = app.add_subcommand(
+      "study",
+      "A study's runs side by side (mean ± std over repeats): overall, ultra-small images, "
+      "per-object recall and Dice by object size, parameters, MACs, training speed; "
+      "Markdown, CSV, LaTeX and a chart");
+  sub->add_option("dirs", a->dirs, "Run folders, runs with repeats, or evaluation folders")
+      ->required();
+  add_out_flag(sub, a->out);
+  add_overwrite_flag(sub, a->overwrite);
+  sub->add_option("--split", a->split, "Split to evaluate: test, val or train")
+      ->check(CLI::IsMember({"test", "val", "train"}))
+      ->capture_default_str();
+  sub->add_option("--reference", a->reference,
+                  "Row (label) the differences are taken to, e.g. the full model");
+  sub->add_option("--labels", a->labels, "Comma-separated row labels (default: folder names)");
+  sub->add_option("--ultra-small-bin", a->ultra_small_bin,
+                  "Cumulative image-size bin of the ultra-small columns (summary.json's label)")
+      ->capture_default_str();
+  sub->add_flag("--no-cost", a->no_cost,
+                "Skip parameters and MACs (which build each run's model once)");
+  add_examples(sub,
+               {"svanet study runs/ablation/spermhealth/* --reference full -o tables/ablation",
+                "svanet study runs/a runs/b --labels baseline,new -o study"},
+               "Prints the Markdown; -o also writes study.md, study.csv (full precision, "
+               "differences as *_difference), study.tex and study.png (per-object recall and Dice "
+               "by object size, one line per run). shell/ablation.sh and the other study scripts "
+               "call it on their complete runs.");
+  return {sub, [a] { return run_study(*a); }};
 }
 
 }  // namespace svanet::cli

@@ -71,6 +71,7 @@ std::vector<Command> register_all(CLI::App& app);
 
 Command register_check_data(CLI::App& app);
 Command register_compare(CLI::App& app);
+Command register_study(CLI::App& app);
 Command register_demo(CLI::App& app);
 Command register_evaluate(CLI::App& app);
 Command register_predict(CLI::App& app);

@@ -150,14 +150,15 @@ bool want_progress_bar(const std::string& mode) {
 }
 
 std::vector<Command> register_all(CLI::App& app) {
-  return {register_train(app),         register_demo(app),
-          register_evaluate(app),      register_predict(app),
-          register_compare(app),       register_models(app),
-          register_list(app),          register_convert(app),
-          register_export(app),        register_checkpoint_info(app),
-          register_demo_data(app),     register_check_data(app),
-          register_data_stats(app),    register_init_config(app),
-          register_slice_volumes(app), register_version(app)};
+  return {register_train(app),           register_demo(app),
+          register_evaluate(app),        register_predict(app),
+          register_compare(app),         register_study(app),
+          register_models(app),          register_list(app),
+          register_convert(app),         register_export(app),
+          register_checkpoint_info(app), register_demo_data(app),
+          register_check_data(app),      register_data_stats(app),
+          register_init_config(app),     register_slice_volumes(app),
+          register_version(app)};
 }
 
 }  // namespace svanet::cli

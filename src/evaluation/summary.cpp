@@ -49,7 +49,19 @@ SummaryRecord read_summary(const std::string& path) {
       r.complete = b.at("complete").get<bool>();
       r.images = b.at("images").get<int64_t>();
       r.reference = numbers(b.at("reference"));
+      for (const auto& c : b.at("per_class")) {
+        if (c.at("class").get<int64_t>() != 0) continue;
+        for (const auto& [key, value] : c.items()) {
+          if (value.is_object() && value.contains("mean")) {
+            r.foreground[key] = utils::json_number(value.at("mean"));
+          }
+        }
+      }
       s.size_bins.push_back(std::move(r));
+    }
+    if (j.contains("options") && j["options"].contains("object_bins_unit")) {
+      entry = "options.object_bins_unit";
+      s.object_bins_unit = j["options"]["object_bins_unit"].get<std::string>();
     }
     entry = "objects";
     for (const auto& b : j.at("objects")) {

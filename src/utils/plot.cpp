@@ -73,6 +73,14 @@ void dashed_line(cv::Mat& img, cv::Point a, cv::Point b, const cv::Scalar& c, in
 
 }  // namespace
 
+cv::Scalar series_colour(size_t i) {
+  // tab10, BGR.
+  static const cv::Scalar kTab10[] = {
+      {180, 119, 31}, {14, 127, 255},  {44, 160, 44},   {40, 39, 214},  {189, 103, 148},
+      {75, 86, 140},  {194, 119, 227}, {127, 127, 127}, {34, 189, 188}, {207, 190, 23}};
+  return kTab10[i % 10];
+}
+
 std::vector<double> nice_ticks(double lo, double hi, int count) {
   if (!(hi > lo)) return {lo};
   const double raw = (hi - lo) / std::max(1, count);
@@ -95,7 +103,12 @@ cv::Mat line_chart(const Axes& axes, const std::vector<Series>& series, int widt
       std::any_of(series.begin(), series.end(), [](const Series& s) { return s.right_axis; });
   const bool legend =
       std::any_of(series.begin(), series.end(), [](const Series& s) { return !s.label.empty(); });
-  const int left = 70, right = two_axes ? 70 : 20, top = legend ? 52 : 34, bottom = 44;
+  int legend_width = 0;
+  if (axes.legend_right) {
+    for (const auto& s : series) legend_width = std::max(legend_width, text_width(s.label) + 44);
+  }
+  const int left = 70, right = (two_axes ? 70 : 20) + legend_width,
+            top = legend && !axes.legend_right ? 52 : 34, bottom = 44;
   const cv::Rect area(left, top, width - left - right, height - top - bottom);
   Range xr, yr, y2r;
   for (const auto& s : series) {
@@ -112,6 +125,11 @@ cv::Mat line_chart(const Axes& axes, const std::vector<Series>& series, int widt
   if (axes.y2_min) y2r.lo = *axes.y2_min;
   if (axes.y2_max) y2r.hi = *axes.y2_max;
   xr.pad();
+  if (!axes.x_categories.empty()) {
+    // A margin of a third of a step either side of the first and last category.
+    xr.lo = -0.3;
+    xr.hi = static_cast<double>(axes.x_categories.size()) - 0.7;
+  }
   yr.pad();
   y2r.pad();
   if (axes.log_y) {
@@ -140,12 +158,20 @@ cv::Mat line_chart(const Axes& axes, const std::vector<Series>& series, int widt
     const std::string label = tick_label(axes.log_y ? std::pow(10.0, t) : t, axes.log_y);
     text(img, label, {area.x - 6 - text_width(label), y + 4});
   }
-  for (const double t : nice_ticks(xr.lo, xr.hi, 8)) {
+  const bool categorical = !axes.x_categories.empty();
+  std::vector<double> xticks;
+  if (categorical) {
+    for (size_t i = 0; i < axes.x_categories.size(); ++i) xticks.push_back(static_cast<double>(i));
+  } else {
+    xticks = nice_ticks(xr.lo, xr.hi, 8);
+  }
+  for (const double t : xticks) {
     if (t < xr.lo - 1e-12 || t > xr.hi + 1e-12) continue;
     if (axes.integer_x && std::fabs(t - std::round(t)) > 1e-9) continue;
     const int x = px(t);
     cv::line(img, {x, area.y + area.height}, {x, area.y + area.height + 4}, kAxis, 1);
-    const std::string label = tick_label(t, false);
+    const std::string label =
+        categorical ? axes.x_categories[static_cast<size_t>(t)] : tick_label(t, false);
     text(img, label, {x - text_width(label) / 2, area.y + area.height + 18});
   }
   if (two_axes) {
@@ -197,11 +223,15 @@ cv::Mat line_chart(const Axes& axes, const std::vector<Series>& series, int widt
       previous = p;
     }
   }
-  // Legend: one row between the title and the plot.
-  int lx = left;
+  // Legend: one row between the title and the plot, or a column beside it.
+  int lx = left, row = 0;
   for (const auto& s : series) {
     if (s.label.empty()) continue;
-    const int ly = top - 12;
+    int ly = top - 12;
+    if (axes.legend_right) {
+      lx = area.x + area.width + (two_axes ? 70 : 20) + 4;
+      ly = area.y + 12 + 18 * row++;
+    }
     if (s.dashed) {
       dashed_line(img, {lx, ly - 4}, {lx + 22, ly - 4}, s.colour, 2);
     } else {

@@ -36,8 +36,17 @@ struct Axes {
   bool log_y = false;
   /// Whole-number ticks on the x axis (epochs).
   bool integer_x = false;
+  /// Names of the x positions 0, 1, ...: a categorical axis (object-size
+  /// bins) instead of numeric ticks.
+  std::vector<std::string> x_categories;
+  /// The legend as a column right of the plot (for many series) instead
+  /// of one row above it.
+  bool legend_right = false;
   std::optional<double> y_min, y_max, y2_min, y2_max;
 };
+
+/// The i-th of ten distinct colours (matplotlib's tab10), cycling.
+cv::Scalar series_colour(size_t i);
 
 /// A line chart of one or two y axes with a legend.
 cv::Mat line_chart(const Axes& axes, const std::vector<Series>& series, int width = 900,

@@ -8,36 +8,25 @@
 #include "svanet/data/image_io.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/utils/text.h"
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
-#include <sys/wait.h>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
 namespace svanet::test {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string command = std::string(SVANET_CLI_PATH) + " " + args + " 2>&1";
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+CommandResult run(const std::string& args) {
+  return run_command(std::string(SVANET_CLI_PATH) + " " + args + " 2>&1");
 }
 
 TEST(Cli, PrintsItsVersion) {
@@ -358,6 +347,164 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   EXPECT_NE(r.output.find("no evaluation found"), std::string::npos) << r.output;
 }
 
+/// The cells of a CSV with a header row, by column name, one map per row.
+std::vector<std::map<std::string, std::string>> read_csv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  const auto header = utils::split(line, ',');
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto cells = utils::split(line, ',');
+    cells.resize(header.size());
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size(); ++i) row[header[i]] = cells[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+/// The value a study cell must hold: the mean of `values` (NaN: empty).
+void expect_cell(const std::map<std::string, std::string>& row, const std::string& column,
+                 const std::vector<double>& values) {
+  SCOPED_TRACE(column);
+  ASSERT_TRUE(row.count(column)) << "no column " << column;
+  double sum = 0.0;
+  for (const double v : values) sum += v;
+  const double mean = sum / static_cast<double>(values.size());
+  if (!std::isfinite(mean)) {
+    EXPECT_EQ(row.at(column), "");
+    return;
+  }
+  ASSERT_NE(row.at(column), "");
+  EXPECT_NEAR(std::stod(row.at(column)), mean, 1e-12 * std::max(1.0, std::fabs(mean)));
+}
+
+double json_value(const nlohmann::json& v) {
+  return v.is_null() ? std::nan("") : v.get<double>();
+}
+
+TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  ASSERT_EQ(run("demo-data -o " + data.string() + " --count 16 --size 64").status, 0);
+  const auto config = dir.path() / "tiny.yaml";
+  std::ofstream(config) << "model: {name: svanet_test, image_size: 64}\n"
+                        << "data: {root: " << data.string()
+                        << ", dataset: demo, batch_size: 4, augment: {size: 64}}\n"
+                        << "train: {epochs: 1, device: cpu}\nevaluate: {overlays: 0}\n";
+  // One run of two repeats, one of one (without Monte Carlo attention).
+  const auto two = dir.path() / "runs" / "two", one = dir.path() / "runs" / "one";
+  auto r = run("train -c " + config.string() + " --set train.repeats=2 -o " + two.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run("train -c " + config.string() + " --set model.options.monte_carlo_attention=false -o " +
+          one.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto out = dir.path() / "study";
+  r = run("study " + two.string() + " " + one.string() + " --reference two -o " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("| two | 2 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("difference to two"), std::string::npos) << r.output;
+
+  const auto rows = read_csv(out / "study.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("run"), "two");
+  EXPECT_EQ(rows[0].at("n"), "2");
+  EXPECT_EQ(rows[1].at("n"), "1");
+  const std::vector<std::vector<std::filesystem::path>> runs{{two / "repeat_0", two / "repeat_1"},
+                                                             {one}};
+  for (size_t i = 0; i < runs.size(); ++i) {
+    SCOPED_TRACE(rows[i].at("run"));
+    std::vector<nlohmann::json> summaries;
+    for (const auto& run_dir : runs[i]) {
+      summaries.push_back(read_json(run_dir / "eval_test" / "summary.json"));
+    }
+    auto each = [&](const std::function<double(const nlohmann::json&)>& get) {
+      std::vector<double> v;
+      for (const auto& s : summaries) v.push_back(get(s));
+      return v;
+    };
+    for (const char* key : {"dice", "iou", "object_recall", "object_precision", "object_f1",
+                            "object_dice", "ref_miou", "ref_mdice"}) {
+      expect_cell(rows[i], std::string(key) + "_mean",
+                  each([&](const nlohmann::json& s) { return json_value(s["headline"][key]); }));
+    }
+    auto ultra_small = [](const nlohmann::json& s) {
+      for (const auto& b : s["size_bins"]) {
+        if (b["cumulative"].get<bool>() && b["label"] == "<1") return b;
+      }
+      ADD_FAILURE() << "no <1 bin";
+      return nlohmann::json();
+    };
+    expect_cell(rows[i], "us_ref_miou_mean", each([&](const nlohmann::json& s) {
+                  return json_value(ultra_small(s)["reference"]["mIoU"]);
+                }));
+    expect_cell(rows[i], "us_dice_mean", each([&](const nlohmann::json& s) {
+                  for (const auto& c : ultra_small(s)["per_class"]) {
+                    if (c["class"] == 0) return json_value(c["dice"]["mean"]);
+                  }
+                  return std::nan("");
+                }));
+    int bins = 0;
+    for (const auto& o : summaries[0]["objects"]) {
+      if (o["class"] != 0 || o["bin"] == "all") continue;
+      const std::string bin = o["bin"].get<std::string>();
+      ++bins;
+      for (const char* metric : {"recall", "dice"}) {
+        expect_cell(rows[i], "object_" + std::string(metric) + "_" + bin + "_mean",
+                    each([&](const nlohmann::json& s) {
+                      for (const auto& x : s["objects"]) {
+                        if (x["class"] == 0 && x["bin"] == bin) return json_value(x[metric]);
+                      }
+                      return std::nan("");
+                    }));
+      }
+    }
+    EXPECT_EQ(bins, 5);
+    // Training speed: the median of metrics.csv's images_per_s (one epoch here).
+    std::vector<double> speeds;
+    for (const auto& run_dir : runs[i]) {
+      speeds.push_back(std::stod(read_csv(run_dir / "metrics.csv").front().at("images_per_s")));
+    }
+    expect_cell(rows[i], "train_images_per_s_mean", speeds);
+    EXPECT_GT(std::stod(rows[i].at("gmacs_mean")), 0.0);
+  }
+  // The model without MCAttn is smaller; differences are row minus reference.
+  EXPECT_LT(std::stod(rows[1].at("parameters_m_mean")), std::stod(rows[0].at("parameters_m_mean")));
+  EXPECT_EQ(rows[0].at("dice_difference"), "0");
+  EXPECT_NEAR(std::stod(rows[1].at("dice_difference")),
+              std::stod(rows[1].at("dice_mean")) - std::stod(rows[0].at("dice_mean")), 1e-12);
+  // The chart: recall and Dice panels, one line per run.
+  const cv::Mat png = cv::imread((out / "study.png").string());
+  ASSERT_FALSE(png.empty());
+  EXPECT_EQ(png.cols, 900);
+  EXPECT_EQ(png.rows, 660);
+  const std::string tex = [&] {
+    std::ifstream in(out / "study.tex");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  EXPECT_NE(tex.find("\\begin{tabular}"), std::string::npos);
+  EXPECT_NE(tex.find("recall $<$0.1"), std::string::npos) << tex;
+  // Not replaced unless asked; a reference that is no row is named.
+  r = run("study " + two.string() + " -o " + out.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("already exists; --overwrite replaces it"), std::string::npos);
+  r = run("study " + two.string() + " " + one.string() + " --reference tow");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("--reference 'tow' is not a row (did you mean 'two'?)"),
+            std::string::npos)
+      << r.output;
+  r = run("study " + two.string() + " " + two.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("two runs are labelled 'two'"), std::string::npos) << r.output;
+}
+
 TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
   TempDir dir;
   const auto data = dir.path() / "demo_data", out = dir.path() / "run";
@@ -382,15 +529,9 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
   if (!std::string(SVANET_TINY_OBJECTS_PATH).empty()) {
     // The tiny-objects tool: the official columns, one row per cumulative ratio.
     const auto tiny = dir.path() / "tiny";
-    const std::string command = std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() +
-                                " --out " + tiny.string() + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    char buffer[4096];
-    std::string output;
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-    ASSERT_EQ(pclose(pipe), 0) << output;
+    auto tool = run_command(std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() + " --out " +
+                            tiny.string() + " 2>&1");
+    ASSERT_EQ(tool.status, 0) << tool.output;
     std::ifstream csv(tiny / "tiny_metrics_valrpt1.csv");
     std::string header, first;
     std::getline(csv, header);
@@ -409,16 +550,12 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
     EXPECT_NE(std::system(bad.c_str()), 0);
     EXPECT_FALSE(std::filesystem::exists(failed));
     // Its tables are not replaced unless asked.
-    const std::string again = std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() + " -o " +
-                              tiny.string() + " 2>&1";
-    pipe = popen(again.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    output.clear();
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-    EXPECT_NE(pclose(pipe), 0) << output;
-    EXPECT_NE(output.find("already holds tiny-object tables; --overwrite replaces them"),
+    tool = run_command(std::string(SVANET_TINY_OBJECTS_PATH) + " " + out.string() + " -o " +
+                       tiny.string() + " 2>&1");
+    EXPECT_NE(tool.status, 0) << tool.output;
+    EXPECT_NE(tool.output.find("already holds tiny-object tables; --overwrite replaces them"),
               std::string::npos)
-        << output;
+        << tool.output;
   }
 
   // The trained run on new images: its test split, plus one file that is

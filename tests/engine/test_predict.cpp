@@ -321,16 +321,10 @@ TEST_F(PredictFiles, AVolumeGivesALabelVolumeWithTheSameGeometry) {
 TEST_F(PredictFiles, TheExampleProgramSegmentsAnImageFile) {
   if (std::string(SVANET_PREDICT_IMAGE_PATH).empty()) GTEST_SKIP() << "examples not built";
   const auto out = (dir_.path() / "labels.png").string();
-  const std::string command = std::string(SVANET_PREDICT_IMAGE_PATH) + " " + checkpoint_ + " " +
-                              (images_ / "wide.bmp").string() + " " + out + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[1024];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  ASSERT_EQ(pclose(pipe), 0) << output;
-  EXPECT_NE(output.find("45 x 150 labels (sliding mode)"), std::string::npos) << output;
+  const auto r = run_command(std::string(SVANET_PREDICT_IMAGE_PATH) + " " + checkpoint_ + " " +
+                             (images_ / "wide.bmp").string() + " " + out + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("45 x 150 labels (sliding mode)"), std::string::npos) << r.output;
   EXPECT_EQ(data::image_size(out), (std::array<int64_t, 2>{45, 150}));
 }
 

@@ -1,7 +1,10 @@
 #include "support/test_support.h"
 
+#include <sys/wait.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 namespace svanet::test {
@@ -17,6 +20,18 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 ModelOptions tiny_options(const std::string& name, int64_t num_classes) {

@@ -35,6 +35,16 @@ class TempDir {
 /// structure (every switch of the variant stays as registered).
 ModelOptions tiny_options(const std::string& name, int64_t num_classes = 2);
 
+/// What a shell command printed (stdout and stderr, when the command
+/// redirects 2>&1) and its exit status (-1 when it did not exit normally).
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+/// Runs `command` through the shell (popen) and collects its output.
+CommandResult run_command(const std::string& command);
+
 /// Where the committed test data lives.
 std::filesystem::path data_dir();
 

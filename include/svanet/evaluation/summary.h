@@ -27,6 +27,11 @@ struct SizeBinRecord {
   /// Reference-mode metrics as the official tool names them: mIoU, mDice,
   /// mEM, mAE, AvgRecall, AvgPrecision, AvgF2Score (NaN where undefined).
   std::map<std::string, double> reference;
+  /// svanet's metrics over the bin's images, averaged over the foreground
+  /// classes as the headline's are (the class-0 entry of the bin's
+  /// per_class): dice, iou, precision, recall, f2, hd95, assd, specificity
+  /// (NaN where undefined).
+  std::map<std::string, double> foreground;
 };
 
 /// One object-size bin of one class (objects[] in summary.json); class 0 is
@@ -49,6 +54,8 @@ struct SummaryRecord {
   std::map<std::string, double> headline;
   std::vector<SizeBinRecord> size_bins;
   std::vector<ObjectBinRecord> objects;
+  /// The unit of the object-size bins: "%" of the image or "px".
+  std::string object_bins_unit = "%";
 };
 
 /// Reads summary.json at `path`.

@@ -1,0 +1,483 @@
+#include "svanet/evaluation/study.h"
+
+#include "data/cv_io.h"
+#include "svanet/common/error.h"
+#include "svanet/config/train_config.h"
+#include "svanet/engine/evaluate.h"
+#include "svanet/evaluation/summary.h"
+#include "svanet/models/profile.h"
+#include "svanet/models/registry.h"
+#include "svanet/utils/atomic_file.h"
+#include "svanet/utils/paths.h"
+#include "svanet/utils/text.h"
+#include "utils/plot.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace svanet::evaluation {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Headline metrics of the first section, in order.
+const std::vector<StudyColumn>& overall_columns() {
+  static const std::vector<StudyColumn> columns{
+      {"dice", "Dice", 4},
+      {"iou", "IoU", 4},
+      {"object_recall", "obj. recall", 3},
+      {"object_precision", "obj. precision", 3},
+      {"object_f1", "obj. F1", 3},
+      {"object_dice", "obj. Dice", 3},
+      {"ref_miou", "mIoU (paper)", 2},
+      {"ref_mdice", "mDice (paper)", 2},
+  };
+  return columns;
+}
+
+/// The value of every column of one summary, by key.
+using Values = std::map<std::string, double>;
+
+double find_or_nan(const std::map<std::string, double>& m, const std::string& key) {
+  const auto it = m.find(key);
+  return it == m.end() ? kNaN : it->second;
+}
+
+/// The object-size bins of class 0 (all foreground classes), smallest
+/// first, without "all".
+std::vector<std::string> object_bins_of(const SummaryRecord& s) {
+  std::vector<std::string> bins;
+  for (const auto& o : s.objects) {
+    if (o.class_index == 0 && o.bin != "all") bins.push_back(o.bin);
+  }
+  return bins;
+}
+
+/// Median images/s over the epochs of RUN/metrics.csv; NaN without one.
+double training_speed(const fs::path& run) {
+  const fs::path csv = run / "metrics.csv";
+  if (!fs::exists(csv)) return kNaN;
+  const auto lines = utils::split(utils::read_file(csv.string()), '\n');
+  if (lines.empty()) return kNaN;
+  const auto header = utils::split(lines.front(), ',');
+  const auto column = std::find(header.begin(), header.end(), "images_per_s");
+  SVANET_CHECK(column != header.end(), csv.string(), ": no images_per_s column");
+  const auto index = static_cast<size_t>(column - header.begin());
+  std::vector<double> speeds;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (utils::trim(lines[i]).empty()) continue;
+    const auto cells = utils::split(lines[i], ',');
+    SVANET_CHECK(index < cells.size(), csv.string(), ":", i + 1, ": expected ", header.size(),
+                 " columns, got ", cells.size());
+    try {
+      speeds.push_back(std::stod(cells[index]));
+    } catch (const std::exception&) {
+      SVANET_FAIL(csv.string(), ":", i + 1, ": images_per_s '", cells[index], "' is not a number");
+    }
+  }
+  if (speeds.empty()) return kNaN;
+  std::sort(speeds.begin(), speeds.end());
+  const size_t n = speeds.size();
+  return n % 2 == 1 ? speeds[n / 2] : 0.5 * (speeds[n / 2 - 1] + speeds[n / 2]);
+}
+
+struct ModelCost {
+  double parameters_m = kNaN;
+  double gmacs = kNaN;
+};
+
+/// Parameters and MACs of the model RUN/config.yaml describes, built
+/// without its pretrained weights.
+ModelCost model_cost(const fs::path& run) {
+  const fs::path file = run / "config.yaml";
+  if (!fs::exists(file)) return {};
+  models::ModelSpec spec;
+  try {
+    spec = config::load_train_config(file.string()).model;
+  } catch (const std::exception& e) {
+    SVANET_FAIL(file.string(), ": cannot read its model for the cost columns (", e.what(),
+                "); --no-cost skips them");
+  }
+  auto overrides = spec.options.overrides();
+  overrides.erase("pretrained_backbone");
+  spec.options.overrides(overrides);
+  int64_t size = spec.options.image_size();
+  if (size <= 0) size = model_registry().get(spec.name).traits.default_image_size;
+  models::SegmentationModel model{nullptr};
+  try {
+    model = create_model(spec);
+  } catch (const std::exception& e) {
+    SVANET_FAIL(file.string(), ": cannot build its model for the cost columns (", e.what(),
+                "); --no-cost skips them");
+  }
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto input = torch::zeros({1, model->in_channels(), size, size});
+  ModelCost cost;
+  cost.parameters_m = static_cast<double>(models::count_parameters(*model)) / 1e6;
+  cost.gmacs = static_cast<double>(models::count_macs([&] { model->forward(input); })) / 1e9;
+  return cost;
+}
+
+/// Every column's value in one summary (cost columns excluded).
+Values summary_values(const SummaryRecord& s, const StudyOptions& options,
+                      const std::vector<std::string>& bins) {
+  Values v;
+  for (const auto& c : overall_columns()) v[c.key] = find_or_nan(s.headline, c.key);
+  const auto bin = std::find_if(s.size_bins.begin(), s.size_bins.end(), [&](const auto& b) {
+    return b.cumulative && b.label == options.ultra_small_bin;
+  });
+  if (bin == s.size_bins.end()) {
+    std::vector<std::string> labels;
+    for (const auto& b : s.size_bins) {
+      if (b.cumulative) labels.push_back(b.label);
+    }
+    SVANET_FAIL(s.path, ": no cumulative image-size bin '", options.ultra_small_bin,
+                "' for the ultra-small columns; its bins: ", utils::join(labels, ", "));
+  }
+  v["us_dice"] = find_or_nan(bin->foreground, "dice");
+  v["us_iou"] = find_or_nan(bin->foreground, "iou");
+  v["us_ref_miou"] = find_or_nan(bin->reference, "mIoU");
+  v["us_ref_mdice"] = find_or_nan(bin->reference, "mDice");
+  for (const auto& o : s.objects) {
+    if (o.class_index != 0) continue;
+    if (std::find(bins.begin(), bins.end(), o.bin) == bins.end()) continue;
+    v["object_recall_" + o.bin] = find_or_nan(o.values, "recall");
+    v["object_dice_" + o.bin] = find_or_nan(o.values, "dice");
+  }
+  return v;
+}
+
+std::string format_value(const metrics::Stat& s, int digits, const char* separator) {
+  if (s.n == 0) return "n/a";
+  char buffer[96];
+  if (s.n > 1) {
+    std::snprintf(buffer, sizeof(buffer), "%.*f%s%.*f", digits, s.mean, separator, digits, s.std);
+  } else {
+    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, s.mean);
+  }
+  return buffer;
+}
+
+std::string format_difference(const metrics::Stat& s, const metrics::Stat& reference, int digits) {
+  if (s.n == 0 || reference.n == 0) return "n/a";
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%+.*f", digits, s.mean - reference.mean);
+  return buffer;
+}
+
+std::string latex_escaped(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '_' || c == '%' || c == '&' || c == '#') {
+      out += '\\';
+      out += c;
+    } else if (c == '<' || c == '>') {
+      out += std::string("$") + c + "$";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// One table in Markdown or LaTeX: a header row, then one row per run.
+/// `cell(row, column)` gives the text of a cell.
+template <typename Cell>
+std::string table(const StudySection& section, const std::vector<StudyRow>& rows, bool latex,
+                  Cell cell) {
+  std::ostringstream out;
+  if (latex) {
+    out << "% " << section.title << "\n\\begin{tabular}{l r"
+        << std::string(section.columns.size(), 'r') << "}\n\\hline\nrun & n";
+    for (const auto& c : section.columns) out << " & " << latex_escaped(c.title);
+    out << " \\\\\n\\hline\n";
+  } else {
+    out << "| run | n |";
+    for (const auto& c : section.columns) out << ' ' << c.title << " |";
+    out << "\n|---|---|";
+    for (size_t i = 0; i < section.columns.size(); ++i) out << "---|";
+    out << "\n";
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (latex) {
+      out << latex_escaped(rows[r].label) << " & " << rows[r].summaries.size();
+    } else {
+      out << "| " << rows[r].label << " | " << rows[r].summaries.size() << " |";
+    }
+    for (size_t c = 0; c < section.columns.size(); ++c) {
+      const std::string text = cell(r, c);
+      if (latex) {
+        out << " & " << text;
+      } else {
+        out << ' ' << text << " |";
+      }
+    }
+    out << (latex ? " \\\\\n" : "\n");
+  }
+  if (latex) out << "\\hline\n\\end{tabular}\n";
+  return out.str();
+}
+
+std::string document(const Study& study, bool latex) {
+  std::ostringstream out;
+  const char* separator = latex ? " $\\pm$ " : " ± ";
+  for (size_t s = 0; s < study.sections.size(); ++s) {
+    const auto& section = study.sections[s];
+    out << (latex ? "" : "## ") << (latex ? "" : section.title + "\n\n");
+    out << table(section, study.rows, latex, [&](size_t r, size_t c) {
+      return format_value(study.rows[r].values[s][c], section.columns[c].digits, separator);
+    });
+    out << "\n";
+  }
+  if (study.reference >= 0) {
+    const auto& ref = study.rows[static_cast<size_t>(study.reference)];
+    for (size_t s = 0; s < study.sections.size(); ++s) {
+      const auto& section = study.sections[s];
+      const std::string title =
+          section.title + ": difference to " + ref.label + " (row mean minus its mean)";
+      StudySection titled = section;
+      titled.title = title;
+      out << (latex ? "" : "## " + title + "\n\n");
+      out << table(titled, study.rows, latex, [&](size_t r, size_t c) {
+        return format_difference(study.rows[r].values[s][c], ref.values[s][c],
+                                 section.columns[c].digits);
+      });
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+/// One chart of a per-object metric by object-size bin, a line per run.
+cv::Mat per_bin_chart(const Study& study, const std::string& prefix, const std::string& title) {
+  const size_t section = 1;  // the per-object section
+  const auto& columns = study.sections[section].columns;
+  utils::plot::Axes axes;
+  axes.title = title;
+  axes.x_label = "object size (" + study.object_bins_unit +
+                 (study.object_bins_unit == "%" ? " of the image" : "") + ")";
+  axes.y_min = 0.0;
+  axes.y_max = 1.0;
+  axes.legend_right = true;
+  std::vector<size_t> picked;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (columns[c].key.rfind(prefix, 0) == 0) {
+      picked.push_back(c);
+      axes.x_categories.push_back(columns[c].key.substr(prefix.size()));
+    }
+  }
+  std::vector<utils::plot::Series> series;
+  for (size_t r = 0; r < study.rows.size(); ++r) {
+    utils::plot::Series s;
+    s.label = study.rows[r].label;
+    s.colour = utils::plot::series_colour(r);
+    s.dashed = r >= 10;
+    s.markers = true;
+    for (size_t i = 0; i < picked.size(); ++i) {
+      const auto& v = study.rows[r].values[section][picked[i]];
+      s.x.push_back(static_cast<double>(i));
+      s.y.push_back(v.n > 0 ? v.mean : kNaN);
+    }
+    series.push_back(std::move(s));
+  }
+  return utils::plot::line_chart(axes, series, 900, 330);
+}
+
+}  // namespace
+
+Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options) {
+  SVANET_CHECK(!runs.empty(), "a study needs at least one run");
+  Study study;
+  study.split = options.split;
+  study.ultra_small_bin = options.ultra_small_bin;
+  std::vector<std::vector<SummaryRecord>> summaries;
+  std::vector<std::string> labels;
+  for (const auto& run : runs) {
+    if (const auto twin = std::find(labels.begin(), labels.end(), run.label);
+        twin != labels.end()) {
+      SVANET_FAIL("two runs are labelled '", run.label, "' (",
+                  runs[static_cast<size_t>(twin - labels.begin())].dir, " and ", run.dir,
+                  "); --labels names the rows");
+    }
+    labels.push_back(run.label);
+    std::vector<SummaryRecord> records;
+    for (const auto& file : engine::run_summaries(run.dir, options.split)) {
+      records.push_back(read_summary(file));
+    }
+    summaries.push_back(std::move(records));
+  }
+  const auto& first = summaries.front().front();
+  study.object_bins = object_bins_of(first);
+  for (const auto& row : summaries) {
+    for (const auto& s : row) {
+      SVANET_CHECK(object_bins_of(s) == study.object_bins, s.path, ": its object-size bins (",
+                   utils::join(object_bins_of(s), ", "), ") differ from those of ", first.path,
+                   " (", utils::join(study.object_bins, ", "),
+                   "); evaluate every run with the same --object-bins");
+    }
+  }
+  study.object_bins_unit = first.object_bins_unit;
+  for (const auto& o : first.objects) {
+    if (o.class_index == 0 && o.bin != "all") {
+      const double count = find_or_nan(o.values, "gt_objects");
+      study.object_counts.push_back(std::isfinite(count) ? static_cast<int64_t>(count) : 0);
+    }
+  }
+  for (const auto& b : first.size_bins) {
+    if (b.cumulative && b.label == options.ultra_small_bin) study.ultra_small_images = b.images;
+  }
+
+  StudySection overall{"Overall and ultra-small images", overall_columns()};
+  const std::string us = options.ultra_small_bin + " %";
+  overall.columns.push_back({"us_dice", "Dice " + us, 4});
+  overall.columns.push_back({"us_iou", "IoU " + us, 4});
+  overall.columns.push_back({"us_ref_miou", "mIoU (paper) " + us, 2});
+  overall.columns.push_back({"us_ref_mdice", "mDice (paper) " + us, 2});
+  StudySection objects{"Per object, by object size", {}};
+  for (const auto& b : study.object_bins) {
+    objects.columns.push_back({"object_recall_" + b, "recall " + b, 3});
+  }
+  for (const auto& b : study.object_bins) {
+    objects.columns.push_back({"object_dice_" + b, "Dice " + b, 3});
+  }
+  StudySection cost{"Model and training cost",
+                    {{"parameters_m", "parameters (M)", 3},
+                     {"gmacs", "GMACs per image", 2},
+                     {"train_images_per_s", "training images/s", 1}}};
+  study.sections = {overall, objects, cost};
+
+  for (size_t r = 0; r < runs.size(); ++r) {
+    StudyRow row;
+    row.label = runs[r].label;
+    std::vector<Values> values;
+    for (const auto& s : summaries[r]) {
+      row.summaries.push_back(s.path);
+      Values v = summary_values(s, options, study.object_bins);
+      const fs::path run = fs::path(s.path).parent_path().parent_path();
+      v["train_images_per_s"] = training_speed(run);
+      values.push_back(std::move(v));
+    }
+    if (options.model_cost) {
+      const auto c = model_cost(fs::path(summaries[r].front().path).parent_path().parent_path());
+      for (auto& v : values) {
+        v["parameters_m"] = c.parameters_m;
+        v["gmacs"] = c.gmacs;
+      }
+    }
+    for (const auto& section : study.sections) {
+      std::vector<metrics::Stat> stats;
+      for (const auto& column : section.columns) {
+        std::vector<double> samples;
+        for (const auto& v : values) {
+          const double x = find_or_nan(v, column.key);
+          if (std::isfinite(x)) samples.push_back(x);
+        }
+        // A value some repeats lack is not averaged over the others.
+        stats.push_back(samples.size() == values.size() ? metrics::summarize_values(samples)
+                                                        : metrics::Stat{});
+      }
+      row.values.push_back(std::move(stats));
+    }
+    study.rows.push_back(std::move(row));
+  }
+  if (!options.reference.empty()) {
+    const auto it = std::find(labels.begin(), labels.end(), options.reference);
+    SVANET_CHECK(it != labels.end(), "--reference '", options.reference, "' is not a row",
+                 utils::did_you_mean(options.reference, labels),
+                 "; the rows: ", utils::join(labels, ", "));
+    study.reference = it - labels.begin();
+  }
+  return study;
+}
+
+std::string Study::markdown() const {
+  std::ostringstream out;
+  out << "# Study: " << rows.size() << " run(s), " << split
+      << " split\n\nMean ± sample standard deviation over each run's repeats (n). Overall: "
+         "svanet's metrics (foreground means; obj. = per object, any overlap finds an object) "
+         "and the paper's mIoU and mDice (x 100, background included). "
+      << ultra_small_bin << " %: the " << ultra_small_images
+      << " images whose foreground covers under " << ultra_small_bin.substr(1)
+      << " % of the image. Per object: recall and Dice of the "
+         "objects in each size bin ("
+      << object_bins_unit << (object_bins_unit == "%" ? " of the image" : "")
+      << "), all foreground classes together";
+  if (!object_counts.empty()) {
+    out << " (objects per bin in " << rows.front().label << "'s first evaluation:";
+    for (size_t i = 0; i < object_bins.size() && i < object_counts.size(); ++i) {
+      out << (i == 0 ? " " : ", ") << object_bins[i] << ": " << object_counts[i];
+    }
+    out << ")";
+  }
+  out << ". Cost: parameters and multiply-accumulates of one forward pass at each model's image "
+         "size; training images/s is the median over epochs.\n\n";
+  out << document(*this, false);
+  return out.str();
+}
+
+std::string Study::latex() const {
+  return document(*this, true);
+}
+
+std::string Study::csv() const {
+  std::ostringstream out;
+  out << "run,n";
+  for (const auto& section : sections) {
+    for (const auto& c : section.columns) out << ',' << c.key << "_mean," << c.key << "_std";
+  }
+  if (reference >= 0) {
+    for (const auto& section : sections) {
+      for (const auto& c : section.columns) out << ',' << c.key << "_difference";
+    }
+  }
+  out << "\n";
+  // Exact: the shortest text that reads back as the same double.
+  auto number = [](double v) { return std::isfinite(v) ? utils::format_number(v) : std::string(); };
+  for (const auto& row : rows) {
+    out << utils::csv_field(row.label) << ',' << row.summaries.size();
+    for (const auto& stats : row.values) {
+      for (const auto& s : stats) {
+        out << ',' << (s.n > 0 ? number(s.mean) : "") << ','
+            << (s.n > 1 ? number(s.std) : (s.n == 1 ? "0" : ""));
+      }
+    }
+    if (reference >= 0) {
+      const auto& ref = rows[static_cast<size_t>(reference)];
+      for (size_t s = 0; s < row.values.size(); ++s) {
+        for (size_t c = 0; c < row.values[s].size(); ++c) {
+          const auto& a = row.values[s][c];
+          const auto& b = ref.values[s][c];
+          out << ',' << (a.n > 0 && b.n > 0 ? number(a.mean - b.mean) : "");
+        }
+      }
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+void write_study(const Study& study, const std::string& out_dir) {
+  utils::create_folders(out_dir);
+  const fs::path out(out_dir);
+  utils::write_file_atomic((out / "study.md").string(), study.markdown());
+  utils::write_file_atomic((out / "study.csv").string(), study.csv());
+  utils::write_file_atomic((out / "study.tex").string(), study.latex());
+  const std::string of = " (" + study.split + " split)";
+  const cv::Mat chart = utils::plot::stack_vertical(
+      {per_bin_chart(study, "object_recall_", "Per-object recall by object size" + of),
+       per_bin_chart(study, "object_dice_", "Per-object Dice by object size" + of)});
+  data::write_mat((out / "study.png").string(), chart);
+}
+
+}  // namespace svanet::evaluation
