@@ -27,6 +27,7 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/compare.h"
 #include "svanet/evaluation/report.h"
+#include "svanet/evaluation/study.h"
 #include "svanet/evaluation/summary.h"
 #include "svanet/metrics/case.h"
 #include "svanet/metrics/counts.h"

@@ -207,7 +207,9 @@ int run_study(const StudyArgs& a) {
   if (!a.out.empty()) check_output_file((fs::path(a.out) / "study.md").string(), a.overwrite);
   const auto labels = row_labels(a.dirs, a.labels);
   std::vector<evaluation::StudyRun> runs;
-  for (size_t i = 0; i < a.dirs.size(); ++i) runs.push_back({labels[i], a.dirs[i]});
+  for (size_t i = 0; i < a.dirs.size(); ++i) {
+    runs.push_back({labels[i], engine::run_summaries(a.dirs[i], a.split)});
+  }
   evaluation::StudyOptions options;
   options.split = a.split;
   options.reference = a.reference;

@@ -3,7 +3,6 @@
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
-#include "svanet/engine/evaluate.h"
 #include "svanet/evaluation/summary.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
@@ -304,15 +303,16 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
   std::vector<std::vector<SummaryRecord>> summaries;
   std::vector<std::string> labels;
   for (const auto& run : runs) {
+    SVANET_CHECK(!run.summaries.empty(), run.label, ": no evaluation to study");
     if (const auto twin = std::find(labels.begin(), labels.end(), run.label);
         twin != labels.end()) {
       SVANET_FAIL("two runs are labelled '", run.label, "' (",
-                  runs[static_cast<size_t>(twin - labels.begin())].dir, " and ", run.dir,
-                  "); --labels names the rows");
+                  runs[static_cast<size_t>(twin - labels.begin())].summaries.front(), " and ",
+                  run.summaries.front(), "); --labels names the rows");
     }
     labels.push_back(run.label);
     std::vector<SummaryRecord> records;
-    for (const auto& file : engine::run_summaries(run.dir, options.split)) {
+    for (const auto& file : run.summaries) {
       records.push_back(read_summary(file));
     }
     summaries.push_back(std::move(records));

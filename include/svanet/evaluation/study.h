@@ -11,7 +11,9 @@
 ///     svanet::evaluation::StudyOptions options;
 ///     options.reference = "full";
 ///     auto study = svanet::evaluation::make_study(
-///         {{"full", "runs/ablation/full"}, {"no_svattn", "runs/ablation/no_svattn"}}, options);
+///         {{"full", svanet::engine::run_summaries("runs/ablation/full")},
+///          {"no_svattn", svanet::engine::run_summaries("runs/ablation/no_svattn")}},
+///         options);
 ///     svanet::evaluation::write_study(study, "runs/ablation/study");
 
 #include "svanet/metrics/reduce.h"
@@ -21,15 +23,17 @@
 
 namespace svanet::evaluation {
 
-/// One row: a label and a run folder, a run with repeats (repeat_*/), or an
-/// evaluation folder.
+/// One row: a label and the summary.json files it averages (one per
+/// repeat; engine::run_summaries finds them in a run folder). Each file's
+/// run folder (the parent of its evaluation folder) gives metrics.csv and
+/// config.yaml for the cost columns.
 struct StudyRun {
   std::string label;
-  std::string dir;
+  std::vector<std::string> summaries;
 };
 
 struct StudyOptions {
-  /// The evaluation read from each run: RUN/eval_<split>/summary.json.
+  /// The split the summaries evaluate (for the titles).
   std::string split = "test";
   /// The label of the row the differences are taken to; empty: none.
   std::string reference;
