@@ -1,5 +1,6 @@
 #include "svanet/evaluation/compare.h"
 
+#include "evaluation/format.h"
 #include "svanet/common/error.h"
 #include "svanet/evaluation/summary.h"
 #include "svanet/metrics/reduce.h"
@@ -13,15 +14,8 @@ namespace svanet::evaluation {
 namespace {
 
 std::string cell(const metrics::Stat& s, const std::string& metric, const char* separator) {
-  if (s.n == 0) return "n/a";
   const int digits = metric.rfind("ref_", 0) == 0 || metric == "hd95" || metric == "assd" ? 2 : 4;
-  char buffer[64];
-  if (s.n > 1) {
-    std::snprintf(buffer, sizeof(buffer), "%.*f%s%.*f", digits, s.mean, separator, digits, s.std);
-  } else {
-    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, s.mean);
-  }
-  return buffer;
+  return detail::stat_cell(s, digits, separator);
 }
 
 std::string latex_escaped(const std::string& text) {

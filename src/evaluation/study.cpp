@@ -1,6 +1,7 @@
 #include "svanet/evaluation/study.h"
 
 #include "data/cv_io.h"
+#include "evaluation/format.h"
 #include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
 #include "svanet/evaluation/summary.h"
@@ -157,17 +158,6 @@ Values summary_values(const SummaryRecord& s, const StudyOptions& options,
   return v;
 }
 
-std::string format_value(const metrics::Stat& s, int digits, const char* separator) {
-  if (s.n == 0) return "n/a";
-  char buffer[96];
-  if (s.n > 1) {
-    std::snprintf(buffer, sizeof(buffer), "%.*f%s%.*f", digits, s.mean, separator, digits, s.std);
-  } else {
-    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, s.mean);
-  }
-  return buffer;
-}
-
 std::string format_difference(const metrics::Stat& s, const metrics::Stat& reference, int digits) {
   if (s.n == 0 || reference.n == 0) return "n/a";
   char buffer[64];
@@ -235,7 +225,7 @@ std::string document(const Study& study, bool latex) {
     const auto& section = study.sections[s];
     out << (latex ? "" : "## ") << (latex ? "" : section.title + "\n\n");
     out << table(section, study.rows, latex, [&](size_t r, size_t c) {
-      return format_value(study.rows[r].values[s][c], section.columns[c].digits, separator);
+      return detail::stat_cell(study.rows[r].values[s][c], section.columns[c].digits, separator);
     });
     out << "\n";
   }
