@@ -37,6 +37,31 @@ void encode_freeze(YAML::Emitter& out, const TrainSection& t) {
   }
 }
 
+void decode_check_every(TrainSection& t, const YAML::Node& node, const Origins& origins,
+                        const std::string& path) {
+  const std::string text = node_text(node, origins, path, false);
+  if (text == "auto") {
+    t.check_every.reset();
+    return;
+  }
+  int64_t steps = 0;
+  try {
+    steps = utils::parse_int(text);
+  } catch (const Error&) {
+  }
+  SVANET_CHECK(steps >= 1, origins.where(node, path), ": ", path,
+               " is auto or a number of steps (at least 1), got '", text, "'");
+  t.check_every = steps;
+}
+
+void encode_check_every(YAML::Emitter& out, const TrainSection& t) {
+  if (t.check_every) {
+    out << *t.check_every;
+  } else {
+    out << "auto";
+  }
+}
+
 }  // namespace
 
 const Section<TrainSection>& train_section() {
@@ -58,7 +83,9 @@ const Section<TrainSection>& train_section() {
           .choice("select_metric", SVANET_MEMBER(select_metric),
                   {"ref_miou", "ref_mdice", "dice", "iou", "val_loss"})
           .value("grad_clip", SVANET_MEMBER(grad_clip), at_least(0.0))
-          .value("repeats", SVANET_MEMBER(repeats), at_least<int64_t>(1));
+          .value("repeats", SVANET_MEMBER(repeats), at_least<int64_t>(1))
+          .value("sync_batchnorm", SVANET_MEMBER(sync_batchnorm))
+          .custom("check_every", Shape{}, decode_check_every, encode_check_every);
   return s;
 }
 

@@ -89,6 +89,7 @@ struct ProcessGroup::Impl {
 #endif
   std::string backend;
   int64_t rank = 0, size = 1;
+  std::chrono::seconds timeout{0};
   torch::Device device{torch::kCPU};
 
   /// Runs a collective on whichever group this is and waits for it.
@@ -110,6 +111,7 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env_values, const torch::Device
   impl_->rank = env_values.rank;
   impl_->size = env_values.world_size;
   impl_->device = device;
+  impl_->timeout = timeout;
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(env_values.master_port);
   store_options.isServer = env_values.rank == 0;
@@ -127,6 +129,10 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env_values, const torch::Device
 #if SVANET_HAVE_NCCL
   if (device.is_cuda()) {
     auto options = c10d::ProcessGroupNCCL::Options::create();
+    // As Gloo's, instead of NCCL's own default. LibTorch 2.x's watchdog
+    // aborts a collective that outlasts it; 1.x only with
+    // NCCL_BLOCKING_WAIT=1 or NCCL_ASYNC_ERROR_HANDLING=1.
+    options->timeout = timeout;
     impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
         c10::make_intrusive<c10d::PrefixStore>("svanet", impl_->store), rank, size, options);
     impl_->backend = "nccl";
@@ -158,6 +164,9 @@ int64_t ProcessGroup::size() const {
 }
 std::string ProcessGroup::backend() const {
   return impl_->backend;
+}
+std::chrono::seconds ProcessGroup::timeout() const {
+  return impl_->timeout;
 }
 
 void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
@@ -229,6 +238,9 @@ int64_t ProcessGroup::size() const {
 }
 std::string ProcessGroup::backend() const {
   return "none";
+}
+std::chrono::seconds ProcessGroup::timeout() const {
+  return std::chrono::seconds(0);
 }
 void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor>&) {}
 void ProcessGroup::broadcast(std::vector<torch::Tensor>&, int64_t) {}

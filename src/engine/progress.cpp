@@ -64,10 +64,24 @@ std::string Progress::render(bool for_bar) const {
 }
 
 void Progress::step(int64_t images, double loss) {
+  if (!std::isnan(loss)) {
+    ++loss_steps_;
+    loss_sum_ += loss;
+    last_loss_ = loss;
+  }
+  step(images);
+}
+
+void Progress::add_losses(int64_t steps, double sum) {
+  if (steps <= 0) return;
+  loss_steps_ += steps;
+  loss_sum_ += sum;
+  last_loss_ = sum / static_cast<double>(steps);
+}
+
+void Progress::step(int64_t images) {
   ++steps_;
   images_ += images;
-  loss_sum_ += loss;
-  last_loss_ = loss;
   if (bar_) {
     std::fprintf(stderr, "\r%s\033[K", render(true).c_str());
     std::fflush(stderr);

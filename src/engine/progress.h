@@ -3,6 +3,7 @@
 // or a plain line every few seconds when the output is a file or a pipe.
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -17,10 +18,17 @@ class Progress {
            std::function<void(const std::string&)> line);
   /// One more step of `images` images with this loss (NaN: no loss shown).
   void step(int64_t images, double loss);
+  /// One more step whose loss is not known yet (a GPU's losses are read in
+  /// groups: add_losses).
+  void step(int64_t images);
+  /// The summed loss of the last `steps` steps (the bar shows their mean).
+  void add_losses(int64_t steps, double sum);
   /// Clears the bar (the caller logs the epoch's summary line next).
   void finish();
 
-  double mean_loss() const { return steps_ > 0 ? loss_sum_ / static_cast<double>(steps_) : 0.0; }
+  double mean_loss() const {
+    return loss_steps_ > 0 ? loss_sum_ / static_cast<double>(loss_steps_) : 0.0;
+  }
   double images_per_second() const;
   double seconds() const;
 
@@ -33,8 +41,8 @@ class Progress {
   double interval_s_;
   std::function<void(const std::string&)> line_;
   std::chrono::steady_clock::time_point start_, last_line_;
-  int64_t steps_ = 0, images_ = 0;
-  double loss_sum_ = 0.0, last_loss_ = 0.0;
+  int64_t steps_ = 0, images_ = 0, loss_steps_ = 0;
+  double loss_sum_ = 0.0, last_loss_ = NAN;
 };
 
 /// "1:02:03" or "02:03".

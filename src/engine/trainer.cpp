@@ -16,6 +16,7 @@
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
 #include "svanet/metrics/reduce.h"
+#include "svanet/models/batch_norm.h"
 #include "svanet/models/registry.h"
 #include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
@@ -138,7 +139,7 @@ class Trainer {
 
   std::shared_ptr<spdlog::logger> log_;
   DistributedEnv env_;
-  std::unique_ptr<ProcessGroup> group_;
+  std::shared_ptr<ProcessGroup> group_;
   torch::Device device_{torch::kCPU};
   torch::ScalarType autocast_ = torch::kFloat;
   data::DatasetIndex index_;
@@ -213,9 +214,16 @@ std::vector<torch::Tensor> Trainer::trainable() const {
 void Trainer::setup() {
   env_ = DistributedEnv::from_environment();
   const auto& t = config_.train;
-  device_ = runtime::resolve_device(t.device, env_.local_rank);
+  try {
+    device_ = runtime::resolve_device(t.device, env_.local_rank, env_.world_size);
+  } catch (const Error& e) {
+    SVANET_FAIL(config_.source, ": train.device (--device): ", e.what());
+  }
+  // Before any CUDA work: this process's GPU becomes the current one, so
+  // that nothing (NCCL, pinned memory, streams) opens a context on GPU 0.
+  runtime::use_device(device_);
   autocast_ = runtime::autocast_dtype(t.precision, device_);
-  if (env_.active()) group_ = std::make_unique<ProcessGroup>(env_, device_);
+  if (env_.active()) group_ = std::make_shared<ProcessGroup>(env_, device_);
   if (rank0()) fs::create_directories(run_dir_ / kCheckpointsDir);
   log_ = run_logger(run_dir_, rank0(), options_.log);
   if (group_) {
@@ -283,6 +291,14 @@ void Trainer::setup() {
     }
   }
   if (group_) broadcast_module(*group_, *model_);
+  if (t.sync_batchnorm && group_) {
+    std::shared_ptr<runtime::Collective> collective = group_;
+    const int64_t layers = models::sync_batchnorm(*model_, collective);
+    log_->info("SyncBatchNorm: {} BatchNorm layers normalise over the {} processes' batches",
+               layers, env_.world_size);
+  } else if (t.sync_batchnorm) {
+    log_->info("train.sync_batchnorm: one process, nothing to synchronise");
+  }
   // The registered components the config names; their errors name the section.
   auto build = [this](const char* section, auto make) {
     try {
@@ -468,13 +484,26 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
   Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(t.epochs), total,
                     options_.progress_bar && rank0(), options_.log_interval_s,
                     [this](const std::string& line) { log_->info("{}", line); });
-  for (int64_t b = 0; b < first; ++b)
-    progress.step(0, partial.steps > 0 ? partial.loss_sum / partial.steps : 0);
+  for (int64_t b = 0; b < first; ++b) progress.step(0);
+  progress.add_losses(partial.steps, partial.loss_sum);
   const auto start = std::chrono::steady_clock::now();
   const double seconds_before = partial.seconds;
   int64_t batch_index = first;
   // What trains changes only between epochs (the encoder is frozen or not).
   const auto params = trainable();
+  // The losses stay on the device until a check every `every` steps (and at
+  // the end of the epoch, and at once on a stop request when there is only
+  // this process): reading one after each step would make the host wait for
+  // a GPU to finish the step. A check reads the steps' summed loss and the
+  // first non-finite one in one copy; with several processes, one
+  // collective shares the stop requests and non-finite flags, at the same
+  // step on every rank.
+  const int64_t every = t.check_every.value_or(device_.is_cuda() ? 20 : 1);
+  const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(device_);
+  auto loss_sum = torch::zeros({}, on_device);
+  auto first_bad = torch::full({}, -1.0, on_device);  // batch index
+  auto bad_value = torch::zeros({}, on_device);
+  int64_t pending = 0;
   while (auto batch = train_loader_->next()) {
     auto images = batch->images.to(device_, /*non_blocking=*/true);
     const auto masks = batch->masks.to(device_, /*non_blocking=*/true);
@@ -485,8 +514,48 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
       const auto logits = model_->forward(images);
       loss = (*loss_)(logits, masks);
     }
-    const auto value = loss.item<double>();
-    const auto [stop, non_finite] = agree(stop_.requested(), !std::isfinite(value));
+    {
+      torch::NoGradGuard no_grad;
+      const auto value = loss.detach().to(torch::kDouble);
+      const auto bad = torch::isfinite(value).logical_not().logical_and(first_bad.lt(0));
+      first_bad = torch::where(bad, torch::full_like(first_bad, static_cast<double>(batch_index)),
+                               first_bad);
+      bad_value = torch::where(bad, value, bad_value);
+      loss_sum.add_(value);
+    }
+    optimizer_->zero_grad();
+    scaler_->scale(loss).backward();
+    if (group_) average_gradients(*group_, params);
+    // With fp16 loss scaling, whether to skip the step is read here (as
+    // PyTorch's GradScaler.step does); bf16 and fp32 read nothing.
+    const bool finite = scaler_->unscale(params);
+    if (finite) {
+      if (t.grad_clip > 0) optim::clip_grad_norm(params, t.grad_clip);
+      optimizer_->step();
+    }
+    scaler_->update(finite);
+    const auto n = static_cast<int64_t>(batch->stems.size());
+    partial.images += n * env_.world_size;
+    ++pending;
+    ++batch_index;
+    progress.step(n * env_.world_size);
+    const bool stop_here = stop_.requested();
+    if (pending < every && batch_index < total && (group_ || !stop_here)) continue;
+
+    // A check.
+    std::vector<torch::Tensor> read{loss_sum, first_bad, bad_value};
+    if (group_) {
+      std::vector<torch::Tensor> flags{torch::stack(
+          {torch::full({}, stop_here ? 1.0 : 0.0, on_device), first_bad.ge(0).to(torch::kDouble)})};
+      group_->all_reduce_sum(flags);
+      read.push_back(flags[0]);
+    }
+    const auto host = torch::cat({torch::stack({read[0], read[1], read[2]}),
+                                  group_ ? read[3] : torch::zeros({0}, on_device)})
+                          .cpu();
+    const auto* v = host.data_ptr<double>();
+    const bool stop = group_ ? v[3] > 0 : stop_here;
+    const bool non_finite = group_ ? v[4] > 0 : v[1] >= 0;
     if (non_finite) {
       progress.finish();
       const std::string kept =
@@ -494,27 +563,22 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
                                     (run_dir_ / kCheckpointsDir / kLastCheckpoint).string() +
                                     " (epoch " + std::to_string(position_.epoch) + ")"
                               : std::string("No epoch had completed, so there is no checkpoint.");
-      SVANET_FAIL("epoch ", epoch + 1, ", batch ", batch_index + 1, ": the loss is ",
-                  std::isfinite(value) ? "not finite on another process" : std::to_string(value),
+      const std::string where = v[1] >= 0
+                                    ? "batch " + std::to_string(static_cast<int64_t>(v[1]) + 1) +
+                                          ": the loss is " + std::to_string(v[2])
+                                    : "batches " + std::to_string(batch_index - pending + 1) + "-" +
+                                          std::to_string(batch_index) +
+                                          ": the loss is not finite on another process";
+      SVANET_FAIL("epoch ", epoch + 1, ", ", where,
                   ", so training stopped (a learning rate too high for this model and data, or "
                   "bad input values). ",
                   kept);
     }
-    optimizer_->zero_grad();
-    scaler_->scale(loss).backward();
-    if (group_) average_gradients(*group_, params);
-    const bool finite = scaler_->unscale(params);
-    if (finite) {
-      if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
-      optimizer_->step();
-    }
-    scaler_->update(finite);
-    const auto n = static_cast<int64_t>(batch->stems.size());
-    partial.loss_sum += value;
-    ++partial.steps;
-    partial.images += n * env_.world_size;
-    ++batch_index;
-    progress.step(n * env_.world_size, value);
+    partial.loss_sum += v[0];
+    partial.steps += pending;
+    progress.add_losses(pending, v[0]);
+    loss_sum.zero_();
+    pending = 0;
     partial.seconds =
         seconds_before +
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -545,6 +609,7 @@ std::pair<double, std::map<std::string, double>> Trainer::validate() {
   mo.image_bins_pct = config_.evaluate.image_bins_pct;
   metrics::Evaluator evaluator(mo);
   double loss_sum = 0.0, count = 0.0;
+  torch::Tensor device_loss;
   val_loader_->start_epoch(0);
   torch::NoGradGuard no_grad;
   while (auto batch = val_loader_->next()) {
@@ -556,10 +621,13 @@ std::pair<double, std::map<std::string, double>> Trainer::validate() {
       logits = model_->forward(images).to(torch::kFloat);
     }
     const auto n = static_cast<double>(batch->stems.size());
-    loss_sum += (*loss_)(logits, batch->masks.to(device_)).item<double>() * n;
+    // Summed on the device, read once at the end.
+    const auto loss = (*loss_)(logits, batch->masks.to(device_)).to(torch::kDouble) * n;
+    device_loss = device_loss.defined() ? device_loss + loss : loss;
     count += n;
     add_batch(evaluator, logits, *batch);
   }
+  if (device_loss.defined()) loss_sum = device_loss.item<double>();
   if (group_) {
     std::vector<torch::Tensor> sums{torch::tensor({loss_sum, count}, torch::kDouble)};
     if (device_.is_cuda()) sums[0] = sums[0].to(device_);

@@ -59,6 +59,26 @@ TEST(TrainConfig, ParsesEverySectionWithDefaultsForTheRest) {
   EXPECT_EQ(defaults.train.loss.name, "cross_entropy");
   EXPECT_FALSE(defaults.train.freeze_encoder_epochs.has_value());  // first cycle
   EXPECT_EQ(defaults.train.select_metric, "ref_miou");
+  EXPECT_FALSE(defaults.train.sync_batchnorm);
+  EXPECT_FALSE(defaults.train.check_every.has_value());  // auto
+}
+
+TEST(TrainConfig, CheckEveryIsAutoOrAPositiveNumberOfSteps) {
+  const auto every = parse_train_config(kConfig, "small.yaml",
+                                        {"train.check_every=8", "train.sync_batchnorm=true"});
+  EXPECT_EQ(every.train.check_every.value_or(0), 8);
+  EXPECT_TRUE(every.train.sync_batchnorm);
+  // Written back as it was read.
+  const auto again = parse_train_config(config::to_yaml(every), "again.yaml");
+  EXPECT_EQ(again.train.check_every.value_or(0), 8);
+  EXPECT_TRUE(again.train.sync_batchnorm);
+  const auto automatic =
+      parse_train_config(config::to_yaml(parse_train_config(kConfig, "small.yaml")), "a.yaml");
+  EXPECT_FALSE(automatic.train.check_every.has_value());
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.check_every=0"}),
+                     "train.check_every is auto or a number of steps (at least 1), got '0'");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.check_every=often"}),
+                     "got 'often'");
 }
 
 TEST(TrainConfig, SetOverridesApplyBeforeParsing) {

@@ -452,28 +452,38 @@ TEST(Trainer, NeverOverwritesARunUnlessAsked) {
 }
 
 TEST(Trainer, ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint) {
-  TempDir dir;
-  const fs::path run = dir.path() / "run";
-  // The official schedule trains epoch 1 at min_lr and epoch 2 at
-  // warmup_init_lr: an absurd one there blows the weights up.
-  auto config = tiny_config(3, {"train.schedule.name=official_cosine", "train.schedule.min_lr=1e-4",
-                                "train.schedule.warmup_init_lr=1e30", "train.schedule.max_lr=1e30",
-                                "train.schedule.milestones=2"});
-  std::string message;
-  try {
-    engine::train(config, run.string());
-  } catch (const std::exception& e) {
-    message = e.what();
+  // Read after every step (the CPU's default) and every 4 steps (as a GPU
+  // would): the same batch is named, and nothing of the bad epoch is saved.
+  std::vector<std::string> where;
+  for (const std::string every : {"1", "4"}) {
+    SCOPED_TRACE("train.check_every=" + every);
+    TempDir dir;
+    const fs::path run = dir.path() / "run";
+    // The official schedule trains epoch 1 at min_lr and epoch 2 at
+    // warmup_init_lr: an absurd one there blows the weights up.
+    auto config =
+        tiny_config(3, {"train.schedule.name=official_cosine", "train.schedule.min_lr=1e-4",
+                        "train.schedule.warmup_init_lr=1e30", "train.schedule.max_lr=1e30",
+                        "train.schedule.milestones=2", "train.check_every=" + every});
+    std::string message;
+    try {
+      engine::train(config, run.string());
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    ASSERT_NE(message.find("epoch 2, batch"), std::string::npos) << message;
+    EXPECT_NE(message.find("training stopped"), std::string::npos) << message;
+    EXPECT_NE(message.find("checkpoints/last.pt (epoch 1)"), std::string::npos) << message;
+    where.push_back(message.substr(0, message.find(", so training stopped")));
+    const auto loaded = io::load_checkpoint((run / "checkpoints/last.pt").string());
+    EXPECT_EQ(loaded.meta.epoch, 0);
+    for (const auto& p : loaded.model->parameters()) {
+      ASSERT_TRUE(torch::isfinite(p).all().item<bool>());
+    }
+    EXPECT_EQ(lines(run / "metrics.csv"), 2);
+    EXPECT_FALSE(fs::exists(run / "checkpoints/interrupted.state"));
   }
-  ASSERT_NE(message.find("epoch 2, batch"), std::string::npos) << message;
-  EXPECT_NE(message.find("training stopped"), std::string::npos) << message;
-  EXPECT_NE(message.find("checkpoints/last.pt (epoch 1)"), std::string::npos) << message;
-  const auto loaded = io::load_checkpoint((run / "checkpoints/last.pt").string());
-  EXPECT_EQ(loaded.meta.epoch, 0);
-  for (const auto& p : loaded.model->parameters()) {
-    ASSERT_TRUE(torch::isfinite(p).all().item<bool>());
-  }
-  EXPECT_EQ(lines(run / "metrics.csv"), 2);
+  EXPECT_EQ(where[0], where[1]);
 }
 
 TEST(Trainer, RefusesADatasetWithErrorsAndListsThem) {
@@ -658,7 +668,8 @@ TEST(TrainerSlow, TwoProcessGlooRunOnOneMachine) {
   ranks.reserve(2);
   for (int r = 0; r < 2; ++r) {
     ranks.push_back(spawn({"--threads", "1", "train", "--config", config.string(), "--out",
-                           run.string(), "--progress", "lines"},
+                           run.string(), "--progress", "lines", "--set",
+                           "train.sync_batchnorm=true", "--set", "train.check_every=2"},
                           dir.path() / ("rank" + std::to_string(r) + ".log"),
                           {{"RANK", std::to_string(r)},
                            {"LOCAL_RANK", std::to_string(r)},
@@ -672,6 +683,8 @@ TEST(TrainerSlow, TwoProcessGlooRunOnOneMachine) {
   }
   const auto log = read(dir.path() / "rank0.log");
   EXPECT_NE(log.find("2 processes (torchrun), backend gloo"), std::string::npos) << log;
+  EXPECT_NE(log.find("BatchNorm layers normalise over the 2 processes' batches"), std::string::npos)
+      << log;
   EXPECT_EQ(lines(run / "metrics.csv"), 3);
   EXPECT_TRUE(fs::exists(run / "eval_test/summary.json"));
   // Each rank trains on 11 of the 21 training images per epoch (3 batches of

@@ -75,6 +75,14 @@ struct TrainSection {
   double grad_clip = 0.0;
   /// Independent runs with seeds seed, seed + 1, ... (official --num_repeat).
   int64_t repeats = 1;
+  /// Multi-process runs: BatchNorm statistics over every process's batch
+  /// (SyncBatchNorm), so that a batch split over GPUs normalises as one.
+  bool sync_batchnorm = false;
+  /// Steps between two reads of the losses (a GPU computes ahead of the
+  /// host until then): a non-finite loss, a stop request and the progress
+  /// line are seen at that interval. Empty = auto (written `auto`): every
+  /// step on the CPU, where a read costs nothing, every 20 on a GPU.
+  std::optional<int64_t> check_every;
 };
 
 struct EvaluateSection {

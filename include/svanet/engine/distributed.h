@@ -8,6 +8,8 @@
 /// `torchrun --no-python --nproc-per-node N svanet train ...`, `mpirun` or
 /// `srun` can start them.
 
+#include "svanet/runtime/collective.h"
+
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
@@ -43,23 +45,27 @@ struct DistributedEnv {
 bool distributed_available();
 
 /// A process group of every process of the run.
-class ProcessGroup {
+class ProcessGroup final : public runtime::Collective {
  public:
   /// Joins the group (rank 0 hosts the rendezvous store at MASTER_ADDR:
-  /// MASTER_PORT). NCCL is used for CUDA devices when available.
+  /// MASTER_PORT). NCCL is used for CUDA devices when available. `timeout`
+  /// bounds the rendezvous and every collective, with Gloo and NCCL alike
+  /// (a process that died or hangs fails the others after it).
   ProcessGroup(const DistributedEnv& env, const torch::Device& device,
                std::chrono::seconds timeout = std::chrono::seconds(600));
-  ~ProcessGroup();
+  ~ProcessGroup() override;
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
   int64_t rank() const;
-  int64_t size() const;
+  int64_t size() const override;
   /// "gloo" or "nccl".
   std::string backend() const;
+  /// The timeout the group was created with.
+  std::chrono::seconds timeout() const;
 
   /// Sums each tensor over all processes, in place.
-  void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  void all_reduce_sum(std::vector<torch::Tensor>& tensors) override;
   /// Copies each tensor from `root` to every process, in place.
   void broadcast(std::vector<torch::Tensor>& tensors, int64_t root = 0);
   /// Every process's bytes, in rank order.

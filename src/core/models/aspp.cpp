@@ -35,7 +35,10 @@ torch::Tensor ASPPImpl::pool_branch(const torch::Tensor& x) {
   // (B, C, H, W) -> (B, C, 1, 1) -> (B, out, 1, 1)
   auto pooled = torch::adaptive_avg_pool2d(x, {1, 1});
   torch::Tensor y;
-  if (is_training() && x.size(0) == 1) {
+  // A batch of one has no variance per channel: its running statistics are
+  // used instead (the official head's behaviour), unless SyncBatchNorm
+  // normalises over the other processes' images too.
+  if (is_training() && x.size(0) == 1 && !pooling->bn->synchronised()) {
     auto& bn = pooling->bn;
     y = torch::batch_norm(pooling->conv(pooled), bn->weight, bn->bias, bn->running_mean,
                           bn->running_var, /*training=*/false, bn->options.momentum().value(),

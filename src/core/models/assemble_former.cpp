@@ -40,9 +40,9 @@ torch::Tensor LinearSelfAttentionImpl::forward(const torch::Tensor& x) {
 }
 
 LinearAttentionBlockImpl::LinearAttentionBlockImpl(int64_t dim, int64_t ffn_dim) {
-  attn_norm = register_module("attn_norm", torch::nn::BatchNorm2d(dim));
+  attn_norm = register_module("attn_norm", SyncBatchNorm2d(dim));
   attn = register_module("attn", LinearSelfAttention(dim));
-  ffn_norm = register_module("ffn_norm", torch::nn::BatchNorm2d(dim));
+  ffn_norm = register_module("ffn_norm", SyncBatchNorm2d(dim));
   ffn_fc1 = register_module(
       "ffn_fc1", ConvNormAct(ConvNormActOptions(dim, ffn_dim, 1).activation(Activation::kSiLU)));
   ffn_fc2 = register_module("ffn_fc2", ConvNormAct(ConvNormActOptions(ffn_dim, dim, 1)));
@@ -69,7 +69,7 @@ AssembleFormerImpl::AssembleFormerImpl(const AssembleFormerOptions& options_) : 
     blocks_.emplace_back(dim, ffn_dim);
     global_blocks->push_back(blocks_.back());
   }
-  global_norm = register_module("global_norm", torch::nn::BatchNorm2d(dim));
+  global_norm = register_module("global_norm", SyncBatchNorm2d(dim));
   fuse_proj =
       register_module("fuse_proj", ConvNormAct(ConvNormActOptions(2 * dim, c, 1).batch_norm(true)));
 }

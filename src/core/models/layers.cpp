@@ -61,7 +61,7 @@ ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(o
   if (options.batch_norm()) {
     bn = register_module(
         "bn",
-        torch::nn::BatchNorm2d(
+        SyncBatchNorm2d(
             torch::nn::BatchNorm2dOptions(options.out_channels()).eps(kConvBnEps).momentum(0.1)));
   }
 }

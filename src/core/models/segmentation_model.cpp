@@ -1,6 +1,7 @@
 #include "svanet/models/segmentation_model.h"
 
 #include "svanet/common/error.h"
+#include "svanet/models/batch_norm.h"
 
 #include <torch/torch.h>
 
@@ -10,7 +11,8 @@ namespace {
 
 void set_norm_eval(torch::nn::Module& module) {
   for (auto& child : module.modules(/*include_self=*/true)) {
-    if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(child.get()) != nullptr) {
+    if (dynamic_cast<SyncBatchNorm2dImpl*>(child.get()) != nullptr ||
+        dynamic_cast<torch::nn::BatchNorm2dImpl*>(child.get()) != nullptr) {
       child->eval();
     }
   }

@@ -5,6 +5,7 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
+#include <torch/torch.h>
 
 namespace svanet::optim {
 
@@ -87,6 +88,23 @@ std::unique_ptr<torch::optim::Optimizer> create_optimizer(
   auto optimizer = optimizer_registry().create(name, options, parameters, lr);
   SVANET_CHECK(optimizer != nullptr, "optimizer '", name, "': its factory returned none");
   return optimizer;
+}
+
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2).to(torch::kFloat));
+  }
+  if (norms.empty()) return torch::zeros({});
+  const auto total = torch::stack(norms).norm(2);
+  const auto coefficient = torch::clamp_max(max_norm / (total + 1e-6), 1.0);
+  for (const auto& p : parameters) {
+    if (!p.grad().defined()) continue;
+    auto g = p.grad();
+    g.mul_(coefficient.to(g.scalar_type()));
+  }
+  return total;
 }
 
 }  // namespace svanet::optim

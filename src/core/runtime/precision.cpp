@@ -4,6 +4,7 @@
 #include "svanet/utils/text.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -52,28 +53,49 @@ void set_dtype(bool cuda, torch::ScalarType dtype) {
 
 }  // namespace
 
-torch::Device resolve_device(const std::string& spec, int64_t local_rank) {
+torch::Device place_process(const std::string& spec, int64_t local_rank, int64_t world_size,
+                            int64_t cuda_devices) {
   const std::string s = utils::to_lower(utils::trim(spec));
-  const bool cuda = torch::cuda::is_available();
-  if (s == "auto") {
-    return cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank))
-                : torch::Device(torch::kCPU);
-  }
   if (s == "cpu") return torch::kCPU;
-  if (s.rfind("cuda", 0) == 0) {
-    SVANET_CHECK(cuda, "device '", spec,
-                 "': CUDA is not available (no GPU, or a CPU-only LibTorch); use auto or cpu");
-    int64_t index = local_rank;
-    if (s.size() > 4) {
-      SVANET_CHECK(s[4] == ':', "device: expected cuda or cuda:N, got '", spec, "'");
-      index = utils::parse_int(s.substr(5));
-    }
-    const auto count = static_cast<int64_t>(torch::cuda::device_count());
-    SVANET_CHECK(index >= 0 && index < count, "device '", spec, "': there are ", count,
-                 " CUDA devices");
+  const bool named = s.rfind("cuda", 0) == 0;
+  SVANET_CHECK(s == "auto" || named, "device is auto, cpu, cuda or cuda:N, got '", spec, "'");
+  if (s == "auto" && cuda_devices == 0) return torch::kCPU;
+  SVANET_CHECK(cuda_devices > 0, "device '", spec,
+               "': CUDA is not available (no GPU, or a CPU-only LibTorch); use auto or cpu");
+  if (s.size() > 4) {
+    SVANET_CHECK(s[4] == ':' && s.size() > 5, "device: expected cuda or cuda:N, got '", spec, "'");
+    const int64_t index = utils::parse_int(s.substr(5));
+    SVANET_CHECK(world_size <= 1, "device '", spec, "' names one GPU, but this is one of ",
+                 world_size,
+                 " processes, which would all use it: use device cuda (or auto), with which each "
+                 "process takes the GPU of its LOCAL_RANK (CUDA_VISIBLE_DEVICES chooses the GPUs)");
+    SVANET_CHECK(index >= 0 && index < cuda_devices, "device '", spec, "': there ",
+                 cuda_devices == 1 ? "is 1 CUDA device"
+                                   : "are " + std::to_string(cuda_devices) + " CUDA devices",
+                 " (cuda:0", cuda_devices > 1 ? "..cuda:" + std::to_string(cuda_devices - 1) : "",
+                 ")");
     return {torch::kCUDA, static_cast<c10::DeviceIndex>(index)};
   }
-  SVANET_FAIL("device is auto, cpu, cuda or cuda:N, got '", spec, "'");
+  SVANET_CHECK(local_rank >= 0 && local_rank < cuda_devices, "device '", spec,
+               "': this process has LOCAL_RANK ", local_rank, " but this machine has ",
+               cuda_devices, " CUDA device", cuda_devices == 1 ? "" : "s",
+               ", one per process: start at most ", cuda_devices,
+               " processes per machine (torchrun --nproc-per-node ", cuda_devices,
+               ") or train on the CPU (device cpu)");
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank)};
+}
+
+torch::Device resolve_device(const std::string& spec, int64_t local_rank, int64_t world_size) {
+  const int64_t count =
+      torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  return place_process(spec, local_rank, world_size, count);
+}
+
+void use_device(const torch::Device& device) {
+  if (!device.is_cuda()) return;
+  // Through c10's device-guard interface, which every LibTorch has (a CPU
+  // build included), so no CUDA header is needed here.
+  c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
 }
 
 torch::ScalarType autocast_dtype(const std::string& precision, const torch::Device& device) {

@@ -128,7 +128,7 @@ TEST_P(RegistryModelTest, SerializationRoundTripIsExact) {
 void randomise_batchnorms(torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   for (const auto& m : model.modules()) {
-    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
+    if (auto* bn = dynamic_cast<models::SyncBatchNorm2dImpl*>(m.get())) {
       bn->running_mean.uniform_(-0.5, 0.5);
       bn->running_var.uniform_(0.5, 2.0);
       if (bn->options.affine()) {
@@ -148,7 +148,7 @@ TEST_P(RegistryModelTest, FoldingBatchNormKeepsTheEvalOutputs) {
   const auto before = model->forward(x);
   const auto batchnorms = [&] {
     int64_t n = 0;
-    for (const auto& m : model->modules()) n += m->as<torch::nn::BatchNorm2d>() != nullptr ? 1 : 0;
+    for (const auto& m : model->modules()) n += m->as<models::SyncBatchNorm2d>() != nullptr ? 1 : 0;
     return n;
   };
   const auto total = batchnorms();

@@ -1,9 +1,13 @@
 // Learning-rate schedules: the official MyCosineScheduler's rate for every
-// epoch the reference lists, and the other schedules' shapes.
+// epoch the reference lists, and the other schedules' shapes; gradient
+// clipping.
 
 #include "support/test_support.h"
 
+#include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
+
+#include <torch/torch.h>
 
 #include <cmath>
 
@@ -81,6 +85,31 @@ TEST(Schedule, CosinePolyAndConstant) {
   o.name = "step";
   ASSERT_THROWS_WITH(o.validate(), "unknown schedule 'step'");
   ASSERT_THROWS_WITH(learning_rate(ScheduleOptions{}, 100, 100), "epoch 100 outside 0..99");
+}
+
+TEST(ClipGradNorm, ClipsAsPyTorchDoesWithoutReadingTheNorm) {
+  torch::manual_seed(1);
+  for (const double max_norm : {0.5, 1e3}) {
+    std::vector<torch::Tensor> mine, theirs;
+    for (const auto& shape : std::vector<std::vector<int64_t>>{{3, 4}, {7}, {2, 2, 2}}) {
+      auto a = torch::zeros(shape, torch::requires_grad());
+      a.mutable_grad() = torch::randn(shape);
+      auto b = torch::zeros(shape, torch::requires_grad());
+      b.mutable_grad() = a.grad().clone();
+      mine.push_back(a);
+      theirs.push_back(b);
+    }
+    // A parameter without a gradient is left alone.
+    mine.push_back(torch::zeros({2}, torch::requires_grad()));
+    const auto norm = optim::clip_grad_norm(mine, max_norm);
+    const double expected = torch::nn::utils::clip_grad_norm_(theirs, max_norm);
+    EXPECT_EQ(norm.dim(), 0);
+    EXPECT_NEAR(norm.item<double>(), expected, 1e-5);
+    for (size_t i = 0; i < theirs.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(mine[i].grad(), theirs[i].grad(), 1e-6, 1e-7)) << i;
+    }
+    EXPECT_FALSE(mine.back().grad().defined());
+  }
 }
 
 }  // namespace

@@ -22,6 +22,46 @@ TEST(Precision, ResolvesDevicesAndRefusesWhatIsNotThere) {
   ASSERT_THROWS_WITH(runtime::autocast_dtype("fp16", torch::kCPU), "fp16 needs a CUDA device");
 }
 
+TEST(Precision, EachProcessTakesTheGpuOfItsLocalRank) {
+  const torch::Device cpu(torch::kCPU);
+  auto gpu = [](int index) {
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  };
+  // One process, no GPU / 2 GPUs.
+  EXPECT_EQ(runtime::place_process("auto", 0, 1, 0), cpu);
+  EXPECT_EQ(runtime::place_process("auto", 0, 1, 2), gpu(0));
+  EXPECT_EQ(runtime::place_process("cuda", 0, 1, 2), gpu(0));
+  EXPECT_EQ(runtime::place_process("cpu", 0, 1, 2), cpu);
+  // An explicit GPU wins for one process, whatever LOCAL_RANK says.
+  EXPECT_EQ(runtime::place_process("cuda:1", 0, 1, 2), gpu(1));
+  EXPECT_EQ(runtime::place_process("CUDA:1", 3, 1, 2), gpu(1));
+  // torchrun --nproc-per-node 4 on a 4-GPU machine: rank r on GPU r; on a
+  // second machine the local ranks start again at 0.
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(runtime::place_process("auto", r, 8, 4), gpu(r));
+    EXPECT_EQ(runtime::place_process("cuda", r, 8, 4), gpu(r));
+  }
+  // Several processes on the CPU are fine.
+  EXPECT_EQ(runtime::place_process("auto", 3, 4, 0), cpu);
+  EXPECT_EQ(runtime::place_process("cpu", 3, 4, 2), cpu);
+  // More processes than GPUs, one explicit GPU for several processes, and
+  // devices that are not there.
+  ASSERT_THROWS_WITH(runtime::place_process("auto", 2, 4, 2),
+                     "LOCAL_RANK 2 but this machine has 2 CUDA devices");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda", 1, 2, 1), "torchrun --nproc-per-node 1");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda:0", 0, 2, 2),
+                     "this is one of 2 processes, which would all use it");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda:2", 0, 1, 2),
+                     "there are 2 CUDA devices (cuda:0..cuda:1)");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda:0", 0, 1, 0), "CUDA is not available");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda", 0, 1, 0), "CUDA is not available");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda:", 0, 1, 1), "expected cuda or cuda:N");
+  ASSERT_THROWS_WITH(runtime::place_process("cuda:x", 0, 1, 1), "x");
+  ASSERT_THROWS_WITH(runtime::place_process("gpu", 0, 1, 1), "auto, cpu, cuda or cuda:N");
+  // Nothing to do on the CPU.
+  EXPECT_NO_THROW(runtime::use_device(cpu));
+}
+
 TEST(Precision, AutocastAppliesInsideTheScopeOnly) {
   const auto a = torch::randn({4, 8}), b = torch::randn({8, 3});
   {

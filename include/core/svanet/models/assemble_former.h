@@ -41,7 +41,7 @@ struct LinearAttentionBlockImpl : torch::nn::Module {
   LinearAttentionBlockImpl(int64_t dim, int64_t ffn_dim);
   torch::Tensor forward(torch::Tensor x);
 
-  torch::nn::BatchNorm2d attn_norm{nullptr}, ffn_norm{nullptr};
+  SyncBatchNorm2d attn_norm{nullptr}, ffn_norm{nullptr};
   LinearSelfAttention attn{nullptr};
   ConvNormAct ffn_fc1{nullptr}, ffn_fc2{nullptr};
 };
@@ -69,7 +69,7 @@ struct AssembleFormerImpl : torch::nn::Module {
   AssembleFormerOptions options;
   ConvNormAct local_conv{nullptr}, local_proj{nullptr}, fuse_proj{nullptr};
   torch::nn::ModuleList global_blocks;
-  torch::nn::BatchNorm2d global_norm{nullptr};
+  SyncBatchNorm2d global_norm{nullptr};
 
  private:
   std::vector<LinearAttentionBlock> blocks_;  // typed views of global_blocks

@@ -3,8 +3,9 @@
 /// Small building blocks shared by every model: convolution + BatchNorm +
 /// activation, stochastic depth and channel rounding.
 
+#include "svanet/models/batch_norm.h"
+
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
@@ -62,7 +63,7 @@ struct ConvNormActImpl : torch::nn::Module {
   ConvNormActOptions options;
   torch::nn::Conv2d conv{nullptr};
   torch::nn::ConvTranspose2d deconv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  SyncBatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(ConvNormAct);
 

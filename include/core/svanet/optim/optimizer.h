@@ -45,4 +45,11 @@ std::unique_ptr<torch::optim::Optimizer> create_optimizer(
     const std::string& name, const OptionMap& options, const std::vector<torch::Tensor>& parameters,
     double lr);
 
+/// Scales the gradients of `parameters` so that their global L2 norm is at
+/// most `max_norm` (PyTorch's clip_grad_norm_, same formula), and returns
+/// the norm before clipping as a 0-dim tensor on the gradients' device:
+/// unlike torch::nn::utils::clip_grad_norm_, which returns a double, it does
+/// not wait for a GPU.
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
+
 }  // namespace svanet::optim

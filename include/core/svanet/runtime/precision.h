@@ -13,10 +13,28 @@
 
 namespace svanet::runtime {
 
-/// "auto" (CUDA device `local_rank` when available, else the CPU), "cpu",
-/// "cuda" (device `local_rank`) or "cuda:N". Asking for CUDA where there is
-/// none throws svanet::Error.
-torch::Device resolve_device(const std::string& spec, int64_t local_rank = 0);
+/// The device of process `local_rank` (its index on this machine) of a run
+/// of `world_size` processes, on a machine with `cuda_devices` GPUs:
+/// - "cpu": the CPU;
+/// - "auto": GPU `local_rank` when there is a GPU, else the CPU;
+/// - "cuda": GPU `local_rank`;
+/// - "cuda:N": GPU N, for a run of one process only (with more, every
+///   process would share GPU N: "cuda" gives each its own).
+/// More processes on this machine than GPUs, asking for CUDA where there is
+/// none, or an unknown spec throw svanet::Error naming the setting. A pure
+/// function, so that the rules can be tested on any machine.
+torch::Device place_process(const std::string& spec, int64_t local_rank, int64_t world_size,
+                            int64_t cuda_devices);
+
+/// place_process() with this machine's CUDA device count.
+torch::Device resolve_device(const std::string& spec, int64_t local_rank = 0,
+                             int64_t world_size = 1);
+
+/// Makes `device` the calling thread's current CUDA device (what CUDA
+/// allocations, streams and NCCL communicators without an explicit device
+/// use), so that a process never opens a context on GPU 0 that it does not
+/// use; nothing for a CPU device.
+void use_device(const torch::Device& device);
 
 /// The autocast dtype of `precision` (fp32, bf16, fp16) on `device`; kFloat
 /// means no autocast. fp16 on the CPU throws svanet::Error.
