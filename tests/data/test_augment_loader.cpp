@@ -1,6 +1,7 @@
 // Augmentation keeps image and mask aligned and is reproducible; the loader
 // batches deterministically whatever its threads.
 
+#include "support/cuda.h"
 #include "support/test_support.h"
 
 #include "svanet/data/augment.h"
@@ -163,6 +164,30 @@ TEST_F(LoaderTest, BatchesAreIdenticalWhateverTheWorkers) {
     }
     EXPECT_FALSE(three.next().has_value());
     EXPECT_EQ(batches, one.batches_per_epoch());
+  }
+}
+
+TEST_F(LoaderTest, PinsBatchesForAGpuAndTheyArriveIntact_CUDA) {
+  SVANET_REQUIRE_CUDA();
+  data::LoaderOptions pinned, pageable;
+  pinned.batch_size = pageable.batch_size = 3;
+  pageable.pin_memory = false;
+  auto a = make(2, pinned);
+  auto b = make(2, pageable);
+  a.start_epoch(0);
+  b.start_epoch(0);
+  const torch::Device gpu(torch::kCUDA, 0);
+  while (auto x = a.next()) {
+    auto y = b.next();
+    ASSERT_TRUE(y.has_value());
+    EXPECT_TRUE(x->images.is_pinned());
+    EXPECT_TRUE(x->masks.is_pinned());
+    EXPECT_FALSE(y->images.is_pinned());
+    // The trainer's asynchronous copies: the same values on the GPU.
+    const auto images = x->images.to(gpu, /*non_blocking=*/true);
+    const auto masks = x->masks.to(gpu, /*non_blocking=*/true);
+    EXPECT_TRUE(torch::equal(images.cpu(), y->images));
+    EXPECT_TRUE(torch::equal(masks.cpu(), y->masks));
   }
 }
 
