@@ -11,7 +11,9 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 namespace svanet::test {
@@ -22,11 +24,11 @@ int64_t test_port(int offset) {
   return 20000 + static_cast<int64_t>((::getpid() * 7 + offset) % 20000);
 }
 
-TEST(Distributed, TwoRanksReduceGatherAndAverageGradients) {
-  if (!engine::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
-  const int64_t port = test_port(1);
-  std::vector<torch::Tensor> sums(2), grads(2);
-  std::vector<std::vector<std::string>> gathered(2);
+/// Runs `body(rank, group)` for ranks 0 and 1 on two threads, each with its
+/// own Gloo process group on `port`; returns each rank's error ("" if none).
+std::vector<std::string> run_two_ranks(
+    int64_t port,
+    const std::function<void(int64_t, const std::shared_ptr<engine::ProcessGroup>&)>& body) {
   std::vector<std::string> errors(2);
   auto rank_main = [&](int64_t rank) {
     try {
@@ -34,21 +36,8 @@ TEST(Distributed, TwoRanksReduceGatherAndAverageGradients) {
       env.rank = rank;
       env.world_size = 2;
       env.master_port = port;
-      engine::ProcessGroup group(env, torch::kCPU, std::chrono::seconds(60));
-      std::vector<torch::Tensor> t{torch::full({3}, static_cast<double>(rank + 1))};
-      group.all_reduce_sum(t);
-      sums[static_cast<size_t>(rank)] = t[0];
-      gathered[static_cast<size_t>(rank)] =
-          group.all_gather_bytes(rank == 0 ? std::string("zero") : std::string(1000, 'x'));
-      // Gradients 1 and 3 on the two ranks average to 2; a parameter
-      // without a gradient contributes zeros.
-      auto p = torch::zeros({2, 2}, torch::requires_grad());
-      p.mutable_grad() = torch::full({2, 2}, rank == 0 ? 1.0 : 3.0);
-      auto q = torch::zeros({4}, torch::requires_grad());
-      if (rank == 1) q.mutable_grad() = torch::full({4}, 4.0);
-      engine::average_gradients(group, {p, q});
-      grads[static_cast<size_t>(rank)] = torch::cat({p.grad().flatten(), q.grad()});
-      group.barrier();
+      body(rank,
+           std::make_shared<engine::ProcessGroup>(env, torch::kCPU, std::chrono::seconds(60)));
     } catch (const std::exception& e) {
       errors[static_cast<size_t>(rank)] = e.what();
     }
@@ -56,6 +45,31 @@ TEST(Distributed, TwoRanksReduceGatherAndAverageGradients) {
   std::thread r0(rank_main, 0), r1(rank_main, 1);
   r0.join();
   r1.join();
+  return errors;
+}
+
+TEST(Distributed, TwoRanksReduceGatherAndAverageGradients) {
+  if (!engine::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
+  const int64_t port = test_port(1);
+  std::vector<torch::Tensor> sums(2), grads(2);
+  std::vector<std::vector<std::string>> gathered(2);
+  const auto errors =
+      run_two_ranks(port, [&](int64_t rank, const std::shared_ptr<engine::ProcessGroup>& group) {
+        std::vector<torch::Tensor> t{torch::full({3}, static_cast<double>(rank + 1))};
+        group->all_reduce_sum(t);
+        sums[static_cast<size_t>(rank)] = t[0];
+        gathered[static_cast<size_t>(rank)] =
+            group->all_gather_bytes(rank == 0 ? std::string("zero") : std::string(1000, 'x'));
+        // Gradients 1 and 3 on the two ranks average to 2; a parameter
+        // without a gradient contributes zeros.
+        auto p = torch::zeros({2, 2}, torch::requires_grad());
+        p.mutable_grad() = torch::full({2, 2}, rank == 0 ? 1.0 : 3.0);
+        auto q = torch::zeros({4}, torch::requires_grad());
+        if (rank == 1) q.mutable_grad() = torch::full({4}, 4.0);
+        engine::average_gradients(*group, {p, q});
+        grads[static_cast<size_t>(rank)] = torch::cat({p.grad().flatten(), q.grad()});
+        group->barrier();
+      });
   ASSERT_EQ(errors[0], "");
   ASSERT_EQ(errors[1], "");
   for (int r = 0; r < 2; ++r) {
@@ -143,29 +157,16 @@ std::vector<Step> two_rank_steps(models::SegmentationModel reference, const torc
   }
   const int64_t half = x.size(0) / 2;
   std::vector<Step> steps(2);
-  std::vector<std::string> errors(2);
-  auto rank_main = [&](int64_t rank) {
-    try {
-      engine::DistributedEnv env;
-      env.rank = rank;
-      env.world_size = 2;
-      env.master_port = port;
-      auto group =
-          std::make_shared<engine::ProcessGroup>(env, torch::kCPU, std::chrono::seconds(60));
-      auto& model = replicas[static_cast<size_t>(rank)];
-      if (sync) {
-        EXPECT_GT(models::sync_batchnorm(*model, group), 10);
-      }
-      steps[static_cast<size_t>(rank)] = train_step(model, x.narrow(0, rank * half, half),
-                                                    y.narrow(0, rank * half, half), group.get());
-      models::sync_batchnorm(*model, nullptr);
-    } catch (const std::exception& e) {
-      errors[static_cast<size_t>(rank)] = e.what();
-    }
-  };
-  std::thread r0(rank_main, 0), r1(rank_main, 1);
-  r0.join();
-  r1.join();
+  const auto errors =
+      run_two_ranks(port, [&](int64_t rank, const std::shared_ptr<engine::ProcessGroup>& group) {
+        auto& model = replicas[static_cast<size_t>(rank)];
+        if (sync) {
+          EXPECT_GT(models::sync_batchnorm(*model, group), 10);
+        }
+        steps[static_cast<size_t>(rank)] = train_step(model, x.narrow(0, rank * half, half),
+                                                      y.narrow(0, rank * half, half), group.get());
+        models::sync_batchnorm(*model, nullptr);
+      });
   EXPECT_EQ(errors[0], "");
   EXPECT_EQ(errors[1], "");
   return steps;
