@@ -134,7 +134,7 @@ CLI::Option* add_progress_flag(CLI::App* sub, std::string& value) {
 void print_schema(const OptionSchema& schema, int indent) {
   for (const auto& o : schema) {
     std::string type = o.choices.empty() ? option_type_name(o.type) : utils::join(o.choices, "|");
-    const bool list = o.type == OptionType::kIntList || o.type == OptionType::kFloatList;
+    const bool list = is_list(o.type);
     std::string value = o.default_value;
     if (list) value = "[" + value + "]";
     if (!list && value.empty()) value = "(none)";

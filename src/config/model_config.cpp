@@ -39,8 +39,7 @@ void decode_options(models::ModelSpec& spec, const YAML::Node& node, const Origi
     SVANET_CHECK(option != nullptr, origins.where(item.first, key_path), ": unknown option '",
                  key_path, "' for model '", spec.name,
                  "'; valid options: ", utils::join(option_names(schema), ", "));
-    const bool list =
-        option->type == OptionType::kIntList || option->type == OptionType::kFloatList;
+    const bool list = is_list(option->type);
     const std::string text = node_text(item.second, origins, key_path, list);
     try {
       spec.options.set(key, canonical_value(*option, text));

@@ -21,10 +21,6 @@ std::vector<std::string> prefixes(const std::string& path) {
   return out;
 }
 
-bool is_list(OptionType type) {
-  return type == OptionType::kIntList || type == OptionType::kFloatList;
-}
-
 /// The keys a component section takes: `name` and the entry's options.
 std::vector<std::string> component_keys(const RegistryBase& registry, const std::string& name) {
   std::vector<std::string> keys{"name"};
@@ -109,6 +105,7 @@ void emit_option(YAML::Emitter& out, OptionType type, const std::string& text) {
       return;
     case OptionType::kIntList:
     case OptionType::kFloatList:
+    case OptionType::kTextList:
       out << YAML::Flow << YAML::BeginSeq;
       for (const auto& item : utils::split(text, ',')) {
         if (!item.empty()) out << item;

@@ -140,8 +140,7 @@ class Section {
     m.key = key;
     m.decode = [get, check](S& s, const YAML::Node& node, const Origins& origins,
                             const std::string& path) {
-      const bool list =
-          Traits::kType == OptionType::kIntList || Traits::kType == OptionType::kFloatList;
+      const bool list = is_list(Traits::kType);
       const std::string text = node_text(node, origins, path, list);
       T value;
       try {

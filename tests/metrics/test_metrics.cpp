@@ -5,11 +5,14 @@
 #include "support/test_support.h"
 
 #include "svanet/metrics/evaluator.h"
+#include "svanet/metrics/objects.h"
+#include "svanet/utils/components.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace svanet::test {
@@ -429,6 +432,34 @@ CaseRecord record_with_ratio(const std::string& id, double ratio) {
   r.classes[0].counts = {3, 0, 0, 1};
   r.reference_counts = {r.classes[0].counts, r.classes[1].counts};
   return r;
+}
+
+TEST(Metrics, LossesAndEvaluationSeeTheSameObjects) {
+  // utils::label_objects (the core library's, for losses and samplers) and
+  // the evaluation's OpenCV components agree on random speckled masks.
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> pick(0, 9);
+  for (int trial = 0; trial < 20; ++trial) {
+    auto gt = torch::zeros({32, 40}, torch::kByte);
+    auto* px = gt.data_ptr<uint8_t>();
+    for (int64_t i = 0; i < gt.numel(); ++i) {
+      const int v = pick(rng);
+      px[i] = static_cast<uint8_t>(v < 6 ? 0 : v < 8 ? 1 : v < 9 ? 2 : 255);
+    }
+    std::map<int64_t, std::vector<int64_t>> from_core, from_metrics;
+    const auto objects = utils::label_objects(gt, 3);
+    for (int64_t k = 0; k < objects.count(); ++k) {
+      from_core[objects.label[static_cast<size_t>(k)]].push_back(
+          objects.area[static_cast<size_t>(k)]);
+    }
+    for (const auto& r : metrics::match_objects(gt, gt, 3)) {
+      if (r.ground_truth) from_metrics[r.class_index].push_back(r.area_px);
+    }
+    for (auto* m : {&from_core, &from_metrics}) {
+      for (auto& [c, areas] : *m) std::sort(areas.begin(), areas.end());
+    }
+    EXPECT_EQ(from_core, from_metrics) << "trial " << trial;
+  }
 }
 
 TEST(Metrics, SizeBinEdgesAreStrictUpperBounds) {

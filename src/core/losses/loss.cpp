@@ -1,6 +1,7 @@
 #include "svanet/losses/loss.h"
 
 #include "svanet/common/error.h"
+#include "svanet/utils/components.h"
 
 #include <torch/torch.h>
 
@@ -24,6 +25,31 @@ std::pair<torch::Tensor, torch::Tensor> labelled(const torch::Tensor& target,
                                                  int64_t ignore_index) {
   const auto valid = target != ignore_index;
   return {target.masked_fill(~valid, 0), valid};
+}
+
+/// Soft true positives, false positives and false negatives per class,
+/// summed over the batch and the labelled pixels: three (C,) tensors.
+struct SoftCounts {
+  torch::Tensor tp, fp, fn;
+};
+
+SoftCounts soft_counts(const torch::Tensor& logits, const torch::Tensor& target,
+                       int64_t ignore_index) {
+  check_shapes(logits, target);
+  const int64_t classes = logits.size(1);
+  const auto [clean, valid] = labelled(target, ignore_index);
+  // (B, C, H, W) probabilities and one-hot targets, zero on ignored pixels.
+  const auto mask = valid.unsqueeze(1).to(torch::kFloat);
+  const auto probs = torch::softmax(logits.to(torch::kFloat), 1) * mask;
+  const auto onehot = F::one_hot(clean, classes).permute({0, 3, 1, 2}).to(torch::kFloat) * mask;
+  const std::vector<int64_t> dims{0, 2, 3};
+  const auto tp = (probs * onehot).sum(dims);
+  return {tp, probs.sum(dims) - tp, onehot.sum(dims) - tp};
+}
+
+/// Per-class values without the background unless asked (or only one class).
+torch::Tensor foreground(const torch::Tensor& per_class, bool include_background) {
+  return include_background || per_class.size(0) == 1 ? per_class : per_class.slice(0, 1);
 }
 
 class CrossEntropy : public Loss {
@@ -93,6 +119,64 @@ class Focal : public Loss {
   torch::Tensor weights_;
 };
 
+class Tversky : public Loss {
+ public:
+  explicit Tversky(const LossOptions& o) : options_(o) {}
+  torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override {
+    return tversky_loss(logits, target, options_.tversky_alpha, options_.tversky_beta,
+                        options_.tversky_gamma, options_.ignore_index, options_.dice_smooth,
+                        options_.dice_background);
+  }
+  void to(const torch::Device&) override {}
+
+ private:
+  LossOptions options_;
+};
+
+class BlobDice : public Loss {
+ public:
+  explicit BlobDice(const LossOptions& o) : options_(o) {}
+  torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override {
+    return blob_dice_loss(logits, target, options_.ignore_index, options_.dice_smooth);
+  }
+  void to(const torch::Device&) override {}
+
+ private:
+  LossOptions options_;
+};
+
+/// The weighted sum of registered losses.
+class Compound : public Loss {
+ public:
+  Compound(const LossOptions& o, const OptionMap& values, const LossContext& context) {
+    for (size_t i = 0; i < o.terms.size(); ++i) {
+      const std::string& name = o.terms[i];
+      // Each term takes the compound's values of the options it declares.
+      OptionMap mine;
+      for (const auto& option : loss_registry().schema(name)) {
+        const auto it = values.find(option.name);
+        if (it != values.end()) mine[option.name] = it->second;
+      }
+      const double weight = o.term_weights.empty() ? 1.0 : o.term_weights[i];
+      terms_.emplace_back(weight, create_loss(name, mine, context));
+    }
+  }
+  torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override {
+    torch::Tensor total;
+    for (auto& [weight, loss] : terms_) {
+      const auto value = weight * (*loss)(logits, target);
+      total = total.defined() ? total + value : value;
+    }
+    return total;
+  }
+  void to(const torch::Device& device) override {
+    for (auto& term : terms_) term.second->to(device);
+  }
+
+ private:
+  std::vector<std::pair<double, std::unique_ptr<Loss>>> terms_;
+};
+
 /// The checks of LossOptions that need no class count.
 void check_values(const LossOptions& o) {
   for (const double w : o.class_weights) {
@@ -103,6 +187,28 @@ void check_values(const LossOptions& o) {
   SVANET_CHECK(o.focal_gamma >= 0, "focal_gamma must be >= 0, got ", o.focal_gamma);
   SVANET_CHECK(o.dice_smooth >= 0, "dice_smooth must be >= 0, got ", o.dice_smooth);
   SVANET_CHECK(o.ce_weight >= 0 && o.dice_weight >= 0, "ce_weight and dice_weight must be >= 0");
+  SVANET_CHECK(o.tversky_alpha >= 0 && o.tversky_beta >= 0 && o.tversky_alpha + o.tversky_beta > 0,
+               "tversky_alpha and tversky_beta must be >= 0 and not both 0, got ", o.tversky_alpha,
+               " and ", o.tversky_beta);
+  SVANET_CHECK(o.tversky_gamma > 0, "tversky_gamma must be > 0, got ", o.tversky_gamma);
+}
+
+/// The checks of a compound loss's terms.
+void check_terms(const LossOptions& o) {
+  SVANET_CHECK(!o.terms.empty(), "terms: a compound loss needs at least one term");
+  SVANET_CHECK(o.term_weights.empty() || o.term_weights.size() == o.terms.size(),
+               "term_weights: ", o.term_weights.size(), " weights for ", o.terms.size(), " terms");
+  for (const double w : o.term_weights) {
+    SVANET_CHECK(w >= 0, "term_weights must be non-negative, got ", w);
+  }
+  for (const auto& name : o.terms) {
+    SVANET_CHECK(name != "compound", "terms: a compound loss cannot hold another compound loss");
+    try {
+      (void)loss_registry().get(name);
+    } catch (const Error& e) {
+      SVANET_FAIL("terms: ", e.what());
+    }
+  }
 }
 
 template <typename L>
@@ -126,6 +232,27 @@ void register_builtin_losses(LossRegistry& r) {
   add_builtin<Dice>(r, "dice", "soft Dice over the batch (nnU-Net's batch Dice)");
   add_builtin<DiceCE>(r, "dice_ce", "ce_weight * cross_entropy + dice_weight * dice");
   add_builtin<Focal>(r, "focal", "focal loss, -w_c (1 - p_t)^gamma log p_t");
+  add_builtin<Tversky>(r, "tversky",
+                       "(focal) Tversky: mean_c (1 - TP / (TP + alpha FP + beta FN))^gamma");
+  add_builtin<BlobDice>(r, "blob_dice",
+                        "instance-aware Dice: 1 - mean over ground-truth objects of each "
+                        "object's Dice, so small objects count as much as large ones");
+  r.add({"compound",
+         "a weighted sum of losses: terms [cross_entropy, blob_dice], term_weights [1, 1]",
+         loss_option_fields().schema(),
+         {},
+         [](const OptionMap& values, const LossContext& context) -> std::unique_ptr<Loss> {
+           LossOptions o = loss_option_fields().parse(values);
+           o.ignore_index = context.ignore_index;
+           o.validate(context.num_classes);
+           check_terms(o);
+           return std::make_unique<Compound>(o, values, context);
+         },
+         [](const OptionMap& values) {
+           const LossOptions o = loss_option_fields().parse(values);
+           check_values(o);
+           check_terms(o);
+         }});
 }
 
 }  // namespace
@@ -139,7 +266,12 @@ const Fields<LossOptions>& loss_option_fields() {
           .add(SVANET_FIELD(dice_smooth, "dice: the smoothing term s"))
           .add(SVANET_FIELD(dice_background, "dice: include the background class"))
           .add(SVANET_FIELD(ce_weight, "dice_ce: weight of the cross-entropy term"))
-          .add(SVANET_FIELD(dice_weight, "dice_ce: weight of the Dice term"));
+          .add(SVANET_FIELD(dice_weight, "dice_ce: weight of the Dice term"))
+          .add(SVANET_FIELD(tversky_alpha, "tversky: weight of false positives"))
+          .add(SVANET_FIELD(tversky_beta, "tversky: weight of false negatives"))
+          .add(SVANET_FIELD(tversky_gamma, "tversky: exponent of (1 - TI); 1 = plain Tversky"))
+          .add(SVANET_FIELD(terms, "compound: the losses to add up"))
+          .add(SVANET_FIELD(term_weights, "compound: one weight per term; [] = all 1"));
   return fields;
 }
 
@@ -171,21 +303,53 @@ std::unique_ptr<Loss> create_loss(const LossOptions& options, int64_t num_classe
 
 torch::Tensor soft_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
                              int64_t ignore_index, double smooth, bool include_background) {
+  const auto c = soft_counts(logits, target, ignore_index);
+  const auto dice = (2 * c.tp + smooth) / (2 * c.tp + c.fp + c.fn + smooth).clamp_min(1e-8);
+  return 1 - foreground(dice, include_background).mean();
+}
+
+torch::Tensor tversky_loss(const torch::Tensor& logits, const torch::Tensor& target, double alpha,
+                           double beta, double gamma, int64_t ignore_index, double smooth,
+                           bool include_background) {
+  const auto c = soft_counts(logits, target, ignore_index);
+  const auto index = (c.tp + smooth) / (c.tp + alpha * c.fp + beta * c.fn + smooth).clamp_min(1e-8);
+  auto miss = 1 - foreground(index, include_background);
+  // (1 - TI)^gamma with gamma < 1 has an infinite slope at 0.
+  if (gamma != 1.0) miss = miss.clamp_min(1e-6).pow(gamma);
+  return miss.mean();
+}
+
+torch::Tensor blob_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
+                             int64_t ignore_index, double smooth) {
   check_shapes(logits, target);
   const int64_t classes = logits.size(1);
+  const auto objects = utils::label_objects(target, classes, ignore_index);
   const auto [clean, valid] = labelled(target, ignore_index);
-  // (B, C, H, W) probabilities and one-hot targets, zero on ignored pixels.
-  const auto mask = valid.unsqueeze(1).to(torch::kFloat);
-  const auto probs = torch::softmax(logits.to(torch::kFloat), 1) * mask;
-  const auto onehot = F::one_hot(clean, classes).permute({0, 3, 1, 2}).to(torch::kFloat) * mask;
-  // Sums over the batch and pixels: (C,)
-  const std::vector<int64_t> dims{0, 2, 3};
-  const auto tp = (probs * onehot).sum(dims);
-  const auto fp = (probs * (1 - onehot)).sum(dims);
-  const auto fn = ((1 - probs) * onehot).sum(dims);
-  const auto dice = (2 * tp + smooth) / (2 * tp + fp + fn + smooth).clamp_min(1e-8);
-  const auto kept = include_background || classes == 1 ? dice : dice.slice(0, 1);
-  return 1 - kept.mean();
+  const auto probs =
+      torch::softmax(logits.to(torch::kFloat), 1) * valid.unsqueeze(1).to(torch::kFloat);
+  // No object: 0, still a function of the logits (a graph to go back through).
+  if (objects.count() == 0) return probs.sum() * 0;
+  const auto onehot = F::one_hot(clean, classes).permute({0, 3, 1, 2}).to(torch::kFloat);
+  // Per image and class: p summed over the image and over the class's objects.
+  const auto image_sum = probs.sum({2, 3}).flatten();
+  const auto objects_sum = (probs * onehot).sum({2, 3}).flatten();
+  // Per object: p of its class summed over its pixels (slot 0 collects the
+  // pixels outside every object).
+  const auto device = logits.device();
+  const auto ids = objects.ids.to(device).flatten();
+  const auto own = probs.gather(1, clean.unsqueeze(1)).flatten();
+  const auto inside =
+      torch::zeros({objects.count() + 1}, own.options()).index_add(0, ids, own).slice(0, 1);
+  auto as_tensor = [&](const std::vector<int64_t>& v) {
+    return torch::tensor(v, torch::kLong).to(device);
+  };
+  const auto slot = as_tensor(objects.image) * classes + as_tensor(objects.label);
+  const auto area = as_tensor(objects.area).to(torch::kFloat);
+  // Over the image without the other objects of the class.
+  const auto predicted =
+      image_sum.index_select(0, slot) - objects_sum.index_select(0, slot) + inside;
+  const auto dice = (2 * inside + smooth) / (predicted + area + smooth).clamp_min(1e-8);
+  return 1 - dice.mean();
 }
 
 torch::Tensor focal_loss(const torch::Tensor& logits, const torch::Tensor& target, double gamma,

@@ -3,6 +3,7 @@
 #include "svanet/common/error.h"
 #include "svanet/utils/text.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
@@ -53,8 +54,15 @@ const char* option_type_name(OptionType type) {
       return "int list";
     case OptionType::kFloatList:
       return "float list";
+    case OptionType::kTextList:
+      return "text list";
   }
   return "text";
+}
+
+bool is_list(OptionType type) {
+  return type == OptionType::kIntList || type == OptionType::kFloatList ||
+         type == OptionType::kTextList;
 }
 
 const OptionInfo* find_option(const OptionSchema& schema, const std::string& name) {
@@ -100,6 +108,17 @@ std::string canonical_value(const OptionInfo& option, const std::string& value) 
       return join_formatted(OptionTraits<std::vector<int64_t>>::parse(value));
     case OptionType::kFloatList:
       return join_formatted(OptionTraits<std::vector<double>>::parse(value));
+    case OptionType::kTextList: {
+      const auto items = OptionTraits<std::vector<std::string>>::parse(value);
+      if (!option.choices.empty()) {
+        const auto& c = option.choices;
+        for (const auto& item : items) {
+          SVANET_CHECK(std::find(c.begin(), c.end(), item) != c.end(), "expected items among ",
+                       utils::join(c, ", "), "; got '", item, "'");
+        }
+      }
+      return join_formatted(items);
+    }
   }
   return value;
 }
@@ -200,6 +219,18 @@ std::vector<double> OptionTraits<std::vector<double>>::parse(const std::string& 
   return out;
 }
 std::string OptionTraits<std::vector<double>>::format(const std::vector<double>& value) {
+  return join_formatted(value);
+}
+
+std::vector<std::string> OptionTraits<std::vector<std::string>>::parse(const std::string& text) {
+  return list_items(text);
+}
+std::string OptionTraits<std::vector<std::string>>::format(const std::vector<std::string>& value) {
+  for (const auto& item : value) {
+    SVANET_CHECK(!item.empty() && item.find_first_of(", []") == std::string::npos,
+                 "a list item cannot be empty or hold a comma, a space or a bracket, got '", item,
+                 "'");
+  }
   return join_formatted(value);
 }
 

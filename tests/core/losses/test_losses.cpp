@@ -3,6 +3,7 @@
 #include "support/test_support.h"
 
 #include "svanet/losses/loss.h"
+#include "svanet/utils/components.h"
 
 #include <cmath>
 
@@ -68,7 +69,8 @@ TEST(Losses, FocalReducesToCrossEntropyAtGammaZero) {
 TEST(Losses, GradientsFlowAndOptionsAreChecked) {
   auto logits = torch::randn({2, 3, 8, 8}, torch::requires_grad());
   const auto target = torch::randint(0, 3, {2, 8, 8}, torch::kLong);
-  for (const std::string name : {"cross_entropy", "dice", "dice_ce", "focal"}) {
+  for (const std::string name :
+       {"cross_entropy", "dice", "dice_ce", "focal", "tversky", "blob_dice", "compound"}) {
     LossOptions o;
     o.name = name;
     auto loss = losses::create_loss(o, 3);
@@ -84,6 +86,127 @@ TEST(Losses, GradientsFlowAndOptionsAreChecked) {
   bad.name = "cross_entropy";
   bad.class_weights = {1.0};
   ASSERT_THROWS_WITH(losses::create_loss(bad, 2), "1 weights for 2 classes");
+  bad.class_weights = {};
+  bad.tversky_alpha = 0;
+  bad.tversky_beta = 0;
+  ASSERT_THROWS_WITH(losses::create_loss(bad, 2), "tversky_alpha and tversky_beta");
+}
+
+// One image, 4 x 4 pixels, classes 0 and 1. Object A: pixels (0, 0) and
+// (0, 1) with p(class 1) = 0.9; object B: pixel (3, 3) with p = 0.2; the 13
+// background pixels p = 0.1. Logits (0, logit(p)) give exactly p.
+std::pair<torch::Tensor, torch::Tensor> two_objects() {
+  auto p = torch::full({4, 4}, 0.1);
+  p[0][0] = 0.9;
+  p[0][1] = 0.9;
+  p[3][3] = 0.2;
+  const auto logits = torch::stack({torch::zeros({4, 4}, torch::kDouble), torch::logit(p)})
+                          .unsqueeze(0)
+                          .to(torch::kFloat);
+  auto target = torch::zeros({1, 4, 4}, torch::kLong);
+  target[0][0][0] = 1;
+  target[0][0][1] = 1;
+  target[0][3][3] = 1;
+  return {logits, target};
+}
+
+TEST(Losses, TverskyByHand) {
+  const auto [logits, target] = two_objects();
+  // Class 1: TP = 0.9 + 0.9 + 0.2 = 2.0, FP = 13 x 0.1 = 1.3, FN = 0.1 +
+  // 0.1 + 0.8 = 1.0. alpha 0.3, beta 0.7: TI = 2 / (2 + 0.39 + 0.7).
+  const double ti = 2.0 / (2.0 + 0.3 * 1.3 + 0.7 * 1.0);
+  EXPECT_NEAR(losses::tversky_loss(logits, target, 0.3, 0.7, 1.0, 255, 0.0).item<double>(), 1 - ti,
+              1e-6);
+  // Focal Tversky, gamma 0.75.
+  EXPECT_NEAR(losses::tversky_loss(logits, target, 0.3, 0.7, 0.75, 255, 0.0).item<double>(),
+              std::pow(1 - ti, 0.75), 1e-6);
+  // alpha = beta = 1/2 is the soft Dice.
+  EXPECT_NEAR(losses::tversky_loss(logits, target, 0.5, 0.5, 1.0, 255, 0.0).item<double>(),
+              losses::soft_dice_loss(logits, target, 255, 0.0).item<double>(), 1e-6);
+}
+
+TEST(Losses, BlobDiceCountsEveryObjectAlikeByHand) {
+  const auto [logits, target] = two_objects();
+  // Over the image p sums to 3.3. A, with B left out: Dice 2 x 1.8 / ((3.3 -
+  // 0.2) + 2) = 3.6 / 5.1; B, with A left out: 2 x 0.2 / ((3.3 - 1.8) + 1) =
+  // 0.16. The loss is 1 minus their mean.
+  const double blob = 1 - (3.6 / 5.1 + 0.16) / 2;
+  EXPECT_NEAR(losses::blob_dice_loss(logits, target, 255, 0.0).item<double>(), blob, 1e-6);
+  // The plain Dice, 1 - 2 x 2.0 / (3.3 + 3), barely sees the missed B.
+  EXPECT_NEAR(losses::soft_dice_loss(logits, target, 255, 0.0).item<double>(), 1 - 4.0 / 6.3, 1e-6);
+  // Without objects the loss is 0 and still has a gradient (of zeros).
+  auto plain = logits.clone().requires_grad_();
+  const auto none = losses::blob_dice_loss(plain, torch::zeros({1, 4, 4}, torch::kLong));
+  none.backward();
+  EXPECT_EQ(none.item<double>(), 0.0);
+  EXPECT_TRUE(plain.grad().defined());
+}
+
+/// The blob Dice written as its definition: one masked Dice per object.
+double blob_dice_by_definition(const torch::Tensor& logits, const torch::Tensor& target,
+                               int64_t classes) {
+  const auto objects = utils::label_objects(target, classes);
+  const auto probs = torch::softmax(logits.to(torch::kDouble), 1);
+  const auto valid = target != 255;
+  double sum = 0;
+  for (int64_t k = 0; k < objects.count(); ++k) {
+    const auto b = objects.image[static_cast<size_t>(k)];
+    const auto c = objects.label[static_cast<size_t>(k)];
+    const auto mine = objects.ids[b] == k + 1;
+    // The image without the other objects of class c.
+    const auto others = (target[b] == c) & ~mine;
+    const auto region = (valid[b] & ~others).to(torch::kDouble);
+    const auto p = probs[b][c] * region;
+    const auto g = mine.to(torch::kDouble);
+    sum += (2 * (p * g).sum() / (p.sum() + g.sum())).item<double>();
+  }
+  return 1 - sum / static_cast<double>(objects.count());
+}
+
+TEST(Losses, BlobDiceEqualsItsDefinitionOnADrawnBatch) {
+  torch::manual_seed(3);
+  // Two images, three classes, blobs of several sizes, touching objects of
+  // different classes and ignored pixels.
+  auto target = torch::zeros({2, 24, 24}, torch::kLong);
+  using torch::indexing::Slice;
+  target.index_put_({0, Slice(2, 10), Slice(2, 10)}, 1);
+  target.index_put_({0, Slice(2, 10), Slice(10, 12)}, 2);
+  target.index_put_({0, 20, 20}, 1);
+  target.index_put_({0, Slice(15, 17), Slice(3, 5)}, 2);
+  target.index_put_({1, Slice(0, 3), Slice(0, 24)}, 1);
+  target.index_put_({1, 12, Slice(5, 15)}, 255);
+  target.index_put_({1, Slice(20, 22), Slice(20, 22)}, 1);
+  const auto objects = utils::label_objects(target, 3);
+  ASSERT_EQ(objects.count(), 6);
+  const auto logits = torch::randn({2, 3, 24, 24});
+  EXPECT_NEAR(losses::blob_dice_loss(logits, target, 255, 0.0).item<double>(),
+              blob_dice_by_definition(logits, target, 3), 1e-5);
+}
+
+TEST(Losses, CompoundAddsItsWeightedTermsWithTheirOptions) {
+  const auto [logits, target] = two_objects();
+  LossOptions o;
+  o.name = "compound";
+  o.terms = {"cross_entropy", "blob_dice", "tversky"};
+  o.term_weights = {1.0, 2.0, 0.5};
+  o.dice_smooth = 0.0;
+  o.tversky_alpha = 0.5;
+  o.tversky_beta = 0.5;
+  auto loss = losses::create_loss(o, 2);
+  LossOptions ce;
+  const double expected = (*losses::create_loss(ce, 2))(logits, target).item<double>() +
+                          2.0 * (1 - (3.6 / 5.1 + 0.16) / 2) + 0.5 * (1 - 4.0 / 6.3);
+  EXPECT_NEAR((*loss)(logits, target).item<double>(), expected, 1e-5);
+  // Checked when the config is read: unknown terms, weights that do not
+  // match, a compound inside a compound.
+  const auto& registry = losses::loss_registry();
+  ASSERT_THROWS_WITH(registry.resolve("compound", {{"terms", "cross_entropy,blob"}}),
+                     "unknown loss 'blob'");
+  ASSERT_THROWS_WITH(registry.resolve("compound", {{"term_weights", "1"}}),
+                     "1 weights for 2 terms");
+  ASSERT_THROWS_WITH(registry.resolve("compound", {{"terms", "[dice, compound]"}}),
+                     "cannot hold another compound");
+  EXPECT_EQ(registry.resolve("compound", {{"terms", "[dice, focal]"}}).at("terms"), "dice,focal");
 }
 
 }  // namespace

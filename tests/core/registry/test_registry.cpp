@@ -68,6 +68,14 @@ TEST(Options, ValuesAreCheckedAndWrittenCanonically) {
   OptionInfo choice = info(OptionType::kText);
   choice.choices = {"none", "add"};
   ASSERT_THROWS_WITH(canonical_value(choice, "both"), "expected one of none, add; got 'both'");
+  EXPECT_EQ(canonical_value(info(OptionType::kTextList), "[dice, focal]"), "dice,focal");
+  EXPECT_EQ(canonical_value(info(OptionType::kTextList), ""), "");
+  OptionInfo items = info(OptionType::kTextList);
+  items.choices = {"dice", "focal"};
+  ASSERT_THROWS_WITH(canonical_value(items, "dice,lovasz"),
+                     "expected items among dice, focal; got 'lovasz'");
+  EXPECT_TRUE(is_list(OptionType::kTextList));
+  EXPECT_FALSE(is_list(OptionType::kText));
 }
 
 TEST(Options, OneTableGivesTheSchemaTheValuesAndTheStruct) {
@@ -154,7 +162,8 @@ TEST(Registry, AddsBuildsListsAndNamesWhatIsWrong) {
 TEST(Registry, SvanetRegistersEveryKindWithItsOptions) {
   EXPECT_EQ(model_registry().names().size(), 16u);
   EXPECT_EQ(losses::loss_registry().names(),
-            (std::vector<std::string>{"cross_entropy", "dice", "dice_ce", "focal"}));
+            (std::vector<std::string>{"cross_entropy", "dice", "dice_ce", "focal", "tversky",
+                                      "blob_dice", "compound"}));
   EXPECT_EQ(optim::optimizer_registry().names(),
             (std::vector<std::string>{"adamw", "adam", "sgd"}));
   EXPECT_EQ(optim::schedule_registry().names(),

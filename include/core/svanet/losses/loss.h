@@ -15,6 +15,23 @@
 /// - `dice_ce`: ce_weight * cross_entropy + dice_weight * dice.
 /// - `focal`: Lin et al.'s focal loss, -w_c (1 - p_t)^gamma log p_t, mean
 ///   over labelled pixels (class weights as w_c).
+/// - `tversky`: Tversky loss (Salehi et al. 2017) and, with
+///   `tversky_gamma` != 1, the focal Tversky loss (Abraham & Khan 2019):
+///   per foreground class over the batch, TI_c = (TP + s) / (TP + alpha FP
+///   + beta FN + s), loss = mean_c (1 - TI_c)^gamma. beta > alpha weighs
+///   missed pixels more than false alarms (recall over precision).
+/// - `blob_dice`: an instance-aware Dice (after Kofler et al.'s blob loss,
+///   2023): for every connected ground-truth object k (8-connected, one
+///   class c, see utils::label_objects), the soft Dice of class c on its
+///   image with the other objects of class c left out, dice_k = (2 I_k + s)
+///   / (P_k + n_k + s), where I_k sums p_c over the object, n_k is its area
+///   and P_k sums p_c over the image without the other objects of class c;
+///   loss = 1 - the mean over all objects of the batch, so a 5-pixel object
+///   weighs as much as a 5000-pixel one. 0 for a batch without objects. The
+///   objects are found on the CPU (the targets are read back from a GPU).
+/// - `compound`: a weighted sum of other losses, `terms: [cross_entropy,
+///   blob_dice]` with `term_weights: [1, 1]` (empty: all 1); each term gets
+///   the compound's options that it declares.
 ///
 /// A loss of your own registers from your own file and the trainer uses it
 /// from YAML (`train.loss: {name: my_loss, ...}`):
@@ -48,6 +65,12 @@ struct LossOptions {
   bool dice_background = false;
   double ce_weight = 1.0;
   double dice_weight = 1.0;
+  double tversky_alpha = 0.3;
+  double tversky_beta = 0.7;
+  double tversky_gamma = 1.0;
+  std::vector<std::string> terms{"cross_entropy", "blob_dice"};
+  /// One weight per term, or empty for all 1.
+  std::vector<double> term_weights;
   int64_t ignore_index = 255;
 
   /// Throws svanet::Error naming the field when a value is invalid.
@@ -93,6 +116,15 @@ std::unique_ptr<Loss> create_loss(const LossOptions& options, int64_t num_classe
 torch::Tensor soft_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
                              int64_t ignore_index = 255, double smooth = 1e-5,
                              bool include_background = false);
+
+/// The (focal) Tversky loss alone.
+torch::Tensor tversky_loss(const torch::Tensor& logits, const torch::Tensor& target, double alpha,
+                           double beta, double gamma = 1.0, int64_t ignore_index = 255,
+                           double smooth = 1e-5, bool include_background = false);
+
+/// The instance-aware (blob) Dice loss alone.
+torch::Tensor blob_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
+                             int64_t ignore_index = 255, double smooth = 1e-5);
 
 /// The focal loss alone; `weights` may be undefined.
 torch::Tensor focal_loss(const torch::Tensor& logits, const torch::Tensor& target, double gamma,

@@ -33,9 +33,12 @@ namespace svanet {
 using OptionMap = std::map<std::string, std::string>;
 
 /// The type of an option's value.
-enum class OptionType { kBool, kInt, kFloat, kText, kIntList, kFloatList };
+enum class OptionType { kBool, kInt, kFloat, kText, kIntList, kFloatList, kTextList };
 
-/// "bool", "int", "float", "text", "int list", "float list".
+/// Whether values of `type` are lists (written "a,b,c"; YAML sequences).
+bool is_list(OptionType type);
+
+/// "bool", "int", "float", "text", "int list", "float list", "text list".
 const char* option_type_name(OptionType type);
 
 /// One option of a component.
@@ -75,7 +78,8 @@ OptionMap resolve_options(const OptionSchema& schema, const OptionMap& values,
 namespace detail {
 
 /// How a C++ type is written as option text. Specialised for bool, int,
-/// int64_t, uint64_t, double, std::string and vectors of int64_t and double.
+/// int64_t, uint64_t, double, std::string and vectors of int64_t, double and
+/// std::string.
 template <typename T, typename = void>
 struct OptionTraits;
 
@@ -126,6 +130,13 @@ struct OptionTraits<std::vector<double>> {
   static constexpr OptionType kType = OptionType::kFloatList;
   static std::vector<double> parse(const std::string& text);
   static std::string format(const std::vector<double>& value);
+};
+/// Items are names: no commas, spaces or brackets.
+template <>
+struct OptionTraits<std::vector<std::string>> {
+  static constexpr OptionType kType = OptionType::kTextList;
+  static std::vector<std::string> parse(const std::string& text);
+  static std::string format(const std::vector<std::string>& value);
 };
 
 /// Rethrows an svanet::Error from parsing option `name` with the name in front.
@@ -233,9 +244,13 @@ class Fields {
 
 /// The arguments of Fields::add for a TORCH_ARG member (`o.name()`): its
 /// name as text, the help line and the accessor, so the name is written once.
-#define SVANET_ARG_FIELD(name, help) \
-  #name, help, [](auto& o) -> auto& { return o.name(); }
+#define SVANET_ARG_FIELD(name, help)  \
+#name, help, [](auto& o) -> auto& { \
+    return o.name();                  \
+  }
 
 /// The same for a plain data member (`o.name`).
-#define SVANET_FIELD(name, help) \
-  #name, help, [](auto& o) -> auto& { return o.name; }
+#define SVANET_FIELD(name, help)      \
+#name, help, [](auto& o) -> auto& { \
+    return o.name;                    \
+  }
