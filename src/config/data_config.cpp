@@ -5,6 +5,7 @@
 #include "svanet/common/error.h"
 #include "svanet/data/dataset.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/text.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -88,6 +89,24 @@ const Section<data::AugmentOptions>& augment_section() {
   return s;
 }
 
+const Section<data::ObjectSampling>& sampling_section() {
+  static const auto s =
+      Section<data::ObjectSampling>()
+          .value("object_share", SVANET_MEMBER(object_share),
+                 ValueCheck<double>([](const double& v) {
+                   return v >= 0 && v <= 1 ? std::string()
+                                           : "must be in [0, 1], got " + utils::format_number(v);
+                 }))
+          .value("weighting", SVANET_MEMBER(weighting),
+                 ValueCheck<std::string>([](const std::string& v) {
+                   return v == "uniform" || v == "inverse_area"
+                              ? std::string()
+                              : "must be uniform or inverse_area, got '" + v + "'";
+                 }))
+          .value("weight_cap", SVANET_MEMBER(weight_cap), at_least(1.0));
+  return s;
+}
+
 std::string registered_dataset(const std::string& name) {
   if (name.empty() || data::has_dataset(name)) return {};
   return "names no registered dataset ('" + name +
@@ -112,6 +131,8 @@ const Section<DataConfig>& data_section() {
               })
           .section("splits", SVANET_MEMBER(splits), splits_section())
           .section("augment", SVANET_MEMBER(augment), augment_section())
+          .section(
+              "sampling", [](auto& c) -> auto& { return c.augment.sampling; }, sampling_section())
           .value("batch_size", SVANET_MEMBER(batch_size), at_least<int64_t>(1))
           .value("workers", SVANET_MEMBER(workers), at_least(0));
   return s;

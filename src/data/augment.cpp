@@ -4,6 +4,7 @@
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
 #include "svanet/data/image_io.h"
+#include "svanet/utils/components.h"
 
 #include <torch/torch.h>
 #include <opencv2/imgproc.hpp>
@@ -12,6 +13,7 @@
 #include <array>
 #include <cmath>
 #include <functional>
+#include <optional>
 
 namespace svanet::data {
 
@@ -56,10 +58,46 @@ Step horizontal_flip(double p) {
   };
 }
 
+/// The top-left corner of a crop on an object drawn by `sampling`, or
+/// nothing when the mask has no object.
+std::optional<cv::Point> object_window(const cv::Mat& mask, int size,
+                                       const ObjectSampling& sampling, utils::Rng& rng) {
+  const cv::Mat m = mask.isContinuous() ? mask : mask.clone();
+  // Every class value 1..254 (255 is ignore); from_blob reads m in place.
+  const auto objects = utils::label_objects(
+      torch::from_blob(m.data, {m.rows, m.cols}, torch::kByte), kIgnoreIndex, kIgnoreIndex);
+  if (objects.count() == 0) return std::nullopt;
+  const auto weights = object_weights(objects.area, sampling);
+  double total = 0;
+  for (const double w : weights) total += w;
+  double u = rng.uniform(0.0, total);
+  int64_t chosen = objects.count() - 1;
+  for (int64_t k = 0; k < objects.count(); ++k) {
+    u -= weights[static_cast<size_t>(k)];
+    if (u < 0) {
+      chosen = k;
+      break;
+    }
+  }
+  // The r-th pixel of the object in raster order.
+  int64_t r = rng.integer(0, static_cast<int>(objects.area[static_cast<size_t>(chosen)]) - 1);
+  const int64_t* ids = objects.ids.data_ptr<int64_t>();
+  int64_t at = 0;
+  for (; at < objects.ids.numel(); ++at) {
+    if (ids[at] == chosen + 1 && r-- == 0) break;
+  }
+  const int px = static_cast<int>(at % m.cols), py = static_cast<int>(at / m.cols);
+  // The pixel at a uniform place of the crop's central half.
+  const int ox = rng.integer(size / 4, size - size / 4 - 1);
+  const int oy = rng.integer(size / 4, size - size / 4 - 1);
+  return cv::Point(std::clamp(px - ox, 0, m.cols - size), std::clamp(py - oy, 0, m.rows - size));
+}
+
 /// Official RandomCrop(size, pad_if_needed, fill=255): a side shorter than
 /// `size` is padded by the shortfall on both ends (image white, mask ignore),
-/// then a size x size window is taken at a uniform offset.
-Step random_crop(int size) {
+/// then a size x size window is taken at a uniform offset, or, for a share
+/// of the crops, on an object (ObjectSampling).
+Step random_crop(int size, const ObjectSampling& sampling) {
   return [=](cv::Mat& image, cv::Mat& mask, utils::Rng& rng) {
     const int pad_x = std::max(0, size - image.cols);
     const int pad_y = std::max(0, size - image.rows);
@@ -69,9 +107,16 @@ Step random_crop(int size) {
       cv::copyMakeBorder(mask, mask, pad_y, pad_y, pad_x, pad_x, cv::BORDER_CONSTANT,
                          cv::Scalar::all(static_cast<double>(kIgnoreIndex)));
     }
-    const int x = rng.integer(0, image.cols - size);
-    const int y = rng.integer(0, image.rows - size);
-    const cv::Rect window(x, y, size, size);
+    std::optional<cv::Point> corner;
+    if (sampling.object_share > 0 && rng.chance(sampling.object_share)) {
+      corner = object_window(mask, size, sampling, rng);
+    }
+    if (!corner) {
+      const int x = rng.integer(0, image.cols - size);
+      const int y = rng.integer(0, image.rows - size);
+      corner = cv::Point(x, y);
+    }
+    const cv::Rect window(corner->x, corner->y, size, size);
     image = image(window).clone();
     mask = mask(window).clone();
   };
@@ -198,6 +243,23 @@ Step normalize(const Normalization& n) {
 
 }  // namespace
 
+std::vector<double> object_weights(const std::vector<int64_t>& areas,
+                                   const ObjectSampling& sampling) {
+  SVANET_CHECK(sampling.weighting == "uniform" || sampling.weighting == "inverse_area",
+               "sampling.weighting must be uniform or inverse_area, got '", sampling.weighting,
+               "'");
+  SVANET_CHECK(sampling.weight_cap >= 1, "sampling.weight_cap must be >= 1, got ",
+               sampling.weight_cap);
+  std::vector<double> weights(areas.size(), 1.0);
+  if (sampling.weighting == "uniform" || areas.empty()) return weights;
+  const double largest = static_cast<double>(*std::max_element(areas.begin(), areas.end()));
+  const double floor = largest / sampling.weight_cap;
+  for (size_t k = 0; k < areas.size(); ++k) {
+    weights[k] = 1.0 / std::max(static_cast<double>(areas[k]), floor);
+  }
+  return weights;
+}
+
 Transform Transform::train(const AugmentOptions& o, const Normalization& n) {
   SVANET_CHECK(o.size >= 16, "augmentation size must be >= 16, got ", o.size);
   auto impl = std::make_shared<Impl>();
@@ -211,7 +273,12 @@ Transform Transform::train(const AugmentOptions& o, const Normalization& n) {
                           static_cast<int>(std::lround(o.resize_max_long * size))));
   }
   if (o.hflip > 0.0) impl->steps.push_back(horizontal_flip(o.hflip));
-  if (o.crop) impl->steps.push_back(random_crop(size));
+  const auto& s = o.sampling;
+  SVANET_CHECK(s.object_share >= 0 && s.object_share <= 1,
+               "sampling.object_share must be in [0, 1], got ", s.object_share);
+  SVANET_CHECK(s.object_share == 0 || o.crop, "sampling.object_share needs augment.crop");
+  (void)object_weights({}, s);  // checks weighting and weight_cap
+  if (o.crop) impl->steps.push_back(random_crop(size, s));
   if (o.blur > 0.0) impl->steps.push_back(gaussian_blur(o.blur, o.blur_max_radius));
   if (o.photometric > 0.0 || o.channel_shuffle > 0.0) impl->steps.push_back(photometric(o));
   if (o.rotation_degrees > 0.0 && o.rotation_p > 0.0)

@@ -24,6 +24,7 @@ data:
     crop: false
     rotation_degrees: 15
     hue: 0.1
+  sampling: {object_share: 0.5, weighting: uniform, weight_cap: 20}
 )");
   EXPECT_EQ(c.root, "/data/polyps");
   EXPECT_EQ(c.dataset, "polypgen");
@@ -41,6 +42,11 @@ data:
   EXPECT_DOUBLE_EQ(c.augment.rotation_degrees, 15.0);
   EXPECT_DOUBLE_EQ(c.augment.hue, 0.1);
   EXPECT_DOUBLE_EQ(c.augment.blur, 0.5);  // untouched keys keep the official defaults
+  EXPECT_DOUBLE_EQ(c.augment.sampling.object_share, 0.5);
+  EXPECT_EQ(c.augment.sampling.weighting, "uniform");
+  EXPECT_DOUBLE_EQ(c.augment.sampling.weight_cap, 20.0);
+  // Without a sampling section: the paper's uniform crops.
+  EXPECT_DOUBLE_EQ(config::parse_data_config("data: {}\n").augment.sampling.object_share, 0.0);
 }
 
 TEST(DataConfig, ErrorsNameTheLineAndTheValidKeys) {
@@ -59,6 +65,11 @@ TEST(DataConfig, ErrorsNameTheLineAndTheValidKeys) {
       "d.yaml:2:18: normalisation needs 3 means and 3 standard deviations");
   ASSERT_THROWS_WITH(config::parse_data_config("data:\n  batch_size: 0\n", "e.yaml"),
                      "data.batch_size must be >= 1");
+  ASSERT_THROWS_WITH(
+      config::parse_data_config("data:\n  sampling: {weighting: largest}\n", "g.yaml"),
+      "must be uniform or inverse_area, got 'largest'");
+  ASSERT_THROWS_WITH(config::parse_data_config("data:\n  sampling: {object_share: 2}\n", "h.yaml"),
+                     "must be in [0, 1], got 2");
   ASSERT_THROWS_WITH(config::parse_data_config("model: {}\n", "f.yaml"),
                      "f.yaml: missing the 'data:' section");
 }

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -97,6 +98,81 @@ TEST(Augment, SmallImagesArePaddedWithIgnore) {
   EXPECT_EQ((m == 255).sum().item<int64_t>(), 64 * 64 - 20 * 30);
   EXPECT_TRUE(torch::allclose(img.masked_select((m == 255).unsqueeze(0).expand({3, 64, 64})),
                               torch::ones({1})));
+}
+
+TEST(Augment, ObjectCropsDrawObjectsWithTheirWeights) {
+  // A 128 x 128 image with three objects far apart, one class each: 30 x 30
+  // (900 px), 3 x 3 (9 px) and 2 x 2 (4 px). Every crop placed on an object
+  // holds exactly one of them, which its classes tell.
+  auto mask = torch::zeros({128, 128}, torch::kByte);
+  using torch::indexing::Slice;
+  mask.index_put_({Slice(10, 40), Slice(10, 40)}, 1);
+  mask.index_put_({Slice(100, 103), Slice(20, 23)}, 2);
+  mask.index_put_({Slice(60, 62), Slice(110, 112)}, 3);
+  const auto image = torch::full({3, 128, 128}, 0.5f);
+  data::AugmentOptions o;
+  o.size = 32;
+  o.resize_max_scale = 0;
+  o.hflip = o.blur = o.photometric = o.channel_shuffle = o.rotation_p = 0;
+  o.sampling.object_share = 1.0;
+  const std::vector<int64_t> areas{900, 9, 4};
+  const int draws = 3000;
+  for (const auto& [weighting, cap] : std::vector<std::pair<std::string, double>>{
+           {"inverse_area", 1000}, {"inverse_area", 10}, {"uniform", 100}}) {
+    o.sampling.weighting = weighting;
+    o.sampling.weight_cap = cap;
+    const auto transform = data::Transform::train(o, Normalization{});
+    std::vector<int> seen(3, 0);
+    for (uint64_t seed = 0; seed < draws; ++seed) {
+      const auto m = transform(image, mask, seed).second;
+      int found = 0;
+      for (int c = 1; c <= 3; ++c) {
+        if ((m == c).any().item<bool>()) {
+          ++seen[static_cast<size_t>(c - 1)];
+          ++found;
+        }
+      }
+      ASSERT_EQ(found, 1) << weighting << " seed " << seed;
+    }
+    const auto w = data::object_weights(areas, o.sampling);
+    const double total = w[0] + w[1] + w[2];
+    for (size_t k = 0; k < 3; ++k) {
+      const double p = w[k] / total;
+      // Within 4 binomial standard deviations.
+      const double tolerance = 4 * std::sqrt(p * (1 - p) / draws);
+      EXPECT_NEAR(seen[k] / static_cast<double>(draws), p, tolerance)
+          << weighting << " cap " << cap << " object " << k;
+    }
+  }
+  // The weights themselves: 1 / area, floored at the largest area / cap.
+  data::ObjectSampling s;
+  s.weight_cap = 10;
+  EXPECT_EQ(data::object_weights(areas, s), (std::vector<double>{1.0 / 900, 1.0 / 90, 1.0 / 90}));
+  s.weighting = "uniform";
+  EXPECT_EQ(data::object_weights(areas, s), (std::vector<double>{1, 1, 1}));
+  s.weighting = "largest";
+  ASSERT_THROWS_WITH(data::object_weights(areas, s), "sampling.weighting must be uniform");
+}
+
+TEST(Augment, ObjectCropsFallBackToUniformCropsWithoutObjects) {
+  // An image without objects still gets crops, at varying places.
+  const auto image = torch::rand({3, 80, 80});
+  const auto empty = torch::zeros({80, 80}, torch::kByte);
+  data::AugmentOptions o;
+  o.size = 32;
+  o.hflip = o.blur = o.photometric = o.channel_shuffle = o.rotation_p = 0;
+  o.resize_max_scale = 0;
+  o.sampling.object_share = 1.0;
+  const auto transform = data::Transform::train(o, Normalization{});
+  std::set<float> corners;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    const auto crop = transform(image, empty, seed).first;
+    ASSERT_EQ(crop.sizes(), torch::IntArrayRef({3, 32, 32}));
+    corners.insert(crop[0][0][0].item<float>());
+  }
+  EXPECT_GT(corners.size(), 5u);
+  o.crop = false;
+  ASSERT_THROWS_WITH(data::Transform::train(o, Normalization{}), "needs augment.crop");
 }
 
 TEST(Augment, EvaluationResizesAndNormalises) {

@@ -27,6 +27,10 @@
 ///         channel_shuffle: 0.5
 ///         rotation_degrees: 10
 ///         rotation_p: 1.0
+///       sampling:                  # crops on objects (off: the paper's uniform crops)
+///         object_share: 0.0        # share of crops placed on a ground-truth object
+///         weighting: inverse_area  # uniform | inverse_area
+///         weight_cap: 100          # inverse_area: at most 100x the largest object's weight
 ///
 /// Unknown keys are errors naming the file, line and the valid keys.
 

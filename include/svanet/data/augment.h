@@ -18,6 +18,25 @@
 
 namespace svanet::data {
 
+/// Small-object-aware placement of the training crop (`data.sampling`). Off
+/// by default: the paper's crops are uniform, and stay exactly so.
+struct ObjectSampling {
+  /// Share of the training crops placed on a ground-truth object, in [0, 1]:
+  /// one of the image's objects (8-connected, one class each, as the
+  /// evaluation counts them, after the resize and flip) is drawn, then one of
+  /// its pixels uniformly, and the crop is placed so that this pixel falls
+  /// at a uniform position in the crop's central half (then moved inside the
+  /// image where needed). Images without objects get a uniform crop.
+  double object_share = 0.0;
+  /// How the object is drawn: "uniform" (every object of the image alike) or
+  /// "inverse_area" (weight 1 / area: a 10-pixel object is drawn 100 times
+  /// as often as a 1000-pixel one), capped by `weight_cap`.
+  std::string weighting = "inverse_area";
+  /// inverse_area: no object weighs more than weight_cap times the image's
+  /// largest (weight 1 / max(area, largest area / weight_cap)); >= 1.
+  double weight_cap = 100.0;
+};
+
 /// The official training augmentation (OFFICIAL.md section b), every step
 /// switchable. Sizes derive from `size`, the model's nominal input size.
 struct AugmentOptions {
@@ -47,7 +66,14 @@ struct AugmentOptions {
   /// ignore, nearest for masks); applied with probability `rotation_p`.
   double rotation_degrees = 10.0;
   double rotation_p = 1.0;
+  /// Where crops are placed (uniformly unless asked).
+  ObjectSampling sampling;
 };
+
+/// The weight of each object of areas `areas` under `sampling` (not
+/// normalised): what the crop placement draws objects with.
+std::vector<double> object_weights(const std::vector<int64_t>& areas,
+                                   const ObjectSampling& sampling);
 
 /// A transform of one (image, mask) pair.
 class Transform {
