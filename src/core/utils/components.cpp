@@ -43,8 +43,8 @@ Objects label_objects(const torch::Tensor& target, int64_t num_classes, int64_t 
   const int64_t batch = labels.size(0), height = labels.size(1), width = labels.size(2);
   Objects out;
   out.ids = torch::zeros({batch, height, width}, torch::kLong);
-  const int64_t* in = labels.data_ptr<int64_t>();
-  int64_t* ids = out.ids.data_ptr<int64_t>();
+  const auto* in = labels.data_ptr<int64_t>();
+  auto* ids = out.ids.data_ptr<int64_t>();
   auto is_object = [&](int64_t v) { return v != ignore_index && v >= 1 && v < num_classes; };
   std::vector<int64_t> parent;
   std::vector<int64_t> provisional(static_cast<size_t>(height * width));
