@@ -244,13 +244,14 @@ class Fields {
 
 /// The arguments of Fields::add for a TORCH_ARG member (`o.name()`): its
 /// name as text, the help line and the accessor, so the name is written once.
-#define SVANET_ARG_FIELD(name, help)  \
-#name, help, [](auto& o) -> auto& { \
-    return o.name();                  \
-  }
+// (clang-format would split the lambda and move `#name` to column 0.)
+// clang-format off
+#define SVANET_ARG_FIELD(name, help) \
+  #name, help, [](auto& o) -> auto& { return o.name(); }
+// clang-format on
 
 /// The same for a plain data member (`o.name`).
-#define SVANET_FIELD(name, help)      \
-#name, help, [](auto& o) -> auto& { \
-    return o.name;                    \
-  }
+// clang-format off
+#define SVANET_FIELD(name, help) \
+  #name, help, [](auto& o) -> auto& { return o.name; }
+// clang-format on
