@@ -44,6 +44,7 @@
 #include "svanet/runtime/determinism.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/components.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
