@@ -50,7 +50,7 @@ TEST(Cli, ListsModelsWithParametersAndMacs) {
 TEST(Cli, ListsEveryKindOfRegisteredComponentWithItsOptions) {
   auto r = run("list");
   EXPECT_EQ(r.status, 0) << r.output;
-  for (const char* text : {"models (16)", "losses (7)", "optimizers (3)", "schedules (4)",
+  for (const char* text : {"models (17)", "losses (7)", "optimizers (3)", "schedules (4)",
                            "datasets (8)", "svanet_r50_no_svattn", "pretrained_backbone",
                            "focal_gamma", "nesterov", "official_cosine", "kits23"}) {
     EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;

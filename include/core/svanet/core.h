@@ -24,6 +24,7 @@
 #include "svanet/models/assemble_former.h"
 #include "svanet/models/batch_norm.h"
 #include "svanet/models/feature_guide_bottleneck.h"
+#include "svanet/models/full_res_head.h"
 #include "svanet/models/layers.h"
 #include "svanet/models/link_decoder.h"
 #include "svanet/models/monte_carlo_attention.h"

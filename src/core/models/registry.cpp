@@ -94,6 +94,9 @@ void register_builtin_models(ModelRegistry& r) {
              svanet(18).encoder_width(32).aspp_channels(128));
   add_svanet(r, "svanet_r18_tiny", "svanet", "light: ResNet-18 at quarter width, ASPP 64", 256,
              svanet(18).encoder_width(16).aspp_channels(64));
+  add_svanet(r, "svanet_r18_tiny_fr", "svanet",
+             "small objects: svanet_r18_tiny with the full-resolution head", 256,
+             svanet(18).encoder_width(16).aspp_channels(64).full_res_head(true));
   add_svanet(r, "svanet_test", "svanet", "tiny model for tests (width 8)", 64,
              svanet(18).encoder_width(8).aspp_channels(16).former_blocks(1));
   add_unet(r, "unet", "baseline: classic U-Net (base width 64)", 512, UNetOptions());

@@ -36,7 +36,10 @@ const Fields<SvANetOptions>& svanet_option_fields() {
           .add(SVANET_ARG_FIELD(aspp_rates, "ASPP dilation rates, e.g. 12,24,36"))
           .add(SVANET_ARG_FIELD(aspp_dropout, "ASPP dropout"))
           .add(SVANET_ARG_FIELD(concat_fusion,
-                                "classify the concatenated maps as the official code does"));
+                                "classify the concatenated maps as the official code does"))
+          .add(SVANET_ARG_FIELD(full_res_head,
+                                "refine the logits at full resolution (not in the paper)"))
+          .add(SVANET_ARG_FIELD(full_res_channels, "width of the full-resolution head"));
   return fields;
 }
 
@@ -95,6 +98,12 @@ SvANetImpl::SvANetImpl(const SvANetOptions& options_) : options(options_) {
   }
   classifier_ = register_module(
       "classifier", ConvNormAct(ConvNormActOptions(classifier_in, options.num_classes(), 1)));
+  if (options.full_res_head()) {
+    refine_ = register_module(
+        "refine",
+        FullResHead(FullResHeadOptions(options.in_channels(), ch.front(), options.num_classes())
+                        .channels(options.full_res_channels())));
+  }
 }
 
 std::vector<std::shared_ptr<torch::nn::Module>> SvANetImpl::encoder_stages() {
@@ -176,7 +185,15 @@ torch::Tensor SvANetImpl::forward(const torch::Tensor& x) {
     branches.push_back(head);
     logits = classify(branches);
   }
-  logits = resize_bilinear(logits, input.size(2), input.size(3), /*align_corners=*/true);
+  if (refine_) {
+    // The head works from the stem's resolution (where SvANet classifies;
+    // DeepLabv3's logits come from deeper and are brought up to it first).
+    const auto& stem = features.front();
+    logits = refine_(input, stem,
+                     resize_bilinear(logits, stem.size(2), stem.size(3), /*align_corners=*/true));
+  } else {
+    logits = resize_bilinear(logits, input.size(2), input.size(3), /*align_corners=*/true);
+  }
   return crop_to(logits, height, width);
 }
 

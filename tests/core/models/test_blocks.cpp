@@ -134,6 +134,67 @@ TEST_F(Blocks, SplitClassifierFusionEqualsTheOfficialConcatenation) {
   EXPECT_LT(((a - b).norm() / b.norm()).item<double>(), 1e-6);
 }
 
+TEST_F(Blocks, FullResHeadStartsNearThePlainUpsamplingAndAddsAFewThousandParameters) {
+  torch::manual_seed(0);
+  auto plain = create_model("svanet_test");
+  torch::manual_seed(0);
+  auto refined = create_model("svanet_test", ModelOptions().set("full_res_head", "true"));
+  // The head is registered last, so everything else starts the same.
+  const auto plain_parameters = plain->named_parameters();
+  int64_t head = 0;
+  for (const auto& p : refined->named_parameters()) {
+    if (p.key().rfind("refine.", 0) == 0) {
+      head += p.value().numel();
+      continue;
+    }
+    ASSERT_TRUE(torch::equal(p.value(), plain_parameters[p.key()])) << p.key();
+  }
+  // Stem 8 channels, 2 classes, width 8: half (8+2)->8, image 3->8 and fuse
+  // (8+8+2)->8 3x3 convolutions without bias, each with BatchNorm (2 x 8),
+  // and out 8->2 with bias.
+  EXPECT_EQ(head, 9 * 8 * 10 + 9 * 8 * 3 + 9 * 8 * 18 + 3 * 16 + 8 * 2 + 2);
+  torch::NoGradGuard no_grad;
+  plain->eval();
+  refined->eval();
+  const auto x = torch::randn({2, 3, 37, 53});
+  const auto a = plain->forward(x);
+  const auto b = refined->forward(x);
+  ASSERT_EQ(b.sizes(), a.sizes());
+  EXPECT_EQ(b.sizes(), (std::vector<int64_t>{2, 2, 37, 53}));
+  EXPECT_LT((a - b).abs().max().item<double>(), 0.05 * a.abs().max().item<double>());
+}
+
+TEST_F(Blocks, FullResHeadLearnsSinglePixelObjects) {
+  // One image whose objects are isolated pixels (bright in the red
+  // channel): smaller than one logit pixel of the half-resolution head.
+  auto model = create_model("svanet_test", ModelOptions().set("full_res_head", "true"));
+  auto image = 0.1 * torch::randn({1, 3, 64, 64});
+  auto target = torch::zeros({1, 64, 64}, torch::kLong);
+  for (int64_t i = 0; i < 24; ++i) {
+    const int64_t y = 3 + (i * 17) % 58, x = 3 + (i * 29) % 58;
+    target[0][y][x] = 1;
+    image[0][0][y][x] += 2.0;
+  }
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-2));
+  model->train();
+  double first = 0.0, last = 0.0;
+  for (int step = 0; step < 60; ++step) {
+    optimizer.zero_grad();
+    const auto loss = F::cross_entropy(model->forward(image), target,
+                                       F::CrossEntropyFuncOptions().weight(
+                                           torch::tensor({1.0F, 50.0F})));
+    loss.backward();
+    optimizer.step();
+    (step == 0 ? first : last) = loss.item<double>();
+  }
+  EXPECT_LT(last, 0.5 * first);
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const auto labels = model->forward(image).argmax(1);
+  const auto found = (labels == 1).logical_and(target == 1).sum().item<int64_t>();
+  EXPECT_GE(found, 20) << "of 24 single-pixel objects";
+}
+
 TEST_F(Blocks, DropPathDropsWholeSamplesOnlyInTraining) {
   auto x = torch::ones({64, 2, 3, 3});
   EXPECT_TRUE(torch::equal(drop_path(x, 0.5, /*training=*/false), x));

@@ -160,7 +160,7 @@ TEST(Registry, AddsBuildsListsAndNamesWhatIsWrong) {
 }
 
 TEST(Registry, SvanetRegistersEveryKindWithItsOptions) {
-  EXPECT_EQ(model_registry().names().size(), 16u);
+  EXPECT_EQ(model_registry().names().size(), 17u);
   EXPECT_EQ(losses::loss_registry().names(),
             (std::vector<std::string>{"cross_entropy", "dice", "dice_ce", "focal", "tversky",
                                       "blob_dice", "compound"}));

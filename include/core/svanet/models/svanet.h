@@ -10,6 +10,7 @@
 
 #include "svanet/models/aspp.h"
 #include "svanet/models/feature_guide_bottleneck.h"
+#include "svanet/models/full_res_head.h"
 #include "svanet/models/link_decoder.h"
 #include "svanet/models/resnet.h"
 #include "svanet/models/scale_variant_attention.h"
@@ -70,6 +71,11 @@ struct SvANetOptions {
   /// function (bilinear resizing and a 1x1 convolution commute), without the
   /// (B, 2368, H/2, W/2) tensor.
   TORCH_ARG(bool, concat_fusion) = false;
+  /// Refine the logits at the input's full resolution from the stem's
+  /// features and the input (models/full_res_head.h); not in the paper.
+  TORCH_ARG(bool, full_res_head) = false;
+  /// Width of the full-resolution head's convolutions.
+  TORCH_ARG(int64_t, full_res_channels) = 8;
 };
 
 /// The options a registered SvANet variant takes by name: every option above
@@ -81,7 +87,8 @@ const Fields<SvANetOptions>& svanet_option_fields();
 /// Inputs whose sides are not multiples of 2^stages are zero-padded on the
 /// bottom and right, and the logits cropped back.
 /// Parameters: `encoder.*`, `bottlenecks.<b>.*`, `cross_<s>_<t>.*` (source
-/// and target stage, 1-based), `link.*`, `aspp.*`, `classifier.*`.
+/// and target stage, 1-based), `link.*`, `aspp.*`, `classifier.*`, and with
+/// the full-resolution head `refine.*`.
 struct SvANetImpl : SegmentationModelImpl {
   explicit SvANetImpl(const SvANetOptions& options);
   torch::Tensor forward(const torch::Tensor& x) override;
@@ -109,6 +116,7 @@ struct SvANetImpl : SegmentationModelImpl {
   LinkDecoder link_{nullptr};
   ASPP aspp_{nullptr};
   ConvNormAct classifier_{nullptr};
+  FullResHead refine_{nullptr};
 };
 TORCH_MODULE(SvANet);
 
