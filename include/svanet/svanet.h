@@ -20,6 +20,7 @@
 #include "svanet/data/splits.h"
 #include "svanet/data/stats.h"
 #include "svanet/data/volumes.h"
+#include "svanet/engine/calibrate.h"
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/inference.h"

@@ -1,9 +1,10 @@
-// svanet evaluate, svanet compare and svanet study.
+// svanet evaluate, svanet calibrate, svanet compare and svanet study.
 
 #include "commands.h"
 #include "program.h"
 
 #include "svanet/common/error.h"
+#include "svanet/engine/calibrate.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/compare.h"
@@ -32,7 +33,7 @@ struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
   std::string pred, gt, data, dataset, classes, images, spacing, object_bins, object_bins_px;
   std::optional<double> iou_threshold;
-  std::string mode, tta;
+  std::string mode, tta, threshold;
   double overlap = -1.0;  // < 0: the run config's
   bool flip = false, no_surface = false, overwrite = false;
   std::optional<int64_t> overlays;
@@ -95,6 +96,7 @@ int run_evaluate(const EvaluateArgs& a) {
     if (!a.mode.empty()) o.mode = a.mode;
     if (!a.tta.empty()) o.tta = a.tta;
     if (a.flip) o.tta = "flip";
+    if (!a.threshold.empty()) o.threshold = a.threshold;
     if (a.overlap >= 0.0) o.overlap = a.overlap;
     o.overlays = a.overlays;
     o.iou_threshold = a.iou_threshold;
@@ -108,9 +110,10 @@ int run_evaluate(const EvaluateArgs& a) {
     SVANET_CHECK(a.data.empty(),
                  "--data is for --run (another dataset root for the run); "
                  "with --pred/--gt the masks are the data");
-    SVANET_CHECK(a.mode.empty() && a.tta.empty() && a.overlap < 0.0 && !a.flip,
-                 "--mode, --tta, --overlap and --flip are for --run; with --pred the masks are "
-                 "already predicted");
+    SVANET_CHECK(
+        a.mode.empty() && a.tta.empty() && a.overlap < 0.0 && !a.flip && a.threshold.empty(),
+        "--mode, --tta, --overlap, --flip and --threshold are for --run; with --pred the "
+        "masks are already predicted");
     engine::FolderEvaluateOptions o;
     o.log = console_log();
     o.pred_dir = a.pred;
@@ -158,6 +161,56 @@ std::vector<std::string> row_labels(const std::vector<std::string>& dirs,
     out.push_back(label.empty() || label == "." ? dir : label);
   }
   return out;
+}
+
+// calibrate
+
+struct CalibrateArgs {
+  std::string run, checkpoint = "best", metric = "object_f1", device = "auto", grid;
+  double iou = 0.1;
+  bool dry_run = false;
+};
+
+int run_calibrate(const CalibrateArgs& a) {
+  engine::CalibrateOptions o;
+  o.checkpoint = a.checkpoint;
+  o.metric = a.metric;
+  o.iou = a.iou;
+  o.device = a.device;
+  if (!a.grid.empty()) o.grid = edges(a.grid);
+  o.write = !a.dry_run;
+  o.log = console_log();
+  const auto r = engine::calibrate_run(a.run, o);
+  std::printf(
+      "%s on the val split (%lld images), checkpoint %s\n",
+      (r.metric == "dice" ? r.metric : r.metric + " (IoU " + utils::format_number(a.iou) + ")")
+          .c_str(),
+      static_cast<long long>(r.images), r.checkpoint.c_str());
+  for (const auto& c : r.classes) {
+    std::printf("\n%s:\n  %-9s %8s %7s %9s %6s %6s %5s\n", c.name.c_str(), "threshold", "objects",
+                "found", "predicted", "recall", "prec.", "F1");
+    const auto row = [](const std::string& label, const engine::ThresholdScore& s,
+                        const char* mark) {
+      std::printf("  %-9s %8lld %7lld %9lld %6.3f %6.3f %5.3f  Dice %.4f%s\n", label.c_str(),
+                  static_cast<long long>(s.gt_objects), static_cast<long long>(s.detected),
+                  static_cast<long long>(s.predicted), s.recall, s.precision, s.f1, s.dice, mark);
+    };
+    row("argmax", c.argmax, "");
+    for (size_t i = 0; i < c.curve.size(); ++i) {
+      row(utils::format_number(c.curve[i].threshold), c.curve[i],
+          i == c.chosen ? "  <- chosen" : "");
+    }
+  }
+  if (a.dry_run) {
+    std::printf("\n--dry-run: nothing written\n");
+  } else {
+    std::printf(
+        "\nwrote the thresholds into %s and the curves to %s\nuse them with `svanet evaluate -r "
+        "%s --threshold calibrated` and `svanet predict -m %s ...` (predict's default, auto, "
+        "takes them)\n",
+        r.checkpoint.c_str(), r.curves_file.c_str(), a.run.c_str(), a.run.c_str());
+  }
+  return 0;
 }
 
 // compare
@@ -234,8 +287,7 @@ Command register_evaluate(CLI::App& app) {
       "per class, per object size, per object, with an HTML report");
   sub->add_option("-r,--run", a->run, "Run folder to evaluate (predicts, then scores)");
   add_data_flag(sub, a->data);  // with --run: another dataset to score the run on
-  sub->add_option("--checkpoint", a->checkpoint, "best, last, or a checkpoint file (with --run)")
-      ->capture_default_str();
+  add_checkpoint_flag(sub, a->checkpoint)->capture_default_str();
   sub->add_option("--split", a->split, "Split to evaluate: test, val or train")
       ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
@@ -246,6 +298,7 @@ Command register_evaluate(CLI::App& app) {
   add_overlap_flag(sub, a->overlap)->default_str("run config's");
   add_tta_flag(sub, a->tta);
   sub->add_flag("--flip", a->flip, "Same as --tta flip");
+  add_threshold_flag(sub, a->threshold)->default_str("run config's");
   sub->add_option("--pred", a->pred, "Folder of predicted masks (class indices), by file stem");
   sub->add_option("--gt", a->gt, "Folder of ground-truth masks, by file stem");
   add_dataset_flag(sub, a->dataset);
@@ -267,15 +320,48 @@ Command register_evaluate(CLI::App& app) {
   add_examples(
       sub,
       {"svanet evaluate -r runs/demo --mode sliding -o runs/demo/eval_sliding",
+       "svanet evaluate -r runs/demo --threshold argmax",
        "svanet evaluate -r runs/demo --data other_data -o eval_other",
        "svanet evaluate --pred preds/ --gt masks/ --class-names background,lesion -o eval/"},
       "Writes summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html "
       "(default folder RUN/eval_<split>; an existing one is refused without --overwrite). --data "
       "scores the run on another dataset root with the same classes (its own test/ or val/ "
-      "split; default folder RUN/eval_<split>_<data folder>). With "
+      "split; default folder RUN/eval_<split>_<data folder>); a --threshold other than the "
+      "config's evaluate.threshold writes RUN/eval_<split>_<threshold>. With "
       "--run, --mode, --tta and --overlap default to the run config's evaluate section (resize: "
       "the paper's evaluation).");
   return {sub, [a] { return run_evaluate(*a); }};
+}
+
+Command register_calibrate(CLI::App& app) {
+  auto a = std::make_shared<CalibrateArgs>();
+  auto* sub = app.add_subcommand(
+      "calibrate",
+      "Choose per-class probability thresholds on a run's validation split (never the test "
+      "split) and store them in its checkpoint, for --threshold calibrated");
+  sub->add_option("run", a->run, "Run folder")->required();
+  add_checkpoint_flag(sub, a->checkpoint)->capture_default_str();
+  sub->add_option("--metric", a->metric,
+                  "What to maximise per class: object_f1 (per-object detection) or dice (pixels)")
+      ->check(CLI::IsMember({"object_f1", "dice"}))
+      ->capture_default_str();
+  sub->add_option("--iou", a->iou,
+                  "object_f1: IoU at which an object counts as found (a flooding prediction "
+                  "finds nothing)")
+      ->check(CLI::Range(0.0, 1.0).description("in (0, 1)"))
+      ->capture_default_str();
+  sub->add_option("--grid", a->grid, "Candidate thresholds, e.g. 0.2,0.3,0.4,0.5")
+      ->default_str("0.05,0.10,...,0.95");
+  add_device_flag(sub, a->device)->capture_default_str();
+  sub->add_flag("--dry-run", a->dry_run, "Print the curves; write nothing");
+  add_examples(sub,
+               {"svanet calibrate runs/demo", "svanet calibrate runs/demo --metric dice --dry-run",
+                "svanet evaluate -r runs/demo --threshold calibrated"},
+               "Predicts the validation split as the run's evaluate section does, scores every "
+               "threshold per class (per-object recall, precision and F1, pixel Dice), writes "
+               "the best into the checkpoint and the curves to RUN/calibration_<checkpoint>.json. "
+               "A config with evaluate.threshold: calibrated does this after training.");
+  return {sub, [a] { return run_calibrate(*a); }};
 }
 
 Command register_compare(CLI::App& app) {

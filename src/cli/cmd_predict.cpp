@@ -13,7 +13,8 @@ namespace svanet::cli {
 namespace {
 
 struct PredictArgs {
-  std::string model, out, device = "auto", precision = "fp32", mode = "auto", tta = "none";
+  std::string model, out, device = "auto", precision = "fp32", mode = "auto", tta = "none",
+                          threshold = "auto";
   std::string probabilities, progress = "auto";
   std::string intensity = "official", window;
   std::vector<std::string> inputs;
@@ -33,6 +34,7 @@ int run_predict(const PredictArgs& a) {
   o.predictor.precision = a.precision;
   o.predictor.mode = inference::parse_mode(a.mode);
   o.predictor.tta = inference::parse_tta(a.tta);
+  o.predictor.threshold = inference::ThresholdChoice::parse(a.threshold);
   o.predictor.overlap = a.overlap;
   o.predictor.batch = a.batch;
   o.overlay = a.overlay;
@@ -46,8 +48,9 @@ int run_predict(const PredictArgs& a) {
   o.progress_bar = want_progress_bar(a.progress);
   o.log = console_log();
   const auto r = engine::predict_files(o);
-  std::printf("predicted %lld input(s) with %s in %.1f s", static_cast<long long>(r.predicted),
-              r.checkpoint.c_str(), r.seconds);
+  std::printf("predicted %lld input(s) with %s (labels: %s) in %.1f s",
+              static_cast<long long>(r.predicted), r.checkpoint.c_str(), r.labels.c_str(),
+              r.seconds);
   if (r.predicted > 0) {
     std::printf(" (%lld resized to the training size, %lld by sliding window)",
                 static_cast<long long>(r.resized), static_cast<long long>(r.slid));
@@ -87,6 +90,7 @@ Command register_predict(CLI::App& app) {
   add_mode_flag(sub, a->mode)->capture_default_str();
   add_overlap_flag(sub, a->overlap)->capture_default_str();
   add_tta_flag(sub, a->tta)->capture_default_str();
+  add_threshold_flag(sub, a->threshold)->capture_default_str();
   sub->add_option("--min-size", a->min_size,
                   "Remove predicted objects smaller than this many pixels (default 0: keep all)")
       ->check(non_negative_number());

@@ -49,6 +49,10 @@ CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_mode_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_overlap_flag(CLI::App* sub, double& value);
 CLI::Option* add_tta_flag(CLI::App* sub, std::string& value);
+/// --checkpoint of evaluate and calibrate: best, last or a file.
+CLI::Option* add_checkpoint_flag(CLI::App* sub, std::string& value);
+/// --threshold of predict, evaluate (argmax, calibrated, auto or P).
+CLI::Option* add_threshold_flag(CLI::App* sub, std::string& value);
 /// --axis, --intensity and --window of slice-volumes and predict (volumes).
 CLI::Option* add_axis_flag(CLI::App* sub, int& value);
 CLI::Option* add_intensity_flag(CLI::App* sub, std::string& value);
@@ -74,6 +78,7 @@ Command register_compare(CLI::App& app);
 Command register_study(CLI::App& app);
 Command register_demo(CLI::App& app);
 Command register_evaluate(CLI::App& app);
+Command register_calibrate(CLI::App& app);
 Command register_predict(CLI::App& app);
 Command register_train(CLI::App& app);
 Command register_checkpoint_info(CLI::App& app);

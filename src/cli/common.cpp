@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "svanet/common/error.h"
+#include "svanet/inference/thresholds.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
@@ -69,6 +70,29 @@ CLI::Option* add_tta_flag(CLI::App* sub, std::string& value) {
                    "Test-time augmentation averaged as probabilities: none, flip (horizontal), "
                    "flip4 (horizontal, vertical, both)")
       ->check(CLI::IsMember({"none", "flip", "flip4"}));
+}
+
+CLI::Option* add_checkpoint_flag(CLI::App* sub, std::string& value) {
+  return sub->add_option("--checkpoint", value,
+                         "The run's best or last checkpoint, or a checkpoint file");
+}
+
+CLI::Option* add_threshold_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--threshold", value,
+                   "How probabilities become labels: argmax, calibrated (the checkpoint's "
+                   "thresholds from `svanet calibrate`), auto (calibrated when the checkpoint has "
+                   "them) or a probability for every class, e.g. 0.3")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            try {
+              inference::ThresholdChoice::parse(text);
+              return std::string();
+            } catch (const Error& e) {
+              return std::string(e.what());
+            }
+          },
+          "argmax|calibrated|auto|P", "threshold"));
 }
 
 CLI::Option* add_axis_flag(CLI::App* sub, int& value) {
@@ -150,15 +174,12 @@ bool want_progress_bar(const std::string& mode) {
 }
 
 std::vector<Command> register_all(CLI::App& app) {
-  return {register_train(app),           register_demo(app),
-          register_evaluate(app),        register_predict(app),
-          register_compare(app),         register_study(app),
-          register_models(app),          register_list(app),
-          register_convert(app),         register_export(app),
-          register_checkpoint_info(app), register_demo_data(app),
-          register_check_data(app),      register_data_stats(app),
-          register_init_config(app),     register_slice_volumes(app),
-          register_version(app)};
+  return {register_train(app),       register_demo(app),          register_evaluate(app),
+          register_calibrate(app),   register_predict(app),       register_compare(app),
+          register_study(app),       register_models(app),        register_list(app),
+          register_convert(app),     register_export(app),        register_checkpoint_info(app),
+          register_demo_data(app),   register_check_data(app),    register_data_stats(app),
+          register_init_config(app), register_slice_volumes(app), register_version(app)};
 }
 
 }  // namespace svanet::cli

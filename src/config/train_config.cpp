@@ -2,6 +2,7 @@
 
 #include "config/sections.h"
 #include "svanet/common/error.h"
+#include "svanet/inference/thresholds.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
@@ -96,21 +97,43 @@ ValueCheck<double> a_fraction() {
   });
 }
 
+/// In (0, 1).
+ValueCheck<double> an_open_fraction() {
+  return ValueCheck<double>([](const double& v) {
+    return v > 0 && v < 1 ? std::string() : "must be in (0, 1), got " + utils::format_number(v);
+  });
+}
+
+/// argmax, calibrated, auto or a probability (inference::ThresholdChoice).
+ValueCheck<std::string> a_threshold() {
+  return ValueCheck<std::string>([](const std::string& v) {
+    try {
+      inference::ThresholdChoice::parse(v);
+      return std::string();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+  });
+}
+
 const Section<EvaluateSection>& evaluate_section() {
-  static const auto s = Section<EvaluateSection>()
-                            .choice("split", SVANET_MEMBER(split), {"test", "val", "train"})
-                            .choice("checkpoint", SVANET_MEMBER(checkpoint), {"best", "last"})
-                            .value("after_training", SVANET_MEMBER(after_training))
-                            .value("iou_threshold", SVANET_MEMBER(iou_threshold), a_fraction())
-                            .value("image_bins_pct", SVANET_MEMBER(image_bins_pct))
-                            .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
-                            .value("object_bins_px", SVANET_MEMBER(object_bins_px))
-                            .value("surface_distances", SVANET_MEMBER(surface_distances))
-                            .value("overlays", SVANET_MEMBER(overlays), at_least<int64_t>(0))
-                            .value("save_predictions", SVANET_MEMBER(save_predictions))
-                            .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})
-                            .choice("tta", SVANET_MEMBER(tta), {"none", "flip", "flip4"})
-                            .value("overlap", SVANET_MEMBER(overlap), a_fraction());
+  static const auto s =
+      Section<EvaluateSection>()
+          .choice("split", SVANET_MEMBER(split), {"test", "val", "train"})
+          .choice("checkpoint", SVANET_MEMBER(checkpoint), {"best", "last"})
+          .value("after_training", SVANET_MEMBER(after_training))
+          .value("iou_threshold", SVANET_MEMBER(iou_threshold), a_fraction())
+          .value("image_bins_pct", SVANET_MEMBER(image_bins_pct))
+          .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
+          .value("object_bins_px", SVANET_MEMBER(object_bins_px))
+          .value("surface_distances", SVANET_MEMBER(surface_distances))
+          .value("overlays", SVANET_MEMBER(overlays), at_least<int64_t>(0))
+          .value("save_predictions", SVANET_MEMBER(save_predictions))
+          .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})
+          .choice("tta", SVANET_MEMBER(tta), {"none", "flip", "flip4"})
+          .value("overlap", SVANET_MEMBER(overlap), a_fraction())
+          .value("threshold", SVANET_MEMBER(threshold), a_threshold())
+          .choice("calibrate_metric", SVANET_MEMBER(calibrate_metric), {"object_f1", "dice"});
   return s;
 }
 

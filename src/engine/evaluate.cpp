@@ -2,6 +2,7 @@
 
 #include "data/cv_io.h"
 #include "engine/run_files.h"
+#include "engine/split_prediction.h"
 #include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
 #include "svanet/data/dataset.h"
@@ -75,12 +76,6 @@ std::map<std::string, fs::path> files_by_stem(const std::string& dir, const char
 
 namespace {
 
-config::TrainConfig load_run_config(const fs::path& run) {
-  const fs::path config_path = run / kConfig;
-  SVANET_CHECK(fs::exists(config_path), run.string(), ": not a run folder (no ", kConfig, ")");
-  return config::load_train_config(config_path.string());
-}
-
 fs::path evaluation_dir(const fs::path& run, const config::TrainConfig& config,
                         const EvaluateOptions& options, const fs::path& checkpoint) {
   if (!options.out.empty()) return options.out;
@@ -89,6 +84,12 @@ fs::path evaluation_dir(const fs::path& run, const config::TrainConfig& config,
   if (!options.data_root.empty()) {
     const auto data = fs::path(options.data_root).lexically_normal();
     name += "_" + (data.has_filename() ? data : data.parent_path()).filename().string();
+  }
+  if (options.threshold) {
+    const auto choice = inference::ThresholdChoice::parse(*options.threshold).to_string();
+    if (choice != inference::ThresholdChoice::parse(config.evaluate.threshold).to_string()) {
+      name += "_" + choice;
+    }
   }
   return run / name;
 }
@@ -144,6 +145,58 @@ void write_staged(const fs::path& given, bool overwrite, const Write& write) {
 }
 
 }  // namespace
+
+config::TrainConfig load_run_config(const fs::path& run) {
+  const fs::path config_path = run / kConfig;
+  SVANET_CHECK(fs::exists(config_path), run.string(), ": not a run folder (no ", kConfig, ")");
+  return config::load_train_config(config_path.string());
+}
+
+void predict_split(const Predictor& predictor, const data::DatasetDefinition& definition,
+                   const std::vector<data::Sample>& samples, const config::DataConfig& d,
+                   const std::function<void(const PredictedBatch&)>& visit) {
+  if (predictor.options().mode == inference::Mode::kResize) {
+    // The paper's evaluation: the loader resizes (as in training), the
+    // logits are scored at that size and, resized back, at native size.
+    data::LoaderOptions lo;
+    lo.batch_size = d.batch_size;
+    lo.workers = d.workers;
+    lo.shuffle = false;
+    lo.drop_single = false;
+    lo.keep_native_masks = true;
+    lo.prefetch = predictor.device().is_cuda() ? 2 : 0;
+    data::DataLoader loader(
+        definition, samples,
+        data::Transform::eval(predictor.training_size(), predictor.meta().normalization), lo);
+    loader.start_epoch(0);
+    while (auto batch = loader.next()) {
+      PredictedBatch predicted;
+      predicted.batch = &*batch;
+      predicted.stems = batch->stems;
+      predicted.scores = predictor.scores(batch->images.to(predictor.device()));
+      visit(predicted);
+    }
+    return;
+  }
+  // Native resolution: each image as `svanet predict` sees it.
+  const auto chunk = static_cast<size_t>(std::max<int64_t>(1, d.batch_size));
+  for (size_t first = 0; first < samples.size(); first += chunk) {
+    const size_t n = std::min(chunk, samples.size() - first);
+    PredictedBatch predicted;
+    predicted.samples.resize(n);
+    utils::parallel_for(static_cast<int64_t>(n), [&](int64_t i) {
+      const auto k = static_cast<size_t>(i);
+      predicted.samples[k] = data::load_sample(definition, samples[first + k]);
+    });
+    std::vector<torch::Tensor> images;
+    for (size_t k = 0; k < n; ++k) {
+      images.push_back(predicted.samples[k].image);
+      predicted.stems.push_back(samples[first + k].stem);
+    }
+    predicted.predictions = predictor.predict(images);
+    visit(predicted);
+  }
+}
 
 std::string run_checkpoint_file(const std::string& run_dir, const std::string& checkpoint) {
   if (checkpoint == "best" || checkpoint == "last") {
@@ -213,12 +266,12 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   po.tta = inference::parse_tta(options.tta.value_or(e.tta));
   po.overlap = options.overlap.value_or(e.overlap);
   po.batch = d.batch_size;
+  po.threshold = inference::ThresholdChoice::parse(options.threshold.value_or(e.threshold));
   const Predictor predictor(checkpoint.string(), po);
   const auto& meta = predictor.meta();
   SVANET_CHECK(meta.classes == index.definition.classes, checkpoint.string(),
                ": the checkpoint's classes (", utils::join(meta.classes, ", "),
                ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
-  const torch::Device device = predictor.device();
 
   auto mo = metric_options(e, index.definition.classes);
   if (options.iou_threshold) mo.match.iou_threshold = *options.iou_threshold;
@@ -239,48 +292,18 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
       });
     };
     const int64_t size = predictor.training_size();
-    if (po.mode == inference::Mode::kResize) {
-      // The paper's evaluation: the loader resizes (as in training), the
-      // logits are scored at that size and, resized back, at native size.
-      data::LoaderOptions lo;
-      lo.batch_size = d.batch_size;
-      lo.workers = d.workers;
-      lo.shuffle = false;
-      lo.drop_single = false;
-      lo.keep_native_masks = true;
-      lo.prefetch = device.is_cuda() ? 2 : 0;
-      data::DataLoader loader(index.definition, samples,
-                              data::Transform::eval(size, meta.normalization), lo);
-      loader.start_epoch(0);
-      while (auto batch = loader.next()) {
-        const auto scores = predictor.scores(batch->images.to(device));
-        write_labels(batch->stems, add_batch(evaluator, scores, *batch));
+    predict_split(predictor, index.definition, samples, d, [&](const PredictedBatch& p) {
+      if (p.batch != nullptr) {
+        write_labels(p.stems, add_batch(evaluator, p.scores, *p.batch, predictor.thresholds()));
+        return;
       }
-    } else {
-      // Native resolution: each image as `svanet predict` sees it.
-      const auto chunk = static_cast<size_t>(std::max<int64_t>(1, d.batch_size));
-      for (size_t first = 0; first < samples.size(); first += chunk) {
-        const size_t n = std::min(chunk, samples.size() - first);
-        std::vector<data::LoadedSample> loaded_samples(n);
-        utils::parallel_for(static_cast<int64_t>(n), [&](int64_t i) {
-          const auto k = static_cast<size_t>(i);
-          loaded_samples[k] = data::load_sample(index.definition, samples[first + k]);
-        });
-        std::vector<torch::Tensor> images;
-        std::vector<std::string> stems;
-        for (size_t k = 0; k < n; ++k) {
-          images.push_back(loaded_samples[k].image);
-          stems.push_back(samples[first + k].stem);
-        }
-        const auto results = predictor.predict(images);
-        std::vector<torch::Tensor> labels;
-        for (size_t k = 0; k < n; ++k) {
-          labels.push_back(results[k].labels);
-          evaluator.add(stems[k], results[k].labels, loaded_samples[k].mask);
-        }
-        write_labels(stems, labels);
+      std::vector<torch::Tensor> labels;
+      for (size_t k = 0; k < p.stems.size(); ++k) {
+        labels.push_back(p.predictions[k].labels);
+        evaluator.add(p.stems[k], p.predictions[k].labels, p.samples[k].mask);
       }
-    }
+      write_labels(p.stems, labels);
+    });
     const auto records = evaluator.records();
     result.summary = metrics::summarize(records, evaluator.options());
     result.out_dir = out.string();
@@ -303,7 +326,12 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                               "x that (the rest resized)"
                         : "") +
                    "; all metrics at native size"},
-        {"test-time augmentation", inference::to_string(po.tta)}};
+        {"test-time augmentation", inference::to_string(po.tta)},
+        {"labels", inference::describe_thresholds(predictor.thresholds(), meta.classes) +
+                       (po.threshold.kind == inference::ThresholdChoice::Kind::kValue ||
+                                predictor.thresholds().empty()
+                            ? ""
+                            : " (calibrated: " + meta.calibration + ")")}};
     ro.overlays = options.overlays.value_or(config.evaluate.overlays);
     const auto definition = index.definition;
     evaluation::write_evaluation(

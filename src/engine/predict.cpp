@@ -5,6 +5,7 @@
 #include "svanet/common/error.h"
 #include "svanet/data/image_io.h"
 #include "svanet/engine/trainer.h"
+#include "svanet/inference/thresholds.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 
@@ -277,6 +278,7 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
   auto inputs = expand_inputs(o.inputs, o.recursive);
   SVANET_CHECK(!inputs.empty(), "predict: no input images (-i)");
   const inference::Predictor predictor(result.checkpoint, o.predictor);
+  result.labels = inference::describe_thresholds(predictor.thresholds(), predictor.meta().classes);
   const auto& classes = predictor.meta().classes;
   const auto num_classes = static_cast<int64_t>(classes.size());
   SVANET_CHECK(num_classes == predictor.meta().model.options.num_classes(), result.checkpoint,

@@ -7,11 +7,13 @@
 #include "svanet/data/check.h"
 #include "svanet/data/loader.h"
 #include "svanet/data/splits.h"
+#include "svanet/engine/calibrate.h"
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/inference.h"
 #include "svanet/engine/predict.h"
 #include "svanet/evaluation/summary.h"
+#include "svanet/inference/thresholds.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
@@ -118,6 +120,9 @@ class Trainer {
   void save_state(const fs::path& path, const Position& next, const PartialEpoch& partial);
   io::CheckpointMeta meta(int64_t epoch, const std::map<std::string, double>& metrics) const;
   void write_history() const;
+  /// With evaluate.threshold: calibrated, chooses the thresholds of the
+  /// evaluated checkpoint on the validation split unless it has them.
+  void calibrate_if_asked();
   bool rank0() const { return env_.rank == 0; }
   /// What stopped the run, for its log line.
   std::string stop_reason() const {
@@ -445,6 +450,25 @@ io::CheckpointMeta Trainer::meta(int64_t epoch,
   return m;
 }
 
+void Trainer::calibrate_if_asked() {
+  const auto& e = config_.evaluate;
+  if (inference::ThresholdChoice::parse(e.threshold).kind !=
+      inference::ThresholdChoice::Kind::kCalibrated) {
+    return;
+  }
+  const auto checkpoint = run_checkpoint_file(run_dir_.string(), e.checkpoint);
+  if (!io::read_checkpoint_meta(checkpoint).thresholds.empty()) return;
+  CalibrateOptions co;
+  co.checkpoint = e.checkpoint;
+  co.metric = e.calibrate_metric;
+  co.iou = e.calibrate_iou;
+  co.device = device_.str();
+  co.log = [this](LogLevel level, const std::string& message) {
+    log_->log(level == LogLevel::kWarning ? spdlog::level::warn : spdlog::level::info, message);
+  };
+  calibrate_run(run_dir_.string(), co);
+}
+
 void Trainer::write_history() const {
   utils::write_file_atomic((run_dir_ / kMetricsCsv).string(), metrics_csv(history_));
   write_progress_png((run_dir_ / kProgressPng).string(), history_, config_.train.select_metric);
@@ -756,6 +780,7 @@ TrainResult Trainer::run() {
       train_loader_.reset();
       val_loader_.reset();
       optimizer_.reset();
+      calibrate_if_asked();
       log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);
       const auto evaluation = evaluate_run(run_dir_.string(), eo);
       result.test = metrics::headline(evaluation.summary);

@@ -9,6 +9,7 @@
 #include "svanet/config/train_config.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/image_io.h"
+#include "svanet/engine/calibrate.h"
 #include "svanet/engine/distributed.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/predict.h"
@@ -270,6 +271,148 @@ TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
   fs::remove_all(data);
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo),
                      "config.yaml: data.root '" + data.string());
+}
+
+/// The object bin of class `c` and all sizes.
+const metrics::ObjectBin& all_sizes(const metrics::Summary& summary, int64_t c) {
+  for (const auto& b : summary.objects) {
+    if (b.class_index == c && b.label == "all") return b;
+  }
+  throw std::runtime_error("no 'all' bin for class " + std::to_string(c));
+}
+
+TEST(Calibrate, AFloodingPredictionFindsNothingAndAnExactOneEverything) {
+  // Four 2x2 objects on a 32x32 image.
+  auto gt = torch::zeros({32, 32}, torch::kUInt8);
+  for (int64_t i : {2, 10, 18, 26}) gt.slice(0, i, i + 2).slice(1, i, i + 2).fill_(1);
+  const auto flood = torch::ones({32, 32}, torch::kUInt8);
+  const auto flooded = engine::score_objects(flood, gt, 0.1);
+  EXPECT_EQ(flooded.gt_objects, 4);
+  EXPECT_EQ(flooded.detected, 0);
+  EXPECT_EQ(flooded.predicted, 1);
+  EXPECT_EQ(flooded.false_positives, 1);
+  EXPECT_DOUBLE_EQ(flooded.f1, 0.0);
+  EXPECT_NEAR(flooded.dice, 2.0 * 16 / (16 + 1024), 1e-12);
+  // With "any overlap" the flood would find all four at precision 1: the
+  // reason calibration asks for an IoU.
+  EXPECT_DOUBLE_EQ(engine::score_objects(flood, gt, 0.0).f1, 1.0);
+  const auto exact = engine::score_objects(gt, gt, 0.1);
+  EXPECT_EQ(exact.detected, 4);
+  EXPECT_DOUBLE_EQ(exact.f1, 1.0);
+  EXPECT_DOUBLE_EQ(exact.dice, 1.0);
+  // One pixel too wide on every side (IoU 4/16) still finds an object; a
+  // prediction beside it (no overlap) is a false positive.
+  auto wide = torch::zeros({32, 32}, torch::kUInt8);
+  wide.slice(0, 1, 5).slice(1, 1, 5).fill_(1);
+  wide.slice(0, 14, 16).slice(1, 6, 8).fill_(1);
+  const auto s = engine::score_objects(wide, gt, 0.1);
+  EXPECT_EQ(s.detected, 1);
+  EXPECT_EQ(s.predicted, 2);
+  EXPECT_EQ(s.false_positives, 1);
+  EXPECT_DOUBLE_EQ(s.recall, 0.25);
+  EXPECT_DOUBLE_EQ(s.precision, 0.5);
+}
+
+TEST(Calibrate, ChoosesEachClasssBestThresholdOnTheValidationSplitAlone) {
+  TempDir dir;
+  const fs::path data = dir.path() / "data";
+  fs::copy(tiny_dataset(), data, fs::copy_options::recursive);
+  const fs::path run = dir.path() / "run";
+  ASSERT_TRUE(
+      engine::train(tiny_config(2, {"evaluate.after_training=false", "data.root=" + data.string()}),
+                    run.string())
+          .completed);
+  // The test split's images are damaged: calibration cannot have read them.
+  auto splits = nlohmann::json::parse(read(run / "splits.json"));
+  for (const auto& sample : splits.at("test")) {
+    std::ofstream(data / sample.at("image").get<std::string>(), std::ios::trunc) << "not a png";
+  }
+  engine::CalibrateOptions co;
+  co.grid = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+  const auto r = engine::calibrate_run(run.string(), co);
+  EXPECT_EQ(r.images, static_cast<int64_t>(splits.at("val").size()));
+  ASSERT_EQ(r.thresholds.size(), 3u);
+  ASSERT_EQ(r.classes.size(), 2u);
+  for (const auto& c : r.classes) {
+    SCOPED_TRACE(c.name);
+    ASSERT_EQ(c.curve.size(), co.grid.size());
+    double best = 0.0;
+    for (size_t i = 0; i < c.curve.size(); ++i) {
+      best = std::max(best, c.curve[i].f1);
+      // A lower threshold predicts a superset: it never finds fewer objects.
+      if (i > 0) {
+        EXPECT_GE(c.curve[i - 1].detected, c.curve[i].detected);
+      }
+      EXPECT_EQ(c.curve[i].gt_objects, c.argmax.gt_objects);
+    }
+    EXPECT_DOUBLE_EQ(c.curve[c.chosen].f1, best);
+    EXPECT_DOUBLE_EQ(r.thresholds[static_cast<size_t>(c.class_index)], c.curve[c.chosen].threshold);
+  }
+  const auto meta = io::read_checkpoint_meta((run / "checkpoints" / "best.pt").string());
+  EXPECT_EQ(meta.thresholds, r.thresholds);
+  EXPECT_NE(meta.calibration.find("object_f1 (IoU 0.1) on the val split"), std::string::npos);
+  const auto curves = nlohmann::json::parse(read(run / "calibration_best.json"));
+  EXPECT_EQ(curves.at("split"), "val");
+  EXPECT_EQ(curves.at("classes").size(), 2u);
+  // The argmax row is what the evaluation counts on the same split with
+  // the same matching IoU.
+  engine::EvaluateOptions eo;
+  eo.split = "val";
+  eo.threshold = "argmax";
+  eo.iou_threshold = co.iou;
+  eo.out = (dir.path() / "eval_val").string();
+  const auto val = engine::evaluate_run(run.string(), eo).summary;
+  for (const auto& c : r.classes) {
+    const auto& bin = all_sizes(val, c.class_index);
+    EXPECT_EQ(c.argmax.gt_objects, bin.gt_objects) << c.name;
+    EXPECT_EQ(c.argmax.detected, bin.detected) << c.name;
+    EXPECT_EQ(c.argmax.predicted, bin.predicted) << c.name;
+    EXPECT_EQ(c.argmax.false_positives, bin.false_positives) << c.name;
+  }
+  // Evaluating with the calibrated thresholds uses them (and the test
+  // split, whose images were damaged, cannot be evaluated).
+  eo.threshold = "calibrated";
+  eo.out = (dir.path() / "eval_val_calibrated").string();
+  const auto calibrated = engine::evaluate_run(run.string(), eo).summary;
+  for (const auto& c : r.classes) {
+    const auto& bin = all_sizes(calibrated, c.class_index);
+    EXPECT_EQ(bin.gt_objects, c.curve[c.chosen].gt_objects) << c.name;
+  }
+  EXPECT_NE(read(fs::path(eo.out) / "report.html").find("calibrated: object_f1 (IoU 0.1)"),
+            std::string::npos);
+  engine::EvaluateOptions test;
+  test.out = (dir.path() / "eval_test").string();
+  ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), test), "demo_00");
+  // Without a validation split calibration refuses rather than use another.
+  splits["val"] = nlohmann::json::array();
+  std::ofstream(run / "splits.json", std::ios::trunc) << splits.dump();
+  ASSERT_THROWS_WITH(engine::calibrate_run(run.string()),
+                     "the run has no validation split; calibration never uses the test split");
+}
+
+TEST(Calibrate, ATrainingThatAsksForCalibratedThresholdsEvaluatesWithThem) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  const auto result = engine::train(
+      tiny_config(1, {"evaluate.threshold=calibrated", "evaluate.calibrate_metric=dice"}),
+      run.string());
+  ASSERT_TRUE(result.completed);
+  const auto meta = io::read_checkpoint_meta((run / "checkpoints" / "best.pt").string());
+  ASSERT_EQ(meta.thresholds.size(), 3u);
+  EXPECT_NE(meta.calibration.find("dice on the val split"), std::string::npos);
+  EXPECT_NE(read(run / "train.log").find("calibrated: dice on the val split"), std::string::npos);
+  EXPECT_NE(read(run / "eval_test" / "report.html").find("calibrated: dice"), std::string::npos);
+  // Another choice goes to its own folder; the config's keeps the default one.
+  engine::EvaluateOptions eo;
+  eo.threshold = "argmax";
+  EXPECT_EQ(fs::path(engine::run_evaluation_dir(run.string(), eo)).filename(), "eval_test_argmax");
+  eo.threshold = "calibrated";
+  EXPECT_EQ(fs::path(engine::run_evaluation_dir(run.string(), eo)).filename(), "eval_test");
+  eo.threshold = "0.3";
+  EXPECT_EQ(fs::path(engine::run_evaluation_dir(run.string(), eo)).filename(), "eval_test_0.3");
+  ASSERT_THROWS_WITH(
+      config::parse_train_config(tiny_config_text(1), "tiny.yaml", {"evaluate.threshold=1.5"}),
+      "is not argmax, calibrated, auto or a probability");
 }
 
 TEST(Trainer, ResumeWithMoreEpochsExtendsAFinishedRun) {

@@ -14,6 +14,7 @@
 #include "svanet/inference/predict.h"
 #include "svanet/inference/predictor.h"
 #include "svanet/inference/sliding_window.h"
+#include "svanet/inference/thresholds.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/export.h"
 #include "svanet/io/pretrained.h"

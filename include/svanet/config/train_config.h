@@ -112,6 +112,17 @@ struct EvaluateSection {
   std::string tta = "none";
   /// Sliding window: fraction of a tile shared with its neighbour.
   double overlap = 0.5;
+  /// How probabilities become labels, as `svanet evaluate --threshold`:
+  /// argmax (the paper's), calibrated (per-class thresholds chosen on the
+  /// validation split after training, stored in the checkpoint), auto
+  /// (calibrated when the checkpoint has thresholds) or a probability.
+  std::string threshold = "argmax";
+  /// What calibration maximises per class on the validation split:
+  /// object_f1 (per-object detection) or dice (pixel Dice).
+  std::string calibrate_metric = "object_f1";
+  /// object_f1: the IoU with which an object counts as found during
+  /// calibration (engine/calibrate.h says why it is not 0).
+  double calibrate_iou = 0.1;
 };
 
 struct TrainConfig {

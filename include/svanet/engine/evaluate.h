@@ -40,6 +40,10 @@ struct EvaluateOptions {
   /// Overrides of the run config's evaluate section (unset = keep).
   /// mode: resize, sliding or auto; tta: none, flip or flip4 (as predict's).
   std::optional<std::string> mode, tta;
+  /// argmax, calibrated, auto or a probability (evaluate.threshold's
+  /// forms); a choice other than the config's adds _<choice> to the
+  /// default folder name (eval_test_calibrated).
+  std::optional<std::string> threshold;
   std::optional<double> overlap;
   std::optional<int64_t> overlays;
   std::optional<bool> save_predictions;
@@ -62,7 +66,8 @@ std::string run_checkpoint_file(const std::string& run_dir, const std::string& c
 /// RUN/eval_<split>_<checkpoint stem> for a checkpoint other than the one
 /// the run's config evaluates (so the training's own evaluation is reused
 /// only for the checkpoint it scored); with options.data_root,
-/// RUN/eval_<split>_<data folder name>.
+/// RUN/eval_<split>_<data folder name>; with a threshold other than the
+/// config's, RUN/eval_<split>_<threshold>.
 std::string run_evaluation_dir(const std::string& run_dir, const EvaluateOptions& options = {});
 
 /// The summary.json files a folder stands for: an evaluation folder

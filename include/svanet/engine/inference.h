@@ -16,15 +16,23 @@
 
 namespace svanet::engine {
 
-/// Logits (B, C, h, w) -> one (H_i, W_i) uint8 label map per sample at its
-/// native size (from batch.native_sizes), on the CPU.
-std::vector<torch::Tensor> native_labels(const torch::Tensor& logits, const data::Batch& batch);
+/// Logits (B, K, h, w) -> one (1, K, H_i, W_i) float map of scores per
+/// sample at its native size (from batch.native_sizes, bilinear), on the
+/// logits' device.
+std::vector<torch::Tensor> native_scores(const torch::Tensor& logits, const data::Batch& batch);
+
+/// Logits (B, K, h, w) -> one (H_i, W_i) uint8 label map per sample at its
+/// native size, on the CPU: the argmax, or with per-class `thresholds` the
+/// rule of svanet/inference/thresholds.h.
+std::vector<torch::Tensor> native_labels(const torch::Tensor& logits, const data::Batch& batch,
+                                         const std::vector<double>& thresholds = {});
 
 /// Scores a batch: reference counts at the model's resolution against the
 /// resized masks, everything else at native resolution against
 /// batch.native_masks (the loader must keep them). Returns the native label
 /// maps.
 std::vector<torch::Tensor> add_batch(metrics::Evaluator& evaluator, const torch::Tensor& logits,
-                                     const data::Batch& batch);
+                                     const data::Batch& batch,
+                                     const std::vector<double>& thresholds = {});
 
 }  // namespace svanet::engine

@@ -94,6 +94,8 @@ struct PredictFilesResult {
   /// Inputs predicted in each mode.
   int64_t resized = 0, slid = 0;
   std::string checkpoint;
+  /// How labels were chosen: "argmax" or the thresholds per class.
+  std::string labels;
   std::string csv;
   double seconds = 0.0;
 };

@@ -54,14 +54,19 @@ Tta parse_tta(const std::string& text) {
 }
 
 Predictor::Predictor(const std::string& checkpoint, PredictorOptions options)
-    : Predictor(io::load_checkpoint(checkpoint, runtime::resolve_device(options.device)), options) {
-}
+    : Predictor(io::load_checkpoint(checkpoint, runtime::resolve_device(options.device)), options,
+                checkpoint) {}
 
-Predictor::Predictor(io::LoadedCheckpoint loaded, PredictorOptions options)
-    : Predictor(std::move(loaded.model), std::move(loaded.meta), std::move(options)) {}
+Predictor::Predictor(io::LoadedCheckpoint loaded, PredictorOptions options,
+                     const std::string& source)
+    : Predictor(std::move(loaded.model), std::move(loaded.meta), std::move(options), source) {}
 
 Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
                      PredictorOptions options)
+    : Predictor(std::move(model), std::move(meta), std::move(options), "predictor") {}
+
+Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
+                     PredictorOptions options, const std::string& source)
     : model_(std::move(model)), meta_(std::move(meta)), options_(std::move(options)) {
   SVANET_CHECK(model_, "predictor: no model");
   SVANET_CHECK(options_.batch >= 1, "predictor: batch must be >= 1, got ", options_.batch);
@@ -71,6 +76,7 @@ Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
                model_->in_channels(), " input channels are not supported (1 or 3)");
   meta_.normalization.validate();
   training_size_ = meta_.model.options.image_size();
+  thresholds_ = resolve_thresholds(options_.threshold, meta_, model_->num_classes(), source);
   SVANET_CHECK(training_size_ >= 16, "predictor: the checkpoint records no training size (",
                training_size_, ")");
   device_ = runtime::resolve_device(options_.device);
@@ -146,8 +152,12 @@ Prediction Predictor::finish(const torch::Tensor& scores, Mode mode) const {
   Prediction out;
   out.mode = mode;
   out.probabilities = torch::softmax(scores, 0).cpu().contiguous();
-  out.labels = out.probabilities.argmax(0).to(torch::kUInt8);
+  out.labels = labels(out.probabilities, 0);
   return out;
+}
+
+torch::Tensor Predictor::labels(const torch::Tensor& probabilities, int64_t class_dim) const {
+  return labels_from_probabilities(probabilities, class_dim, thresholds_);
 }
 
 Prediction Predictor::predict(const torch::Tensor& image) const {

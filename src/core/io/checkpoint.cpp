@@ -10,6 +10,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -24,6 +25,8 @@ using Kind = PyObject::Kind;
 
 constexpr const char* kCheckpointFormat = "svanet.checkpoint";
 constexpr const char* kTrainingStateFormat = "svanet.training_state";
+constexpr const char* kThresholds = "thresholds";
+constexpr const char* kCalibration = "calibration";
 
 std::string utc_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -162,6 +165,16 @@ CheckpointMeta parse_meta(const Reader& root, const std::string& path) {
   }
   meta.created = root.text("created");
   if (root.has("note")) meta.note = root.text("note");
+  // Calibrated checkpoints only (files from before calibration lack them).
+  if (root.has(kThresholds)) {
+    meta.thresholds = root.numbers(kThresholds);
+    SVANET_CHECK(
+        meta.thresholds.empty() ||
+            meta.thresholds.size() == static_cast<size_t>(meta.model.options.num_classes()),
+        path, ": ", meta.thresholds.size(), " thresholds for a model with ",
+        meta.model.options.num_classes(), " classes");
+  }
+  if (root.has(kCalibration)) meta.calibration = root.text(kCalibration);
   return meta;
 }
 
@@ -213,10 +226,38 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
   py_set(root, "metrics", metrics);
   py_set(root, "created", py_str(utc_now()));
   py_set(root, "note", py_str(meta.note));
+  if (!meta.thresholds.empty()) {
+    SVANET_CHECK(static_cast<int64_t>(meta.thresholds.size()) == num_classes, path, ": ",
+                 meta.thresholds.size(), " thresholds for a model with ", num_classes, " outputs");
+    py_set(root, kThresholds, doubles(meta.thresholds));
+    py_set(root, kCalibration, py_str(meta.calibration));
+  }
   auto weights = py_dict();
   for (const auto& [name, tensor] : state_dict(model)) py_set(weights, name, py_tensor(tensor));
   py_set(root, "state_dict", weights);
   write_pytorch_file(path, root);
+}
+
+void set_checkpoint_thresholds(const std::string& path, const std::vector<double>& thresholds,
+                               const std::string& calibration) {
+  const OpenedFile file(path, kCheckpointFormat);
+  const CheckpointMeta meta = parse_meta(file.reader, path);
+  SVANET_CHECK(thresholds.empty() ||
+                   thresholds.size() == static_cast<size_t>(meta.model.options.num_classes()),
+               path, ": ", thresholds.size(), " thresholds for a model with ",
+               meta.model.options.num_classes(), " classes");
+  auto& entries = file.root->entries;
+  entries.erase(std::remove_if(entries.begin(), entries.end(),
+                               [](const auto& entry) {
+                                 const auto& key = entry.first->text;
+                                 return key == kThresholds || key == kCalibration;
+                               }),
+                entries.end());
+  if (!thresholds.empty()) {
+    py_set(file.root, kThresholds, doubles(thresholds));
+    py_set(file.root, kCalibration, py_str(calibration));
+  }
+  write_pytorch_file(path, file.root);
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {

@@ -16,6 +16,7 @@
 /// This is the tensor path, LibTorch only; reading image files is the full
 /// library's (svanet/data/image_io.h).
 
+#include "svanet/inference/thresholds.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/models/segmentation_model.h"
 
@@ -74,10 +75,15 @@ struct PredictorOptions {
   bool fold_batchnorm = true;
   /// Weights and inputs in channels-last (NHWC) memory layout.
   bool channels_last = false;
+  /// How probabilities become labels (svanet/inference/thresholds.h): by
+  /// default the checkpoint's calibrated thresholds when it has them, else
+  /// the argmax.
+  ThresholdChoice threshold = ThresholdChoice::parse("auto");
 };
 
 struct Prediction {
-  /// (H, W) uint8 class indices at the input's size, on the CPU.
+  /// (H, W) uint8 class indices at the input's size, on the CPU (the
+  /// argmax or the thresholds' choice: Predictor::thresholds()).
   torch::Tensor labels;
   /// (K, H, W) float32 class probabilities at the input's size, on the CPU.
   torch::Tensor probabilities;
@@ -107,6 +113,11 @@ class Predictor {
   const io::CheckpointMeta& meta() const { return meta_; }
   const PredictorOptions& options() const { return options_; }
   torch::Device device() const { return device_; }
+  /// The per-class thresholds in use (empty: the argmax).
+  const std::vector<double>& thresholds() const { return thresholds_; }
+  /// Labels (uint8) from probabilities along `class_dim`, as predict()
+  /// chooses them.
+  torch::Tensor labels(const torch::Tensor& probabilities, int64_t class_dim) const;
 
   /// Class scores (B, K, h, w) for normalised inputs (B, C, h, w) already on
   /// the device, with the test-time augmentation: logits without it,
@@ -114,7 +125,9 @@ class Predictor {
   torch::Tensor scores(const torch::Tensor& inputs) const;
 
  private:
-  Predictor(io::LoadedCheckpoint loaded, PredictorOptions options);
+  Predictor(io::LoadedCheckpoint loaded, PredictorOptions options, const std::string& source);
+  Predictor(models::SegmentationModel model, io::CheckpointMeta meta, PredictorOptions options,
+            const std::string& source);
   torch::Tensor prepare(const torch::Tensor& image) const;
   Prediction finish(const torch::Tensor& scores, Mode mode) const;
 
@@ -124,6 +137,7 @@ class Predictor {
   torch::Device device_{torch::kCPU};
   torch::ScalarType autocast_ = torch::kFloat;
   int64_t training_size_ = 0;
+  std::vector<double> thresholds_;
   /// Normalisation as (C, 1, 1) tensors on the device; undefined for
   /// "reference" (the official code's, applied by the model).
   torch::Tensor mean_, std_;

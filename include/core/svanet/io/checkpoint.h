@@ -45,6 +45,13 @@ struct CheckpointMeta {
   std::string created;
   /// Free-form provenance, e.g. "converted from official checkpoint X".
   std::string note;
+  /// Per-class probability thresholds (index 0, the background, unused)
+  /// chosen on the validation split by `svanet calibrate`; empty when the
+  /// checkpoint was not calibrated (svanet/inference/thresholds.h).
+  std::vector<double> thresholds;
+  /// How the thresholds were chosen, e.g. "object_f1 on the val split (45
+  /// images)".
+  std::string calibration;
 };
 
 /// Writes the model's weights and `meta` to `path` atomically. The model
@@ -52,6 +59,12 @@ struct CheckpointMeta {
 /// `pretrained_backbone` option is dropped since the weights are saved.
 void save_checkpoint(const std::string& path, const models::SegmentationModelImpl& model,
                      CheckpointMeta meta);
+
+/// Writes per-class thresholds and how they were chosen into an existing
+/// checkpoint (atomically; weights and everything else unchanged). Empty
+/// thresholds remove a calibration.
+void set_checkpoint_thresholds(const std::string& path, const std::vector<double>& thresholds,
+                               const std::string& calibration);
 
 /// Reads a checkpoint's metadata only.
 CheckpointMeta read_checkpoint_meta(const std::string& path);

@@ -1,0 +1,245 @@
+#include "svanet/engine/calibrate.h"
+
+#include "engine/run_files.h"
+#include "engine/split_prediction.h"
+#include "svanet/common/error.h"
+#include "svanet/data/splits.h"
+#include "svanet/engine/evaluate.h"
+#include "svanet/engine/inference.h"
+#include "svanet/inference/thresholds.h"
+#include "svanet/io/checkpoint.h"
+#include "svanet/metrics/objects.h"
+#include "svanet/utils/atomic_file.h"
+#include "svanet/utils/parallel.h"
+#include "svanet/utils/text.h"
+#include "utils/json_number.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+namespace svanet::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Counts of one class at one threshold, summed over images.
+struct Tally {
+  int64_t gt_objects = 0, detected = 0, predicted = 0, false_positives = 0;
+  int64_t tp_px = 0, fp_px = 0, fn_px = 0;
+
+  void add(const Tally& o) {
+    gt_objects += o.gt_objects;
+    detected += o.detected;
+    predicted += o.predicted;
+    false_positives += o.false_positives;
+    tp_px += o.tp_px;
+    fp_px += o.fp_px;
+    fn_px += o.fn_px;
+  }
+
+  ThresholdScore score(double threshold) const {
+    ThresholdScore s;
+    s.threshold = threshold;
+    s.gt_objects = gt_objects;
+    s.detected = detected;
+    s.predicted = predicted;
+    s.false_positives = false_positives;
+    // No object on either side: nothing to miss and nothing to flood.
+    s.recall = gt_objects > 0 ? static_cast<double>(detected) / static_cast<double>(gt_objects) : 1;
+    s.precision = predicted > 0 ? static_cast<double>(predicted - false_positives) /
+                                      static_cast<double>(predicted)
+                                : 1.0;
+    s.f1 = s.recall + s.precision > 0 ? 2 * s.recall * s.precision / (s.recall + s.precision) : 0;
+    const int64_t denominator = 2 * tp_px + fp_px + fn_px;
+    s.dice =
+        denominator > 0 ? 2.0 * static_cast<double>(tp_px) / static_cast<double>(denominator) : 1.0;
+    return s;
+  }
+};
+
+/// One class's binary prediction against its binary ground truth (1 =
+/// the class, 255 = ignored, 0 = anything else).
+Tally tally(const torch::Tensor& pred, const torch::Tensor& gt, double iou) {
+  Tally t;
+  metrics::MatchOptions match;
+  match.iou_threshold = iou;
+  for (const auto& o : metrics::match_objects(pred, gt, 2, match)) {
+    if (o.ground_truth) {
+      ++t.gt_objects;
+      t.detected += o.matched ? 1 : 0;
+    } else {
+      ++t.predicted;
+      t.false_positives += o.matched ? 0 : 1;
+    }
+  }
+  const auto valid = gt != 255;
+  const auto p = pred.to(torch::kBool) & valid;
+  const auto g = gt == 1;
+  t.tp_px = (p & g).sum().item<int64_t>();
+  t.fp_px = (p & ~g).sum().item<int64_t>();
+  t.fn_px = (~p & g).sum().item<int64_t>();
+  return t;
+}
+
+nlohmann::json score_json(const ThresholdScore& s) {
+  return {{"threshold", utils::json_number(s.threshold)},
+          {"gt_objects", s.gt_objects},
+          {"detected", s.detected},
+          {"predicted", s.predicted},
+          {"false_positives", s.false_positives},
+          {"recall", s.recall},
+          {"precision", s.precision},
+          {"f1", s.f1},
+          {"dice", s.dice}};
+}
+
+}  // namespace
+
+ThresholdScore score_objects(const torch::Tensor& pred, const torch::Tensor& gt, double iou) {
+  return tally(pred.to(torch::kUInt8).contiguous(), gt.to(torch::kUInt8).contiguous(), iou)
+      .score(0.0);
+}
+
+std::vector<double> default_threshold_grid() {
+  std::vector<double> grid;
+  for (int i = 5; i <= 95; i += 5) grid.push_back(static_cast<double>(i) / 100.0);
+  return grid;
+}
+
+CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptions& options) {
+  const fs::path run(run_dir);
+  const auto config = load_run_config(run);
+  SVANET_CHECK(options.metric == "object_f1" || options.metric == "dice",
+               "calibration metric is object_f1 or dice, got '", options.metric, "'");
+  SVANET_CHECK(options.iou > 0.0 && options.iou < 1.0, "calibration IoU must be in (0, 1), got ",
+               options.iou);
+  const std::vector<double> grid = options.grid.empty() ? default_threshold_grid() : options.grid;
+  for (double t : grid) {
+    SVANET_CHECK(std::isfinite(t) && t > 0.0 && t < 1.0,
+                 "calibration thresholds must be in (0, 1), got ", t);
+  }
+  const std::string checkpoint = run_checkpoint_file(run_dir, options.checkpoint);
+  const auto& d = config.data;
+  SVANET_CHECK(fs::is_directory(d.root), (run / kConfig).string(), ": data.root '", d.root,
+               "' is not a folder (the data the run was trained on, moved or deleted?)");
+  const auto index = data::index_dataset(
+      d.root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+  // The validation split only: thresholds tuned on the test split would
+  // make the test scores optimistic.
+  const auto splits = data::read_splits((run / kSplits).string(), index);
+  SVANET_CHECK(!splits.val.empty(), run_dir,
+               ": the run has no validation split; calibration never uses the test split "
+               "(give data.splits a val_fraction and train again)");
+
+  PredictorOptions po;
+  po.device = options.device;
+  po.precision = config.train.precision;
+  po.mode = inference::parse_mode(config.evaluate.mode);
+  po.tta = inference::parse_tta(config.evaluate.tta);
+  po.overlap = config.evaluate.overlap;
+  po.batch = d.batch_size;
+  po.threshold = inference::ThresholdChoice::parse("argmax");
+  const Predictor predictor(checkpoint, po);
+  const auto& classes = predictor.meta().classes;
+  const auto k = static_cast<int64_t>(classes.size());
+  SVANET_CHECK(k >= 2, checkpoint, ": calibration needs a foreground class");
+  if (options.log) {
+    options.log(LogLevel::kInfo, "calibrating " + checkpoint + " on the val split (" +
+                                     std::to_string(splits.val.size()) + " images, " +
+                                     options.metric + ")");
+  }
+
+  // tallies[c][g]: class c at grid threshold g; the argmax's at the end.
+  const size_t n_grid = grid.size();
+  std::vector<std::vector<Tally>> tallies(static_cast<size_t>(k), std::vector<Tally>(n_grid + 1));
+  int64_t images = 0;
+  const auto add_case = [&](const torch::Tensor& probabilities, const torch::Tensor& mask) {
+    // probabilities (K, H, W) float, mask (H, W) uint8 with 255 = ignore.
+    const auto argmax = probabilities.argmax(0);
+    for (int64_t c = 1; c < k; ++c) {
+      const auto gt = torch::where(mask == 255, mask, (mask == c).to(torch::kUInt8)).contiguous();
+      const auto p = probabilities[c];
+      auto& row = tallies[static_cast<size_t>(c)];
+      std::vector<Tally> found(n_grid + 1);
+      utils::parallel_for(static_cast<int64_t>(n_grid) + 1, [&](int64_t g) {
+        const auto i = static_cast<size_t>(g);
+        const auto pred = i < n_grid ? (p >= grid[i]) : (argmax == c);
+        found[i] = tally(pred.to(torch::kUInt8).contiguous(), gt, options.iou);
+      });
+      for (size_t i = 0; i <= n_grid; ++i) row[i].add(found[i]);
+    }
+    ++images;
+  };
+  predict_split(predictor, index.definition, splits.val, d, [&](const PredictedBatch& p) {
+    if (p.batch != nullptr) {
+      const auto scores = native_scores(p.scores, *p.batch);
+      for (size_t i = 0; i < scores.size(); ++i) {
+        add_case(torch::softmax(scores[i], 1)[0].cpu(), p.batch->native_masks[i]);
+      }
+      return;
+    }
+    for (size_t i = 0; i < p.predictions.size(); ++i) {
+      add_case(p.predictions[i].probabilities, p.samples[i].mask);
+    }
+  });
+
+  CalibrationResult result;
+  result.checkpoint = checkpoint;
+  result.metric = options.metric;
+  result.images = images;
+  result.thresholds.assign(static_cast<size_t>(k), 0.0);
+  const auto value = [&](const ThresholdScore& s) {
+    return options.metric == "dice" ? s.dice : s.f1;
+  };
+  for (int64_t c = 1; c < k; ++c) {
+    ClassCalibration cc;
+    cc.class_index = c;
+    cc.name = classes[static_cast<size_t>(c)];
+    const auto& row = tallies[static_cast<size_t>(c)];
+    for (size_t i = 0; i < n_grid; ++i) cc.curve.push_back(row[i].score(grid[i]));
+    cc.argmax = row[n_grid].score(std::numeric_limits<double>::quiet_NaN());
+    for (size_t i = 1; i < n_grid; ++i) {
+      const double v = value(cc.curve[i]);
+      const double best = value(cc.curve[cc.chosen]);
+      const bool nearer = std::abs(grid[i] - 0.5) < std::abs(grid[cc.chosen] - 0.5);
+      if (v > best || (v == best && nearer)) cc.chosen = i;
+    }
+    result.thresholds[static_cast<size_t>(c)] = grid[cc.chosen];
+    result.classes.push_back(std::move(cc));
+  }
+  result.description =
+      (options.metric == "dice" ? "dice"
+                                : "object_f1 (IoU " + utils::format_number(options.iou) + ")") +
+      " on the val split (" + std::to_string(images) +
+      " images): " + inference::describe_thresholds(result.thresholds, classes);
+  if (options.write) {
+    nlohmann::json j;
+    j["checkpoint"] = fs::absolute(checkpoint).lexically_normal().string();
+    j["split"] = "val";
+    j["images"] = images;
+    j["metric"] = options.metric;
+    j["iou"] = options.iou;
+    j["thresholds"] = result.thresholds;
+    for (const auto& cc : result.classes) {
+      nlohmann::json curve = nlohmann::json::array();
+      for (const auto& s : cc.curve) curve.push_back(score_json(s));
+      j["classes"].push_back({{"class_index", cc.class_index},
+                              {"name", cc.name},
+                              {"threshold", grid[cc.chosen]},
+                              {"argmax", score_json(cc.argmax)},
+                              {"curve", curve}});
+    }
+    result.curves_file =
+        (run / ("calibration_" + fs::path(checkpoint).stem().string() + ".json")).string();
+    utils::write_file_atomic(result.curves_file, j.dump(2) + "\n");
+    io::set_checkpoint_thresholds(checkpoint, result.thresholds, result.description);
+  }
+  if (options.log) options.log(LogLevel::kInfo, "calibrated: " + result.description);
+  return result;
+}
+
+}  // namespace svanet::engine

@@ -1,0 +1,40 @@
+#pragma once
+// Predicting a split of a run as its evaluation does (private to the
+// library): shared by evaluate_run and calibrate_run, so thresholds are
+// chosen on exactly the scores they are later applied to.
+
+#include "svanet/config/train_config.h"
+#include "svanet/data/dataset.h"
+#include "svanet/data/loader.h"
+#include "svanet/inference/predictor.h"
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace svanet::engine {
+
+/// The run's config.yaml; a folder without one is an error naming it.
+config::TrainConfig load_run_config(const std::filesystem::path& run);
+
+/// One batch of a split, predicted.
+struct PredictedBatch {
+  /// Resize mode (the paper's evaluation): the loader's batch (images at
+  /// the model's size, masks, native sizes and masks) and the model's
+  /// scores (B, K, h, w) at that size, on the predictor's device.
+  const data::Batch* batch = nullptr;
+  torch::Tensor scores;
+  /// Native modes: each image's prediction at its size, with its sample.
+  std::vector<std::string> stems;
+  std::vector<inference::Prediction> predictions;
+  std::vector<data::LoadedSample> samples;
+};
+
+/// Predicts `samples` in batches of data.batch_size with `predictor`'s mode
+/// and calls `visit` with each batch, in sample order.
+void predict_split(const inference::Predictor& predictor, const data::DatasetDefinition& definition,
+                   const std::vector<data::Sample>& samples, const config::DataConfig& data,
+                   const std::function<void(const PredictedBatch&)>& visit);
+
+}  // namespace svanet::engine
