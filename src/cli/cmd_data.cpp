@@ -104,13 +104,15 @@ int run_slice(SliceArgs args) {
 }
 
 struct DemoArgs {
-  std::string out;
+  std::string out, kind = "standard";
   data::DemoOptions options;
 };
 
 int run_demo_data(const DemoArgs& args) {
   const auto start = std::chrono::steady_clock::now();
-  const auto summary = data::generate_demo_dataset(args.out, args.options);
+  data::DemoOptions options = args.options;
+  options.kind = data::parse_demo_kind(args.kind);
+  const auto summary = data::generate_demo_dataset(args.out, options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
@@ -208,11 +210,17 @@ Command register_demo_data(CLI::App& app) {
   sub->add_option("--size", args->options.size, "Side of the square images in pixels")
       ->check(CLI::Range(32, 4096))
       ->capture_default_str();
+  sub->add_option("--kind", args->kind,
+                  "standard (objects of every size, mostly small) or tiny (every object under "
+                  "0.1 % of the image, 8-65 pixels at 256 px)")
+      ->check(CLI::IsMember({"standard", "tiny"}))
+      ->capture_default_str();
   add_overwrite_flag(sub, args->options.overwrite);
-  add_examples(
-      sub,
-      {"svanet demo-data -o demo_data", "svanet demo-data -o small --count 30 --size 64 --seed 3"},
-      "An existing non-empty OUT/Demo is refused; --overwrite replaces it.");
+  add_examples(sub,
+               {"svanet demo-data -o demo_data", "svanet demo-data -o tiny_data --kind tiny",
+                "svanet demo-data -o small --count 30 --size 64 --seed 3"},
+               "An existing non-empty OUT/Demo is refused; --overwrite replaces it. Both kinds "
+               "write the demo dataset's layout and classes (dataset: demo).");
   return {sub, [args] { return run_demo_data(*args); }};
 }
 

@@ -172,19 +172,29 @@ struct Rendered {
   int objects = 0;
 };
 
-Rendered render(uint64_t seed, int size) {
+/// Tiny objects: at most this share of the image (0.1 %), at least a
+/// tenth of it.
+constexpr double kTinyMaxFraction = 0.001;
+constexpr double kTinyMinFraction = 0.00012;
+
+Rendered render(uint64_t seed, int size, DemoKind kind) {
   Rng rng(seed);
   Rendered out;
   const int style = rng.integer(0, 1);
   out.image = background(rng, size, style);
   out.mask = cv::Mat::zeros(size, size, CV_8UC1);
-  const int count = rng.chance(0.1) ? 0 : rng.integer(1, 12);
+  const bool tiny = kind == DemoKind::kTiny;
+  const int count = tiny ? (rng.chance(0.05) ? 0 : rng.integer(4, 14))
+                         : (rng.chance(0.1) ? 0 : rng.integer(1, 12));
   const double image_area = static_cast<double>(size) * size;
   for (int o = 0; o < count; ++o) {
     const int cls = rng.chance(style == 0 ? 0.75 : 0.3) ? 1 : 2;
-    // Object area log-uniform between 0.02 % and 12 % of the image, mostly small.
-    const double area_pct = std::pow(10.0, rng.uniform(-1.7, 1.08) * (rng.chance(0.6) ? 0.6 : 1.0) -
-                                               (rng.chance(0.6) ? 0.4 : 0.0));
+    // Standard: object area log-uniform between 0.02 % and 12 % of the
+    // image, mostly small. Tiny: log-uniform over the tiny range.
+    const double area_pct =
+        tiny ? 100.0 * std::exp(rng.uniform(std::log(kTinyMinFraction), std::log(kTinyMaxFraction)))
+             : std::pow(10.0, rng.uniform(-1.7, 1.08) * (rng.chance(0.6) ? 0.6 : 1.0) -
+                                  (rng.chance(0.6) ? 0.4 : 0.0));
     const double r = std::sqrt(area_pct / 100.0 * image_area / kPi);
     const double cx = rng.uniform(r * 0.5, size - r * 0.5),
                  cy = rng.uniform(r * 0.5, size - r * 0.5);
@@ -192,7 +202,16 @@ Rendered render(uint64_t seed, int size) {
     const auto outline = blob(rng, cx, cy, std::max(1.2, r), aspect, cls == 1 ? 0.35 : 0.12);
     cv::Mat shape = cv::Mat::zeros(size, size, CV_8UC1);
     cv::fillPoly(shape, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(1));
-    if (cv::countNonZero(shape) == 0) continue;
+    const int area = cv::countNonZero(shape);
+    if (area == 0) continue;
+    if (tiny) {
+      // Exactly tiny, and apart from every other object (2 pixels at
+      // least), so no two merge into a larger one.
+      if (static_cast<double>(area) >= kTinyMaxFraction * image_area) continue;
+      cv::Mat surroundings;
+      cv::dilate(shape, surroundings, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(5, 5)));
+      if (cv::countNonZero(surroundings & (out.mask > 0)) > 0) continue;
+    }
     out.mask.setTo(cls, shape);
     // Soft rendered edge (the mask stays exact), contrast and texture vary.
     cv::Mat alpha;
@@ -238,6 +257,17 @@ Rendered render(uint64_t seed, int size) {
 
 }  // namespace
 
+DemoKind parse_demo_kind(const std::string& text) {
+  for (DemoKind k : {DemoKind::kStandard, DemoKind::kTiny}) {
+    if (text == to_string(k)) return k;
+  }
+  SVANET_FAIL("unknown demo kind '", text, "' (valid: standard, tiny)");
+}
+
+const char* to_string(DemoKind kind) {
+  return kind == DemoKind::kTiny ? "tiny" : "standard";
+}
+
 DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& options) {
   SVANET_CHECK(options.count >= 3, "demo-data: need at least 3 images, got ", options.count);
   SVANET_CHECK(options.size >= 32 && options.size <= 4096, "demo-data: size must be 32..4096, got ",
@@ -261,7 +291,7 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
     {
       const uint64_t seed =
           options.seed * 0x100000001B3ULL + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL;
-      Rendered r = render(seed, static_cast<int>(options.size));
+      Rendered r = render(seed, static_cast<int>(options.size), options.kind);
       const char* split = i < n_train ? "train" : (i < n_train + n_val ? "val" : "test");
       char stem[32];
       std::snprintf(stem, sizeof(stem), "demo_%04lld", static_cast<long long>(i));

@@ -292,6 +292,39 @@ TEST(DemoData, IsDeterministicForASeed) {
   EXPECT_GT(cv::norm(x, z, cv::NORM_L1), 0.0);
 }
 
+TEST(DemoData, TheTinyKindHoldsOnlySeparateObjectsUnderATenthOfAPercent) {
+  TempDir dir;
+  data::DemoOptions options;
+  options.count = 20;
+  options.size = 256;
+  options.kind = data::DemoKind::kTiny;
+  const auto summary = data::generate_demo_dataset(dir.path().string(), options);
+  EXPECT_GE(summary.objects, 20 * 4 / 2);  // 4-14 drawn per image, some rejected
+  const double limit = 0.001 * 256 * 256;  // 65.5 pixels
+  int64_t components = 0;
+  int smallest = 1 << 30, largest = 0;
+  for (const auto& f : fs::directory_iterator(dir.path() / "Demo" / "mask")) {
+    // Palette PNGs: the background's colour is black, the classes' are not.
+    const cv::Mat mask = cv::imread(f.path().string(), cv::IMREAD_GRAYSCALE);
+    ASSERT_EQ(mask.rows, 256) << f.path();
+    // Every 8-connected component of the foreground (classes together):
+    // objects never touch, so each is one object of one class.
+    cv::Mat labels, stats, centroids;
+    const int n = cv::connectedComponentsWithStats(mask > 0, labels, stats, centroids, 8);
+    for (int i = 1; i < n; ++i) {
+      const int area = stats.at<int>(i, cv::CC_STAT_AREA);
+      EXPECT_LT(area, limit) << f.path();
+      smallest = std::min(smallest, area);
+      largest = std::max(largest, area);
+      ++components;
+    }
+  }
+  EXPECT_EQ(components, summary.objects);
+  EXPECT_GE(smallest, 1);
+  EXPECT_GT(largest, 30);  // the range is covered, not just specks
+  ASSERT_THROWS_WITH(data::parse_demo_kind("huge"), "valid: standard, tiny");
+}
+
 TEST(DemoData, RefusesAnExistingSetUnlessOverwriting) {
   TempDir dir;
   data::DemoOptions options;

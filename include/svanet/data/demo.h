@@ -18,9 +18,23 @@
 
 namespace svanet::data {
 
+/// What the demo objects look like.
+enum class DemoKind {
+  /// Objects from under 0.1 % of the image to over 10 %, mostly small.
+  kStandard,
+  /// Only tiny objects: each covers 0.012 % to 0.1 % of the image (8 to 65
+  /// pixels at 256 px), 4 to 14 per image, none touching another.
+  kTiny,
+};
+
+/// "standard", "tiny"; anything else throws svanet::Error listing them.
+DemoKind parse_demo_kind(const std::string& text);
+const char* to_string(DemoKind kind);
+
 /// Options of generate_demo_dataset.
 struct DemoOptions {
   uint64_t seed = 0;
+  DemoKind kind = DemoKind::kStandard;
   /// Number of images, split 70/15/15 into train/, val/ and test/.
   int64_t count = 300;
   /// Side of the square images.
