@@ -123,11 +123,7 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
                  "calibration thresholds must be in (0, 1), got ", t);
   }
   const std::string checkpoint = run_checkpoint_file(run_dir, options.checkpoint);
-  const auto& d = config.data;
-  SVANET_CHECK(fs::is_directory(d.root), (run / kConfig).string(), ": data.root '", d.root,
-               "' is not a folder (the data the run was trained on, moved or deleted?)");
-  const auto index = data::index_dataset(
-      d.root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+  const auto index = index_run_data(run, config);
   // The validation split only: thresholds tuned on the test split would
   // make the test scores optimistic.
   const auto splits = data::read_splits((run / kSplits).string(), index);
@@ -135,15 +131,8 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
                ": the run has no validation split; calibration never uses the test split "
                "(give data.splits a val_fraction and train again)");
 
-  PredictorOptions po;
-  po.device = options.device;
-  po.precision = config.train.precision;
-  po.mode = inference::parse_mode(config.evaluate.mode);
-  po.tta = inference::parse_tta(config.evaluate.tta);
-  po.overlap = config.evaluate.overlap;
-  po.batch = d.batch_size;
-  po.threshold = inference::ThresholdChoice::parse("argmax");
-  const Predictor predictor(checkpoint, po);
+  const Predictor predictor(checkpoint,
+                            evaluation_predictor_options(config, options.device, "argmax"));
   const auto& classes = predictor.meta().classes;
   const auto k = static_cast<int64_t>(classes.size());
   SVANET_CHECK(k >= 2, checkpoint, ": calibration needs a foreground class");
@@ -174,7 +163,7 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
     }
     ++images;
   };
-  predict_split(predictor, index.definition, splits.val, d, [&](const PredictedBatch& p) {
+  predict_split(predictor, index.definition, splits.val, config.data, [&](const PredictedBatch& p) {
     if (p.batch != nullptr) {
       const auto scores = native_scores(p.scores, *p.batch);
       for (size_t i = 0; i < scores.size(); ++i) {

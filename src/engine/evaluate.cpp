@@ -152,6 +152,36 @@ config::TrainConfig load_run_config(const fs::path& run) {
   return config::load_train_config(config_path.string());
 }
 
+data::DatasetIndex index_run_data(const fs::path& run, const config::TrainConfig& config,
+                                  const std::string& other_root, const std::string& missing_hint) {
+  const auto& d = config.data;
+  if (!other_root.empty()) {
+    utils::require_folder(other_root, "dataset");
+  } else {
+    SVANET_CHECK(fs::is_directory(d.root), (run / kConfig).string(), ": data.root '", d.root,
+                 "' is not a folder (the data the run was trained on, moved or deleted?)",
+                 missing_hint);
+  }
+  return data::index_dataset(
+      other_root.empty() ? d.root : other_root,
+      d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+}
+
+PredictorOptions evaluation_predictor_options(const config::TrainConfig& config,
+                                              const std::string& device,
+                                              const std::string& threshold) {
+  const auto& e = config.evaluate;
+  PredictorOptions po;
+  po.device = device;
+  po.precision = config.train.precision;
+  po.mode = inference::parse_mode(e.mode);
+  po.tta = inference::parse_tta(e.tta);
+  po.overlap = e.overlap;
+  po.batch = config.data.batch_size;
+  po.threshold = inference::ThresholdChoice::parse(threshold);
+  return po;
+}
+
 void predict_split(const Predictor& predictor, const data::DatasetDefinition& definition,
                    const std::vector<data::Sample>& samples, const config::DataConfig& d,
                    const std::function<void(const PredictedBatch&)>& visit) {
@@ -243,15 +273,8 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   const auto& d = config.data;
   const bool other_data = !options.data_root.empty();
   const std::string root = other_data ? options.data_root : d.root;
-  if (other_data) {
-    utils::require_folder(root, "dataset");
-  } else {
-    SVANET_CHECK(fs::is_directory(root), (run / kConfig).string(), ": data.root '", root,
-                 "' is not a folder (the data the run was trained on, moved or deleted?); "
-                 "--data ROOT evaluates on data elsewhere");
-  }
-  const auto index = data::index_dataset(
-      root, d.dataset.empty() ? std::nullopt : std::optional<std::string>(d.dataset));
+  const auto index =
+      index_run_data(run, config, options.data_root, "; --data ROOT evaluates on data elsewhere");
   const auto splits = other_data ? data::make_splits(index, d.splits)
                                  : data::read_splits((run / kSplits).string(), index);
   const auto& samples = split_samples(splits, options.split, other_data ? root : run_dir);
@@ -259,14 +282,11 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                " split is empty");
 
   const auto& e = config.evaluate;
-  PredictorOptions po;
-  po.device = options.device;
-  po.precision = config.train.precision;
-  po.mode = inference::parse_mode(options.mode.value_or(e.mode));
-  po.tta = inference::parse_tta(options.tta.value_or(e.tta));
-  po.overlap = options.overlap.value_or(e.overlap);
-  po.batch = d.batch_size;
-  po.threshold = inference::ThresholdChoice::parse(options.threshold.value_or(e.threshold));
+  PredictorOptions po =
+      evaluation_predictor_options(config, options.device, options.threshold.value_or(e.threshold));
+  if (options.mode) po.mode = inference::parse_mode(*options.mode);
+  if (options.tta) po.tta = inference::parse_tta(*options.tta);
+  if (options.overlap) po.overlap = *options.overlap;
   const Predictor predictor(checkpoint.string(), po);
   const auto& meta = predictor.meta();
   SVANET_CHECK(meta.classes == index.definition.classes, checkpoint.string(),

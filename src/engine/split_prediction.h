@@ -18,6 +18,20 @@ namespace svanet::engine {
 /// The run's config.yaml; a folder without one is an error naming it.
 config::TrainConfig load_run_config(const std::filesystem::path& run);
 
+/// The run's dataset (its config's data.root), or another root with the
+/// same definition rules; a data.root that is no longer a folder is an
+/// error saying it came from config.yaml, ending with `missing_hint`.
+data::DatasetIndex index_run_data(const std::filesystem::path& run,
+                                  const config::TrainConfig& config,
+                                  const std::string& other_root = "",
+                                  const std::string& missing_hint = "");
+
+/// Predictor options as the run's evaluate section predicts (mode, TTA,
+/// overlap, precision, batch size), on `device`, with `threshold`.
+inference::PredictorOptions evaluation_predictor_options(const config::TrainConfig& config,
+                                                         const std::string& device,
+                                                         const std::string& threshold);
+
 /// One batch of a split, predicted.
 struct PredictedBatch {
   /// Resize mode (the paper's evaluation): the loader's batch (images at
