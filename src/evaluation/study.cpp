@@ -154,6 +154,8 @@ Values summary_values(const SummaryRecord& s, const StudyOptions& options,
     if (std::find(bins.begin(), bins.end(), o.bin) == bins.end()) continue;
     v["object_recall_" + o.bin] = find_or_nan(o.values, "recall");
     v["object_dice_" + o.bin] = find_or_nan(o.values, "dice");
+    v["object_precision_" + o.bin] = find_or_nan(o.values, "precision");
+    v["object_f1_" + o.bin] = find_or_nan(o.values, "f1");
   }
   return v;
 }
@@ -341,11 +343,20 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
   for (const auto& b : study.object_bins) {
     objects.columns.push_back({"object_dice_" + b, "Dice " + b, 3});
   }
+  // Predicted components are binned by their own size, so a bin's
+  // precision is that of the predictions of that size.
+  StudySection detection{"Per object, by object size: precision and F1", {}};
+  for (const auto& b : study.object_bins) {
+    detection.columns.push_back({"object_precision_" + b, "precision " + b, 3});
+  }
+  for (const auto& b : study.object_bins) {
+    detection.columns.push_back({"object_f1_" + b, "F1 " + b, 3});
+  }
   StudySection cost{"Model and training cost",
                     {{"parameters_m", "parameters (M)", 3},
                      {"gmacs", "GMACs per image", 2},
                      {"train_images_per_s", "training images/s", 1}}};
-  study.sections = {overall, objects, cost};
+  study.sections = {overall, objects, detection, cost};
 
   for (size_t r = 0; r < runs.size(); ++r) {
     StudyRow row;
@@ -400,7 +411,7 @@ std::string Study::markdown() const {
       << ultra_small_bin << " %: the " << ultra_small_images
       << " images whose foreground covers under " << ultra_small_bin.substr(1)
       << " % of the image. Per object: recall and Dice of the "
-         "objects in each size bin ("
+         "objects in each size bin, precision of the predicted components of that size and F1 ("
       << object_bins_unit << (object_bins_unit == "%" ? " of the image" : "")
       << "), all foreground classes together";
   if (!object_counts.empty()) {
