@@ -14,6 +14,7 @@
 #include "svanet/inference/predictor.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
+#include "svanet/runtime/precision.h"
 
 #include <torch/torch.h>
 
@@ -27,13 +28,14 @@ constexpr const char* kUsage =
     "Time svanet::Predictor on a random image (model-only inference).\n"
     "usage: bench_predict [--model NAME] [--size N] [--image N] [--classes N]\n"
     "                     [--mode auto|resize|sliding] [--tta none|flip|flip4] [--overlap X]\n"
-    "                     [--batch N] [--precision fp32|bf16|fp16] [--no-fold] [--channels-last]\n"
+    "                     [--batch N] [--precision auto|fp32|bf16|fp16] [--no-fold]\n"
+    "                     [--channels-last | --contiguous]\n"
     "                     [--threads N] [--repeats N] [--warmup N] [--device cpu|cuda[:N]]\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Flags flags("bench_predict", kUsage, {"--no-fold", "--channels-last"});
+  bench::Flags flags("bench_predict", kUsage, {"--no-fold", "--channels-last", "--contiguous"});
   flags.parse(argc, argv,
               {"--model", "--size", "--image", "--classes", "--mode", "--tta", "--overlap",
                "--batch", "--precision", "--threads", "--repeats", "--warmup", "--device"});
@@ -51,13 +53,15 @@ int main(int argc, char** argv) {
   std::optional<svanet::Predictor> predictor;
   try {
     options.device = flags.text("--device", "cpu");
-    options.precision = flags.text("--precision", "fp32");
+    options.precision = flags.text("--precision", "auto");
     options.mode = svanet::inference::parse_mode(flags.text("--mode", "auto"));
     options.tta = svanet::inference::parse_tta(flags.text("--tta", "none"));
     options.overlap = std::stod(flags.text("--overlap", "0.5"));
     options.batch = flags.number("--batch", 4);
     options.fold_batchnorm = !flags.has("--no-fold");
-    options.channels_last = flags.has("--channels-last");
+    // Unset: the Predictor's default (channels-last with bf16 on the CPU).
+    if (flags.has("--channels-last")) options.channels_last = true;
+    if (flags.has("--contiguous")) options.channels_last = false;
     auto model = svanet::create_model(model_name,
                                       svanet::ModelOptions().num_classes(classes).image_size(size));
     svanet::io::CheckpointMeta meta;
@@ -84,10 +88,12 @@ int main(int argc, char** argv) {
       "threads=%d device=%s: median %.3f s, min %.3f s, max %.3f s (%d runs), %.2f images/s, "
       "%.1f GMAC/image, %.1f GMAC/s, peak RSS %.0f MiB\n  on %s\n",
       model_name.c_str(), svanet::inference::to_string(result.mode), image_side, size,
-      svanet::inference::to_string(options.tta), options.precision.c_str(),
-      options.fold_batchnorm ? "yes" : "no", options.channels_last ? "yes" : "no", threads,
+      svanet::inference::to_string(options.tta), predictor->precision().c_str(),
+      options.fold_batchnorm ? "yes" : "no", predictor->channels_last() ? "yes" : "no", threads,
       options.device.c_str(), timing.median, timing.min, timing.max, repeats, 1.0 / timing.median,
       static_cast<double>(macs) / 1e9, static_cast<double>(macs) / 1e9 / timing.median,
-      bench::peak_rss_mib(), bench::machine_description().c_str());
+      bench::peak_rss_mib(),
+      (bench::machine_description() + "; bf16: " + svanet::runtime::cpu_bf16_description())
+          .c_str());
   return 0;
 }

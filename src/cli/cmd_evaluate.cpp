@@ -33,7 +33,7 @@ struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
   std::string pred, gt, data, dataset, classes, images, spacing, object_bins, object_bins_px;
   std::optional<double> iou_threshold;
-  std::string mode, tta, threshold;
+  std::string mode, tta, threshold, precision;
   double overlap = -1.0;  // < 0: the run config's
   bool flip = false, no_surface = false, overwrite = false;
   std::optional<int64_t> overlays;
@@ -97,6 +97,7 @@ int run_evaluate(const EvaluateArgs& a) {
     if (!a.tta.empty()) o.tta = a.tta;
     if (a.flip) o.tta = "flip";
     if (!a.threshold.empty()) o.threshold = a.threshold;
+    if (!a.precision.empty()) o.precision = a.precision;
     if (a.overlap >= 0.0) o.overlap = a.overlap;
     o.overlays = a.overlays;
     o.iou_threshold = a.iou_threshold;
@@ -299,6 +300,7 @@ Command register_evaluate(CLI::App& app) {
   add_tta_flag(sub, a->tta);
   sub->add_flag("--flip", a->flip, "Same as --tta flip");
   add_threshold_flag(sub, a->threshold)->default_str("run config's");
+  add_precision_flag(sub, a->precision)->default_str("run config's");
   sub->add_option("--pred", a->pred, "Folder of predicted masks (class indices), by file stem");
   sub->add_option("--gt", a->gt, "Folder of ground-truth masks, by file stem");
   add_dataset_flag(sub, a->dataset);

@@ -13,7 +13,7 @@ namespace svanet::cli {
 namespace {
 
 struct PredictArgs {
-  std::string model, out, device = "auto", precision = "fp32", mode = "auto", tta = "none",
+  std::string model, out, device = "auto", precision = "auto", mode = "auto", tta = "none",
                           threshold = "auto";
   std::string probabilities, progress = "auto";
   std::string intensity = "official", window;
@@ -48,9 +48,9 @@ int run_predict(const PredictArgs& a) {
   o.progress_bar = want_progress_bar(a.progress);
   o.log = console_log();
   const auto r = engine::predict_files(o);
-  std::printf("predicted %lld input(s) with %s (labels: %s) in %.1f s",
-              static_cast<long long>(r.predicted), r.checkpoint.c_str(), r.labels.c_str(),
-              r.seconds);
+  std::printf("predicted %lld input(s) with %s (%s; labels: %s) in %.1f s",
+              static_cast<long long>(r.predicted), r.checkpoint.c_str(), r.precision.c_str(),
+              r.labels.c_str(), r.seconds);
   if (r.predicted > 0) {
     std::printf(" (%lld resized to the training size, %lld by sliding window)",
                 static_cast<long long>(r.resized), static_cast<long long>(r.slid));
@@ -99,9 +99,7 @@ Command register_predict(CLI::App& app) {
                   "Also write per-class probabilities: png (16-bit) or tiff (float32)")
       ->check(CLI::IsMember({"png", "tiff"}));
   add_device_flag(sub, a->device)->capture_default_str();
-  sub->add_option("--precision", a->precision, "Arithmetic: fp32, bf16 (CPU or CUDA), fp16 (CUDA)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
-      ->capture_default_str();
+  add_precision_flag(sub, a->precision)->capture_default_str();
   sub->add_option("--batch", a->batch, "Images (resize) or tiles (sliding) per forward pass")
       ->check(positive_number())
       ->capture_default_str();

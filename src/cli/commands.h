@@ -49,6 +49,8 @@ CLI::Option* add_progress_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_mode_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_overlap_flag(CLI::App* sub, double& value);
 CLI::Option* add_tta_flag(CLI::App* sub, std::string& value);
+/// --precision of predict and evaluate (inference: auto, fp32, bf16, fp16).
+CLI::Option* add_precision_flag(CLI::App* sub, std::string& value);
 /// --checkpoint of evaluate and calibrate: best, last or a file.
 CLI::Option* add_checkpoint_flag(CLI::App* sub, std::string& value);
 /// --threshold of predict, evaluate (argmax, calibrated, auto or P).

@@ -72,6 +72,14 @@ CLI::Option* add_tta_flag(CLI::App* sub, std::string& value) {
       ->check(CLI::IsMember({"none", "flip", "flip4"}));
 }
 
+CLI::Option* add_precision_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--precision", value,
+                   "Arithmetic of the forward passes: auto (bf16 on a CPU with AVX512_BF16 or "
+                   "AMX, fp32 elsewhere), fp32, bf16 (CPU or CUDA), fp16 (CUDA)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
+}
+
 CLI::Option* add_checkpoint_flag(CLI::App* sub, std::string& value) {
   return sub->add_option("--checkpoint", value,
                          "The run's best or last checkpoint, or a checkpoint file");

@@ -132,6 +132,7 @@ const Section<EvaluateSection>& evaluate_section() {
           .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})
           .choice("tta", SVANET_MEMBER(tta), {"none", "flip", "flip4"})
           .value("overlap", SVANET_MEMBER(overlap), a_fraction())
+          .choice("precision", SVANET_MEMBER(precision), {"auto", "fp32", "bf16", "fp16"})
           .value("threshold", SVANET_MEMBER(threshold), a_threshold())
           .choice("calibrate_metric", SVANET_MEMBER(calibrate_metric), {"object_f1", "dice"});
   return s;

@@ -13,6 +13,7 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/report.h"
 #include "svanet/inference/predictor.h"
+#include "svanet/runtime/precision.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
@@ -173,7 +174,7 @@ PredictorOptions evaluation_predictor_options(const config::TrainConfig& config,
   const auto& e = config.evaluate;
   PredictorOptions po;
   po.device = device;
-  po.precision = config.train.precision;
+  po.precision = e.precision;
   po.mode = inference::parse_mode(e.mode);
   po.tta = inference::parse_tta(e.tta);
   po.overlap = e.overlap;
@@ -287,6 +288,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   if (options.mode) po.mode = inference::parse_mode(*options.mode);
   if (options.tta) po.tta = inference::parse_tta(*options.tta);
   if (options.overlap) po.overlap = *options.overlap;
+  if (options.precision) po.precision = *options.precision;
   const Predictor predictor(checkpoint.string(), po);
   const auto& meta = predictor.meta();
   SVANET_CHECK(meta.classes == index.definition.classes, checkpoint.string(),
@@ -347,6 +349,10 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                         : "") +
                    "; all metrics at native size"},
         {"test-time augmentation", inference::to_string(po.tta)},
+        {"precision",
+         predictor.precision() + (predictor.channels_last() ? ", channels-last" : "") +
+             (po.precision == "auto" ? " (auto; CPU: " + runtime::cpu_bf16_description() + ")"
+                                     : "")},
         {"labels", inference::describe_thresholds(predictor.thresholds(), meta.classes) +
                        (po.threshold.kind == inference::ThresholdChoice::Kind::kValue ||
                                 predictor.thresholds().empty()

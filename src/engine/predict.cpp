@@ -279,6 +279,7 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
   SVANET_CHECK(!inputs.empty(), "predict: no input images (-i)");
   const inference::Predictor predictor(result.checkpoint, o.predictor);
   result.labels = inference::describe_thresholds(predictor.thresholds(), predictor.meta().classes);
+  result.precision = predictor.precision();
   const auto& classes = predictor.meta().classes;
   const auto num_classes = static_cast<int64_t>(classes.size());
   SVANET_CHECK(num_classes == predictor.meta().model.options.num_classes(), result.checkpoint,

@@ -1,13 +1,25 @@
 #include "support/test_support.h"
 
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 namespace svanet::test {
+
+namespace {
+
+// Inference defaults to bf16 on CPUs that compute it natively (precision
+// auto); the tests compare numbers, so they run in fp32 on every machine
+// unless they ask for bf16, or SVANET_CPU_BF16 is already set. The
+// programs the CLI tests start inherit it.
+[[maybe_unused]] const bool kFp32ByDefault = setenv("SVANET_CPU_BF16", "0", /*overwrite=*/0) == 0;
+
+}  // namespace
 
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
@@ -20,6 +32,20 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+ScopedEnvironment::ScopedEnvironment(std::string name, const std::string& value)
+    : name_(std::move(name)) {
+  if (const char* old = std::getenv(name_.c_str())) previous_ = old;
+  setenv(name_.c_str(), value.c_str(), 1);
+}
+
+ScopedEnvironment::~ScopedEnvironment() {
+  if (previous_) {
+    setenv(name_.c_str(), previous_->c_str(), 1);
+  } else {
+    unsetenv(name_.c_str());
+  }
 }
 
 CommandResult run_command(const std::string& command) {

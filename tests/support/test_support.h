@@ -8,6 +8,7 @@
 #include "svanet/models/registry.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace svanet::test {
@@ -29,6 +30,19 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// Sets an environment variable for a scope and puts back what was there.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(std::string name, const std::string& value);
+  ~ScopedEnvironment();
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> previous_;
 };
 
 /// Options that shrink a registered model to test size while keeping its

@@ -112,6 +112,10 @@ struct EvaluateSection {
   std::string tta = "none";
   /// Sliding window: fraction of a tile shared with its neighbour.
   double overlap = 0.5;
+  /// Arithmetic of the evaluation's forward passes, as `svanet evaluate
+  /// --precision`: auto (bf16 on a CPU that computes it natively, fp32
+  /// elsewhere), fp32, bf16 or fp16 (CUDA).
+  std::string precision = "auto";
   /// How probabilities become labels, as `svanet evaluate --threshold`:
   /// argmax (the paper's), calibrated (per-class thresholds chosen on the
   /// validation split after training, stored in the checkpoint), auto

@@ -40,6 +40,8 @@ struct EvaluateOptions {
   /// Overrides of the run config's evaluate section (unset = keep).
   /// mode: resize, sliding or auto; tta: none, flip or flip4 (as predict's).
   std::optional<std::string> mode, tta;
+  /// auto, fp32, bf16 or fp16 (evaluate.precision's forms).
+  std::optional<std::string> precision;
   /// argmax, calibrated, auto or a probability (evaluate.threshold's
   /// forms); a choice other than the config's adds _<choice> to the
   /// default folder name (eval_test_calibrated).

@@ -96,6 +96,8 @@ struct PredictFilesResult {
   std::string checkpoint;
   /// How labels were chosen: "argmax" or the thresholds per class.
   std::string labels;
+  /// The arithmetic used: fp32, bf16 or fp16 (auto resolved).
+  std::string precision;
   std::string csv;
   double seconds = 0.0;
 };

@@ -80,14 +80,19 @@ Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
   SVANET_CHECK(training_size_ >= 16, "predictor: the checkpoint records no training size (",
                training_size_, ")");
   device_ = runtime::resolve_device(options_.device);
-  autocast_ = runtime::autocast_dtype(options_.precision, device_);
+  precision_ = runtime::resolve_inference_precision(options_.precision, device_);
+  autocast_ = runtime::autocast_dtype(precision_, device_);
+  channels_last_ = options_.channels_last.value_or(!device_.is_cuda() && precision_ == "bf16");
   model_->to(device_);
   model_->eval();
   if (options_.fold_batchnorm) models::fold_batchnorm(*model_);
-  if (options_.channels_last) {
+  {
+    // Both ways: a model another predictor made channels-last comes back.
     torch::NoGradGuard no_grad;
+    const auto format =
+        channels_last_ ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
     for (auto& p : model_->parameters()) {
-      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+      if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.contiguous(format));
     }
   }
   const auto& n = meta_.normalization;
@@ -130,7 +135,7 @@ torch::Tensor Predictor::scores(const torch::Tensor& inputs) const {
   torch::NoGradGuard no_grad;
   runtime::AutocastGuard autocast(device_, autocast_);
   auto forward = [this](const torch::Tensor& x) {
-    const auto input = options_.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+    const auto input = channels_last_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
     return model_.ptr()->forward(input).to(torch::kFloat).contiguous();
   };
   if (options_.tta == Tta::kNone) return forward(inputs);

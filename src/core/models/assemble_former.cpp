@@ -33,10 +33,13 @@ LinearSelfAttentionImpl::LinearSelfAttentionImpl(int64_t dim_) : dim(dim_) {
 torch::Tensor LinearSelfAttentionImpl::forward(const torch::Tensor& x) {
   // (B, d, P, N) -> (B, 1 + 2d, P, N) -> query (B, 1, P, N), key and value (B, d, P, N)
   auto parts = qkv(x).split_with_sizes({1, dim, dim}, 1);
-  auto scores = torch::softmax(parts[0], -1);
+  // The normalisation and the weighted sum over all N patches in fp32
+  // under bf16 or fp16 autocast, where 8 or 11 bits of mantissa would lose
+  // small weights (a no-op in fp32).
+  auto scores = torch::softmax(parts[0], -1, torch::kFloat);
   // (B, d, P, N) * (B, 1, P, N) summed over N -> (B, d, P, 1)
-  auto context = (parts[1] * scores).sum(-1, /*keepdim=*/true);
-  return out(torch::relu(parts[2]) * context.expand_as(parts[2]));
+  auto context = (parts[1].to(torch::kFloat) * scores).sum(-1, /*keepdim=*/true);
+  return out(torch::relu(parts[2]) * context.to(parts[2].scalar_type()).expand_as(parts[2]));
 }
 
 LinearAttentionBlockImpl::LinearAttentionBlockImpl(int64_t dim, int64_t ffn_dim) {

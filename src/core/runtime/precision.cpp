@@ -3,11 +3,20 @@
 #include "svanet/common/error.h"
 #include "svanet/utils/text.h"
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
 
 namespace svanet::runtime {
 
@@ -104,6 +113,63 @@ torch::ScalarType autocast_dtype(const std::string& precision, const torch::Devi
   SVANET_CHECK(precision == "fp16", "train.precision is fp32, bf16 or fp16, got '", precision, "'");
   SVANET_CHECK(device.is_cuda(), "train.precision fp16 needs a CUDA device (use bf16 on the CPU)");
   return torch::kHalf;
+}
+
+namespace {
+
+/// The CPU's native bf16 instructions, as names (empty: none).
+std::vector<std::string> native_bf16_instructions() {
+  std::vector<std::string> out;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_OSXSAVE) == 0) return out;
+  if (__get_cpuid_max(0, nullptr) < 7) return out;
+  // XCR0: which register states the operating system saves on a switch.
+  uint32_t lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  const uint64_t xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+  const bool avx512_state = (xcr0 & 0xE6U) == 0xE6U;             // SSE, AVX, opmask, ZMM
+  const bool amx_state = (xcr0 & (3ULL << 17)) == (3ULL << 17);  // tile config and data
+  __cpuid_count(7, 0, a, b, c, d);
+  const bool avx512f = (b & (1U << 16)) != 0;
+  const bool amx_bf16 = (d & (1U << 22)) != 0 && (d & (1U << 24)) != 0;
+  __cpuid_count(7, 1, a, b, c, d);
+  const bool avx512_bf16 = (a & (1U << 5)) != 0;
+  if (avx512_state && avx512f && avx512_bf16) out.emplace_back("avx512_bf16");
+  if (amx_state && amx_bf16) out.emplace_back("amx_bf16");
+#endif
+  return out;
+}
+
+/// SVANET_CPU_BF16=0 or 1, or nothing.
+std::optional<bool> bf16_override() {
+  const char* value = std::getenv("SVANET_CPU_BF16");
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value) != "0";
+}
+
+}  // namespace
+
+bool cpu_has_native_bf16() {
+  static const bool detected = !native_bf16_instructions().empty() && at::hasMKLDNN();
+  return bf16_override().value_or(detected);
+}
+
+std::string cpu_bf16_description() {
+  const auto found = native_bf16_instructions();
+  std::string text =
+      found.empty() ? "no native bf16"
+                    : utils::join(found, ", ") + (at::hasMKLDNN() ? " (oneDNN)" : " (no oneDNN)");
+  if (const auto forced = bf16_override()) {
+    text += std::string(", overridden by SVANET_CPU_BF16=") + (*forced ? "1" : "0");
+  }
+  return text;
+}
+
+std::string resolve_inference_precision(const std::string& spec, const torch::Device& device) {
+  if (spec == "fp32" || spec == "bf16" || spec == "fp16") return spec;
+  SVANET_CHECK(spec == "auto", "precision is auto, fp32, bf16 or fp16, got '", spec, "'");
+  return !device.is_cuda() && cpu_has_native_bf16() ? "bf16" : "fp32";
 }
 
 AutocastGuard::AutocastGuard(const torch::Device& device, torch::ScalarType dtype) {

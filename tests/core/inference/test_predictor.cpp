@@ -231,6 +231,32 @@ TEST(Predictor, FoldedBatchNormAndChannelsLastGiveTheSameProbabilities) {
   }
 }
 
+TEST(Predictor, AutoPrecisionIsBf16ChannelsLastOnANativeBf16CpuAndStaysClose) {
+  auto model = tiny_model();
+  const auto image = torch::rand({3, 64, 64});
+  PredictorOptions fp32;
+  fp32.precision = "fp32";
+  const auto reference = make(model, fp32).predict(image);
+  {
+    const ScopedEnvironment native("SVANET_CPU_BF16", "1");
+    const auto predictor = make(model);  // precision auto
+    EXPECT_EQ(predictor.precision(), "bf16");
+    EXPECT_TRUE(predictor.channels_last());
+    const auto r = predictor.predict(image);
+    EXPECT_EQ(r.probabilities.scalar_type(), torch::kFloat);
+    EXPECT_LT((r.probabilities - reference.probabilities).abs().max().item<double>(), 0.05);
+  }
+  const ScopedEnvironment emulated("SVANET_CPU_BF16", "0");
+  const auto predictor = make(model);
+  EXPECT_EQ(predictor.precision(), "fp32");
+  EXPECT_FALSE(predictor.channels_last());
+  EXPECT_TRUE(torch::equal(predictor.predict(image).probabilities, reference.probabilities));
+  PredictorOptions contiguous_bf16;
+  contiguous_bf16.precision = "bf16";
+  contiguous_bf16.channels_last = false;
+  EXPECT_FALSE(make(model, contiguous_bf16).channels_last());
+}
+
 TEST(Predictor, OptionsAreCheckedByName) {
   ASSERT_THROWS_WITH(inference::parse_mode("tiles"), "valid: auto, resize, sliding");
   ASSERT_THROWS_WITH(inference::parse_tta("rot90"), "valid: none, flip, flip4");

@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include <string>
+
 namespace svanet::test {
 namespace {
 
@@ -60,6 +62,26 @@ TEST(Precision, EachProcessTakesTheGpuOfItsLocalRank) {
   ASSERT_THROWS_WITH(runtime::place_process("gpu", 0, 1, 1), "auto, cpu, cuda or cuda:N");
   // Nothing to do on the CPU.
   EXPECT_NO_THROW(runtime::use_device(cpu));
+}
+
+TEST(Precision, AutoInferenceIsBf16OnlyOnACpuThatComputesItNatively) {
+  for (const char* given : {"fp32", "bf16", "fp16"}) {
+    EXPECT_EQ(runtime::resolve_inference_precision(given, torch::kCPU), given);
+  }
+  ASSERT_THROWS_WITH(runtime::resolve_inference_precision("half", torch::kCPU),
+                     "precision is auto, fp32, bf16 or fp16, got 'half'");
+  {
+    const ScopedEnvironment native("SVANET_CPU_BF16", "1");
+    EXPECT_TRUE(runtime::cpu_has_native_bf16());
+    EXPECT_EQ(runtime::resolve_inference_precision("auto", torch::kCPU), "bf16");
+    // A GPU is left in fp32 unless asked.
+    EXPECT_EQ(runtime::resolve_inference_precision("auto", torch::Device(torch::kCUDA, 0)), "fp32");
+    EXPECT_NE(runtime::cpu_bf16_description().find("overridden by SVANET_CPU_BF16=1"),
+              std::string::npos);
+  }
+  const ScopedEnvironment emulated("SVANET_CPU_BF16", "0");
+  EXPECT_FALSE(runtime::cpu_has_native_bf16());
+  EXPECT_EQ(runtime::resolve_inference_precision("auto", torch::kCPU), "fp32");
 }
 
 TEST(Precision, AutocastAppliesInsideTheScopeOnly) {

@@ -23,6 +23,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,10 @@ Tta parse_tta(const std::string& text);
 struct PredictorOptions {
   /// auto, cpu, cuda or cuda:N.
   std::string device = "cpu";
-  /// fp32, bf16 (CPU or CUDA) or fp16 (CUDA): autocast for the forward pass.
-  std::string precision = "fp32";
+  /// fp32, bf16 (CPU or CUDA) or fp16 (CUDA): autocast for the forward
+  /// pass; auto is bf16 on a CPU that computes it natively (AVX512_BF16 or
+  /// AMX: runtime::cpu_has_native_bf16), fp32 elsewhere.
+  std::string precision = "auto";
   Mode mode = Mode::kAuto;
   Tta tta = Tta::kNone;
   /// Sliding window: fraction of a tile shared with its neighbour.
@@ -73,8 +76,10 @@ struct PredictorOptions {
   /// Fold each BatchNorm into the convolution before it (the same outputs
   /// to float rounding, one pass fewer per layer).
   bool fold_batchnorm = true;
-  /// Weights and inputs in channels-last (NHWC) memory layout.
-  bool channels_last = false;
+  /// Weights and inputs in channels-last (NHWC) memory layout; unset: on
+  /// exactly when bf16 runs on the CPU (oneDNN's fastest layout there; in
+  /// fp32 it was slower on the machines measured).
+  std::optional<bool> channels_last;
   /// How probabilities become labels (svanet/inference/thresholds.h): by
   /// default the checkpoint's calibrated thresholds when it has them, else
   /// the argmax.
@@ -96,7 +101,10 @@ class Predictor {
   /// Loads a checkpoint (svanet's format); errors name the file.
   explicit Predictor(const std::string& checkpoint, PredictorOptions options = {});
   /// A model already built, with the metadata a checkpoint would hold
-  /// (classes, normalisation, model.options.image_size()).
+  /// (classes, normalisation, model.options.image_size()). The predictor
+  /// prepares the model in place (device, eval mode, folded BatchNorm,
+  /// weights' memory format): a model shared with another predictor takes
+  /// the later one's preparation.
   Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
             PredictorOptions options = {});
 
@@ -113,6 +121,10 @@ class Predictor {
   const io::CheckpointMeta& meta() const { return meta_; }
   const PredictorOptions& options() const { return options_; }
   torch::Device device() const { return device_; }
+  /// The precision in use (fp32, bf16 or fp16: auto resolved).
+  const std::string& precision() const { return precision_; }
+  /// Whether channels-last is in use.
+  bool channels_last() const { return channels_last_; }
   /// The per-class thresholds in use (empty: the argmax).
   const std::vector<double>& thresholds() const { return thresholds_; }
   /// Labels (uint8) from probabilities along `class_dim`, as predict()
@@ -135,6 +147,8 @@ class Predictor {
   io::CheckpointMeta meta_;
   PredictorOptions options_;
   torch::Device device_{torch::kCPU};
+  std::string precision_;
+  bool channels_last_ = false;
   torch::ScalarType autocast_ = torch::kFloat;
   int64_t training_size_ = 0;
   std::vector<double> thresholds_;

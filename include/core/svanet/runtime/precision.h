@@ -40,6 +40,25 @@ void use_device(const torch::Device& device);
 /// means no autocast. fp16 on the CPU throws svanet::Error.
 torch::ScalarType autocast_dtype(const std::string& precision, const torch::Device& device);
 
+/// Whether this CPU computes bf16 natively: AVX512_BF16 (with AVX-512) or
+/// AMX-BF16, their registers saved by the operating system (CPUID and
+/// XGETBV), and LibTorch built with oneDNN, which has the kernels. Where it
+/// does not, bf16 arithmetic is emulated and slower than fp32. Read once;
+/// the environment variable SVANET_CPU_BF16=0 or 1 overrides it. False on
+/// other architectures than x86.
+bool cpu_has_native_bf16();
+
+/// What the CPU offers for `cpu_has_native_bf16`, for logs and benchmarks:
+/// e.g. "avx512_bf16 (oneDNN)", "no native bf16", "avx512_bf16, amx_bf16
+/// (oneDNN), overridden by SVANET_CPU_BF16=0".
+std::string cpu_bf16_description();
+
+/// The precision `spec` means for inference on `device`: fp32, bf16 and
+/// fp16 as given; "auto" is bf16 on a CPU with native bf16
+/// (cpu_has_native_bf16), fp32 otherwise (on a GPU too). Anything else
+/// throws svanet::Error.
+std::string resolve_inference_precision(const std::string& spec, const torch::Device& device);
+
 /// Autocast for the scope of a forward pass (nothing for kFloat).
 class AutocastGuard {
  public:
