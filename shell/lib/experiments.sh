@@ -39,6 +39,7 @@ extra=()
 run_names=()
 run_configs=()
 run_flags=()
+run_data=()
 failed=()
 
 experiments_die() {
@@ -84,10 +85,17 @@ require_data() {
 }
 
 # add_run NAME CONFIG [svanet train flags...]: one run, trained into
-# OUT/NAME. The same NAME in two scripts is the same run (trained once).
+# OUT/NAME on --data ROOT. The same NAME in two scripts is the same run
+# (trained once).
 add_run() {
-  local name=$1 config=$2
-  shift 2
+  add_run_on "$data_root" "$@"
+}
+
+# add_run_on DATA NAME CONFIG [svanet train flags...]: add_run on another
+# dataset root than --data.
+add_run_on() {
+  local data=$1 name=$2 config=$3
+  shift 3
   local i
   for i in "${!run_names[@]}"; do
     [ "${run_names[$i]}" != "$name" ] || return 0
@@ -95,6 +103,7 @@ add_run() {
   [ -f "$experiments_root/$config" ] || experiments_die "no config file $config"
   run_names+=("$name")
   run_configs+=("$config")
+  run_data+=("$data")
   local flags=""
   [ $# -eq 0 ] || flags=$(printf '%q ' "$@")
   run_flags+=("$flags")
@@ -136,7 +145,7 @@ run_all() {
         echo "== $name: training ${run_configs[$i]}"
         mkdir -p "$(dirname "$dir")"
         eval "local flags=(${run_flags[$i]})"
-        "$svanet_bin" train -c "$experiments_root/${run_configs[$i]}" --data "$data_root" -o "$dir" \
+        "$svanet_bin" train -c "$experiments_root/${run_configs[$i]}" --data "${run_data[$i]}" -o "$dir" \
           ${flags[@]+"${flags[@]}"} ${extra[@]+"${extra[@]}"} || status=$? ;;
     esac
     if [ "$status" -eq 130 ]; then

@@ -539,7 +539,7 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
     EXPECT_EQ(header,
               "exp,SegModel,SegHead,Weight,TinyRatio,FeatureGuide,SvAttn,FGViT,FGNoStage5,FGLink,"
               "mIoU,mDice,mEM,mAE,AvgRecall,AvgPrecision,AvgF2Score");
-    EXPECT_EQ(first.rfind("run,svanet_r18_tiny,deeplabv3,best,0.5,2,1,1,0,2,", 0), 0u) << first;
+    EXPECT_EQ(first.rfind("run,svanet_r18_tiny_fr,deeplabv3,best,0.5,2,1,1,0,2,", 0), 0u) << first;
     EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_metrics_avg.csv"));
     EXPECT_TRUE(std::filesystem::exists(tiny / "tiny_objects_avg.csv"));
     // A failed run creates no output folder.

@@ -247,7 +247,19 @@ TEST(TrainConfig, ThePaperPresetsAreTheOfficialRecipe) {
   EXPECT_EQ(count, 7);
   const auto demo = config::load_train_config((configs / "demo.yaml").string());
   EXPECT_EQ(demo.data.dataset, "demo");
-  EXPECT_EQ(demo.model.name, "svanet_r18_tiny");
+  EXPECT_EQ(demo.model.name, "svanet_r18_tiny_fr");
+  EXPECT_EQ(demo.evaluate.threshold, "calibrated");
+  // The study's reference row is the demo recipe without the small-object
+  // features; the light ablation starts from it.
+  for (const char* file : {"small_objects/baseline.yaml", "ablation/light/full.yaml"}) {
+    const auto plain = config::load_train_config((configs / file).string());
+    EXPECT_EQ(plain.model.name, "svanet_r18_tiny") << file;
+    EXPECT_EQ(plain.train.loss.name, "dice_ce") << file;
+    EXPECT_EQ(plain.evaluate.threshold, "argmax") << file;
+    EXPECT_EQ(plain.data.augment.sampling.object_share, 0.0) << file;
+    const bool light = std::string(file).find("light") != std::string::npos;
+    EXPECT_EQ(plain.train.epochs, light ? 12 : demo.train.epochs) << file;
+  }
 }
 
 }  // namespace
