@@ -146,7 +146,7 @@ case "$1" in
   train)
     if [ "$2" = --resume ]; then dir=$3; else
       while [ $# -gt 0 ]; do [ "$1" = -o ] && dir=$2; shift; done
-      mkdir -p "$dir"; echo "model: {}" > "$dir/config.yaml"
+      mkdir -p "$dir"; printf 'model: {}\nevaluate:\n  threshold: argmax\n' > "$dir/config.yaml"
       if [ "$(basename "$dir")" = "${STUB_INTERRUPT:-}" ]; then exit 130; fi
     fi
     mkdir -p "$dir/eval_test"; echo "{}" > "$dir/eval_test/summary.json" ;;
@@ -258,6 +258,53 @@ TEST_F(StudyScripts, ShardsTogetherRunEveryRunOnce) {
   EXPECT_NE(r.output.find("demo/mc_pool_1234"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("demo/batch_4"), std::string::npos) << r.output;
   EXPECT_TRUE(take_calls().empty());
+}
+
+TEST_F(StudyScripts, TheSmallObjectStudyGeneratesTheTinyDataAndDerivesTheCalibratedRow) {
+  const auto out = dir_.path() / "runs";
+  const auto tiny = dir_.path() / "tiny_data";
+  const std::string args =
+      "--data " + data_.string() + " --tiny-data " + tiny.string() + " --out " + out.string();
+  auto r = script("small_objects.sh", args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto calls = take_calls();
+  ASSERT_FALSE(calls.empty());
+  // The tiny data is generated (the demo data exists), before any training.
+  EXPECT_EQ(calls[0], "demo-data -o " + tiny.string() + " --kind tiny");
+  const std::vector<std::string> rows{"baseline",      "sampling", "blob_loss",
+                                      "full_res_head", "all",      "blob_head_calibrated"};
+  std::vector<std::string> expected = rows;
+  expected.insert(expected.end(), rows.begin(), rows.end());
+  expected.insert(expected.end(), {"calibrated", "calibrated"});
+  EXPECT_EQ(trained(calls), expected) << r.output;
+  EXPECT_NE(calls[1].find("configs/small_objects/baseline.yaml --data " + data_.string()),
+            std::string::npos)
+      << calls[1];
+  EXPECT_NE(calls[7].find("configs/small_objects/baseline.yaml --data " + tiny.string()),
+            std::string::npos)
+      << calls[7];
+  // The calibrated row is the baseline's training, resumed with calibrated
+  // thresholds; the baseline keeps the argmax.
+  EXPECT_EQ(calls[13], "train --resume " + (out / "demo" / "calibrated").string());
+  EXPECT_NE(read_text(out / "demo" / "calibrated" / "config.yaml").find("threshold: calibrated"),
+            std::string::npos);
+  EXPECT_NE(read_text(out / "demo" / "baseline" / "config.yaml").find("threshold: argmax"),
+            std::string::npos);
+  // One study per dataset, the baseline as reference, every row in it.
+  ASSERT_EQ(calls.size(), 17u) << r.output;
+  for (const char* name : {"demo", "tiny"}) {
+    const auto& study = calls[std::string(name) == "demo" ? 15 : 16];
+    EXPECT_EQ(study.rfind("study ", 0), 0u) << study;
+    EXPECT_NE(study.find((out / name / "calibrated").string() + " "), std::string::npos) << study;
+    EXPECT_NE(
+        study.find("--reference baseline -o " + (out / ("study_" + std::string(name))).string()),
+        std::string::npos)
+        << study;
+  }
+  // Again: nothing to train or derive.
+  r = script("small_objects.sh", args);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(trained(take_calls()).empty()) << r.output;
 }
 
 TEST_F(StudyScripts, BadFlagsAreNamed) {

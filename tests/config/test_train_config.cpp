@@ -260,6 +260,22 @@ TEST(TrainConfig, ThePaperPresetsAreTheOfficialRecipe) {
     const bool light = std::string(file).find("light") != std::string::npos;
     EXPECT_EQ(plain.train.epochs, light ? 12 : demo.train.epochs) << file;
   }
+  // Every row of the small-object study loads; the winner is the demo's recipe.
+  int rows = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(configs / "small_objects")) {
+    SCOPED_TRACE(entry.path().string());
+    const auto c = config::load_train_config(entry.path().string());
+    EXPECT_EQ(c.train.repeats, 2);
+    EXPECT_EQ(c.train.epochs, demo.train.epochs);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6);
+  const auto winner =
+      config::load_train_config((configs / "small_objects" / "blob_head_calibrated.yaml").string());
+  EXPECT_EQ(winner.model.name, demo.model.name);
+  EXPECT_EQ(winner.train.loss.name, demo.train.loss.name);
+  EXPECT_EQ(winner.evaluate.threshold, demo.evaluate.threshold);
+  EXPECT_EQ(winner.data.augment.sampling.object_share, demo.data.augment.sampling.object_share);
 }
 
 }  // namespace
