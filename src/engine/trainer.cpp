@@ -227,7 +227,19 @@ void Trainer::setup() {
   // Before any CUDA work: this process's GPU becomes the current one, so
   // that nothing (NCCL, pinned memory, streams) opens a context on GPU 0.
   runtime::use_device(device_);
-  autocast_ = runtime::autocast_dtype(t.precision, device_);
+  try {
+    autocast_ = runtime::autocast_dtype(t.precision, device_);
+  } catch (const Error& e) {
+    SVANET_FAIL(config_.source, ": train.precision: ", e.what());
+  }
+  // The evaluation after training runs on the same device: a precision it
+  // cannot run fails here, not after the training.
+  try {
+    runtime::autocast_dtype(
+        runtime::resolve_inference_precision(config_.evaluate.precision, device_), device_);
+  } catch (const Error& e) {
+    SVANET_FAIL(config_.source, ": evaluate.precision: ", e.what());
+  }
   if (env_.active()) group_ = std::make_shared<ProcessGroup>(env_, device_);
   if (rank0()) fs::create_directories(run_dir_ / kCheckpointsDir);
   log_ = run_logger(run_dir_, rank0(), options_.log);

@@ -594,6 +594,16 @@ TEST(Trainer, NeverOverwritesARunUnlessAsked) {
   ASSERT_THROWS_WITH(engine::resume((dir.path() / "nothing").string()), "not a run folder");
 }
 
+TEST(Trainer, APrecisionTheDeviceCannotRunIsRefusedBeforeTraining) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  ASSERT_THROWS_WITH(engine::train(tiny_config(1, {"train.precision=fp16"}), run.string()),
+                     "tiny.yaml: train.precision: fp16 needs a CUDA device (use bf16 on the CPU)");
+  ASSERT_THROWS_WITH(engine::train(tiny_config(1, {"evaluate.precision=fp16"}), run.string()),
+                     "tiny.yaml: evaluate.precision: fp16 needs a CUDA device");
+  EXPECT_FALSE(fs::exists(run));
+}
+
 TEST(Trainer, ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   // Read after every step (the CPU's default) and every 4 steps (as a GPU
   // would): the same batch is named, and nothing of the bad epoch is saved.

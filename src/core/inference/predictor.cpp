@@ -81,7 +81,11 @@ Predictor::Predictor(models::SegmentationModel model, io::CheckpointMeta meta,
                training_size_, ")");
   device_ = runtime::resolve_device(options_.device);
   precision_ = runtime::resolve_inference_precision(options_.precision, device_);
-  autocast_ = runtime::autocast_dtype(precision_, device_);
+  try {
+    autocast_ = runtime::autocast_dtype(precision_, device_);
+  } catch (const Error& e) {
+    SVANET_FAIL("predictor: precision ", precision_, " on ", device_.str(), ": ", e.what());
+  }
   channels_last_ = options_.channels_last.value_or(!device_.is_cuda() && precision_ == "bf16");
   model_->to(device_);
   model_->eval();

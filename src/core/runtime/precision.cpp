@@ -110,8 +110,8 @@ void use_device(const torch::Device& device) {
 torch::ScalarType autocast_dtype(const std::string& precision, const torch::Device& device) {
   if (precision == "fp32") return torch::kFloat;
   if (precision == "bf16") return torch::kBFloat16;
-  SVANET_CHECK(precision == "fp16", "train.precision is fp32, bf16 or fp16, got '", precision, "'");
-  SVANET_CHECK(device.is_cuda(), "train.precision fp16 needs a CUDA device (use bf16 on the CPU)");
+  SVANET_CHECK(precision == "fp16", "precision is fp32, bf16 or fp16, got '", precision, "'");
+  SVANET_CHECK(device.is_cuda(), "fp16 needs a CUDA device (use bf16 on the CPU)");
   return torch::kHalf;
 }
 

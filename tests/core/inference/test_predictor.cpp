@@ -266,6 +266,10 @@ TEST(Predictor, OptionsAreCheckedByName) {
   o.overlap = 1.0;
   ASSERT_THROWS_WITH(make(tiny_model(), o), "overlap must be in [0, 1)");
   ASSERT_THROWS_WITH(Predictor(tiny_model(), meta_for(0)), "no training size");
+  PredictorOptions half;
+  half.precision = "fp16";
+  ASSERT_THROWS_WITH(make(tiny_model(), half),
+                     "predictor: precision fp16 on cpu: fp16 needs a CUDA device");
 }
 
 }  // namespace
