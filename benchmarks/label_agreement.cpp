@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                      other.c_str());
         return 1;
       }
-      const int64_t equal = (la == lb).sum().item<int64_t>();
+      const auto equal = (la == lb).sum().item<int64_t>();
       ++images;
       pixels += la.numel();
       same += equal;
