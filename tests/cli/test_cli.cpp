@@ -446,7 +446,9 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
                   return json_value(ultra_small(s)["reference"]["mIoU"]);
                 }));
     expect_cell(rows[i], "us_dice_mean", each([&](const nlohmann::json& s) {
-                  for (const auto& c : ultra_small(s)["per_class"]) {
+                  // A local: a range-for over a member of a temporary reads freed memory.
+                  const auto bin = ultra_small(s);
+                  for (const auto& c : bin["per_class"]) {
                     if (c["class"] == 0) return json_value(c["dice"]["mean"]);
                   }
                   return std::nan("");
