@@ -29,7 +29,8 @@ constexpr const char* kUsage =
     "Time the forward pass (or a training step) of a registered model.\n"
     "usage: bench_forward [--model NAME] [--size N] [--batch N] [--classes N] [--threads N]\n"
     "                     [--repeats N] [--warmup N] [--device cpu|cuda[:N]] [--train]\n"
-    "                     [--precision fp32|bf16|fp16] [--channels-last] [--set key=value]...\n";
+    "                     [--precision fp32|bf16|fp16] [--channels-last] [--set key=value]...\n"
+    "                     [--checkpointing none|encoder|guide|all]\n";
 
 }  // namespace
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   bench::Flags flags("bench_forward", kUsage, {"--train", "--channels-last"});
   flags.parse(argc, argv,
               {"--model", "--size", "--batch", "--classes", "--threads", "--repeats", "--warmup",
-               "--device", "--set", "--precision"});
+               "--device", "--set", "--precision", "--checkpointing"});
   const auto model_name = flags.text("--model", "svanet_r50");
   const auto size = flags.number("--size", 512, 32);
   const auto batch = flags.number("--batch", 1);
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   const bool train = flags.has("--train");
   const bool channels_last = flags.has("--channels-last");
   const auto precision = flags.text("--precision", "fp32");
+  const auto checkpointing = flags.text("--checkpointing", "none");
 
   torch::set_num_threads(threads);
   torch::manual_seed(0);
@@ -66,6 +68,8 @@ int main(int argc, char** argv) {
       options.set(o.substr(0, eq), o.substr(eq + 1));
     }
     model = svanet::create_model(model_name, options);
+    model->set_activation_checkpointing(
+        svanet::models::parse_activation_checkpointing(checkpointing));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_forward: %s\n", e.what());
     return 2;
@@ -140,22 +144,25 @@ int main(int argc, char** argv) {
   const double gmacs_per_s = step_macs / timing.median / 1e9;
   const double images_per_s = static_cast<double>(batch) / timing.median;
   std::printf(
-      "%s %s size=%lld batch=%lld threads=%d device=%s precision=%s%s: median %.4f s, min %.4f s, "
+      "%s %s size=%lld batch=%lld threads=%d device=%s precision=%s%s%s: median %.4f s, min %.4f "
+      "s, "
       "max %.4f s (%d runs), %.2f images/s, %.1f GMAC/s (%.2f TFLOP/s), params %lld, "
       "peak RSS %.0f MiB",
       model_name.c_str(), train ? "train-step" : "forward", size, batch, threads, dev.str().c_str(),
-      precision.c_str(), channels_last ? " channels-last" : "", timing.median, timing.min,
-      timing.max, repeats, images_per_s, gmacs_per_s, 2.0 * gmacs_per_s / 1e3,
+      precision.c_str(), channels_last ? " channels-last" : "",
+      checkpointing == "none" ? "" : (" checkpointing=" + checkpointing).c_str(), timing.median,
+      timing.min, timing.max, repeats, images_per_s, gmacs_per_s, 2.0 * gmacs_per_s / 1e3,
       static_cast<long long>(svanet::models::count_parameters(*model)), bench::peak_rss_mib());
   if (dev.is_cuda()) std::printf(", peak CUDA %.0f MiB", peak_cuda_mib);
   std::printf("\n  on %s\n",
               dev.is_cuda() ? "a CUDA device" : bench::machine_description().c_str());
   std::printf(
-      "result: model=%s mode=%s size=%lld batch=%lld device=%s precision=%s median_s=%.4f "
+      "result: model=%s mode=%s size=%lld batch=%lld device=%s precision=%s checkpointing=%s "
+      "median_s=%.4f "
       "min_s=%.4f max_s=%.4f images_per_s=%.2f gmacs=%.2f tflops=%.3f peak_rss_mib=%.0f "
       "peak_cuda_mib=%.0f\n",
       model_name.c_str(), train ? "train" : "forward", size, batch, dev.str().c_str(),
-      precision.c_str(), timing.median, timing.min, timing.max, images_per_s, macs / 1e9,
-      2.0 * gmacs_per_s / 1e3, bench::peak_rss_mib(), peak_cuda_mib);
+      precision.c_str(), checkpointing.c_str(), timing.median, timing.min, timing.max, images_per_s,
+      macs / 1e9, 2.0 * gmacs_per_s / 1e3, bench::peak_rss_mib(), peak_cuda_mib);
   return 0;
 }

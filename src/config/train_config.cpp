@@ -86,7 +86,9 @@ const Section<TrainSection>& train_section() {
           .value("grad_clip", SVANET_MEMBER(grad_clip), at_least(0.0))
           .value("repeats", SVANET_MEMBER(repeats), at_least<int64_t>(1))
           .value("sync_batchnorm", SVANET_MEMBER(sync_batchnorm))
-          .custom("check_every", Shape{}, decode_check_every, encode_check_every);
+          .custom("check_every", Shape{}, decode_check_every, encode_check_every)
+          .choice("activation_checkpointing", SVANET_MEMBER(activation_checkpointing),
+                  {"none", "encoder", "guide", "all"});
   return s;
 }
 

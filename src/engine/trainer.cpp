@@ -307,6 +307,16 @@ void Trainer::setup() {
       if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
     }
   }
+  try {
+    model_->set_activation_checkpointing(
+        models::parse_activation_checkpointing(t.activation_checkpointing));
+  } catch (const Error& e) {
+    SVANET_FAIL(config_.source, ": train.activation_checkpointing: ", e.what());
+  }
+  if (model_->activation_checkpointing() != models::ActivationCheckpointing::kNone) {
+    log_->info("activation checkpointing: {} (recomputed in the backward pass)",
+               t.activation_checkpointing);
+  }
   if (group_) broadcast_module(*group_, *model_);
   if (t.sync_batchnorm && group_) {
     std::shared_ptr<runtime::Collective> collective = group_;

@@ -21,6 +21,7 @@
 #include "svanet/io/pytorch_file.h"
 #include "svanet/io/state_dict.h"
 #include "svanet/losses/loss.h"
+#include "svanet/models/activation_checkpointing.h"
 #include "svanet/models/aspp.h"
 #include "svanet/models/assemble_former.h"
 #include "svanet/models/batch_norm.h"

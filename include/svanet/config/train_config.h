@@ -83,6 +83,10 @@ struct TrainSection {
   /// line are seen at that interval. Empty = auto (written `auto`): every
   /// step on the CPU, where a read costs nothing, every 20 on a GPU.
   std::optional<int64_t> check_every;
+  /// none, encoder, guide or all: the parts of the model whose activations
+  /// are recomputed in the backward pass instead of kept (less memory, one
+  /// more forward pass of those parts; the same gradients).
+  std::string activation_checkpointing = "none";
 };
 
 struct EvaluateSection {

@@ -1,5 +1,7 @@
 #include "svanet/models/link_decoder.h"
 
+#include "svanet/models/activation_checkpointing.h"
+
 #include <torch/torch.h>
 
 namespace svanet::models {
@@ -52,6 +54,21 @@ LinkDecoderImpl::LinkDecoderImpl(const LinkDecoderOptions& options_) : options(o
   }
 }
 
+torch::Tensor LinkDecoderImpl::decode_step(size_t step, const torch::Tensor& y,
+                                           const torch::Tensor& branch) {
+  torch::Tensor out = up_[step](y);
+  if (options.mode() == LinkMode::kAdd) {
+    out = out + branch;
+  } else {
+    // (B, C, H, W) ++ (B, C, H, W) -> (B, 2C, H, W) -> (B, C, H, W)
+    out = fuse_[step](torch::cat({out, branch}, 1));
+  }
+  if (!former_.empty()) {
+    out = former_[step](out);
+  }
+  return out;
+}
+
 std::vector<torch::Tensor> LinkDecoderImpl::forward(const std::vector<torch::Tensor>& branches,
                                                     const torch::Tensor& deepest) {
   TORCH_CHECK(branches.size() == up_.size(), "LinkDecoder: expected ", up_.size(),
@@ -60,15 +77,17 @@ std::vector<torch::Tensor> LinkDecoderImpl::forward(const std::vector<torch::Ten
   torch::Tensor y = deepest;
   for (size_t step = 0; step < up_.size(); ++step) {
     const size_t branch = branches.size() - 1 - step;
-    y = up_[step](y);
-    if (options.mode() == LinkMode::kAdd) {
-      y = y + branches[branch];
+    if (checkpoint_steps) {
+      std::vector<torch::nn::Module*> modules{up_[step].get()};
+      if (!fuse_.empty()) modules.push_back(fuse_[step].get());
+      if (!former_.empty()) modules.push_back(former_[step].get());
+      y = checkpointed(
+          [this, step](const std::vector<torch::Tensor>& in) {
+            return std::vector<torch::Tensor>{decode_step(step, in[0], in[1])};
+          },
+          {y, branches[branch]}, modules)[0];
     } else {
-      // (B, C, H, W) ++ (B, C, H, W) -> (B, 2C, H, W) -> (B, C, H, W)
-      y = fuse_[step](torch::cat({y, branches[branch]}, 1));
-    }
-    if (!former_.empty()) {
-      y = former_[step](y);
+      y = decode_step(step, y, branches[branch]);
     }
     decoded[branch] = y;
   }

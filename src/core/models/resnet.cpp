@@ -1,5 +1,7 @@
 #include "svanet/models/resnet.h"
 
+#include "svanet/models/activation_checkpointing.h"
+
 #include <torch/torch.h>
 
 #include <array>
@@ -82,11 +84,21 @@ std::vector<torch::Tensor> ResNetEncoderImpl::forward(const torch::Tensor& x) {
               x.sizes());
   std::vector<torch::Tensor> features;
   features.reserve(layers.size() + 1);
-  features.push_back(stem(x));
+  if (checkpoint_stages) {
+    features.push_back(
+        checkpointed([s = stem](const torch::Tensor& in) mutable { return s(in); }, x, *stem));
+  } else {
+    features.push_back(stem(x));
+  }
   // layer1 starts with the 3x3/2 max pool, as in the official `Layer1`.
   torch::Tensor y = torch::max_pool2d(features.back(), 3, 2, 1);
   for (auto& layer : layers) {
-    y = layer->forward(y);
+    if (checkpoint_stages) {
+      y = checkpointed([l = layer](const torch::Tensor& in) mutable { return l->forward(in); }, y,
+                       *layer);
+    } else {
+      y = layer->forward(y);
+    }
     features.push_back(y);
   }
   return features;

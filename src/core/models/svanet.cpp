@@ -1,8 +1,12 @@
 #include "svanet/models/svanet.h"
 
+#include "svanet/common/error.h"
+#include "svanet/models/activation_checkpointing.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <string>
 
 namespace svanet::models {
 
@@ -151,23 +155,53 @@ torch::Tensor SvANetImpl::classify(const std::vector<torch::Tensor>& maps) {
   return logits + classifier_->conv->bias.view({1, -1, 1, 1});
 }
 
+void SvANetImpl::apply_activation_checkpointing(ActivationCheckpointing mode) {
+  SVANET_CHECK(mode != ActivationCheckpointing::kGuide || options.feature_guide(),
+               spec().name.empty() ? std::string("this model") : spec().name,
+               " has no feature-guide branches to checkpoint (activation checkpointing: "
+               "encoder or all)");
+  encoder_->checkpoint_stages =
+      mode == ActivationCheckpointing::kEncoder || mode == ActivationCheckpointing::kAll;
+  if (link_) {
+    link_->checkpoint_steps =
+        mode == ActivationCheckpointing::kGuide || mode == ActivationCheckpointing::kAll;
+  }
+}
+
+torch::Tensor SvANetImpl::head_logits(const std::vector<torch::Tensor>& maps,
+                                      const torch::Tensor& input, const torch::Tensor& stem) {
+  torch::Tensor logits = options.feature_guide() ? classify(maps) : classifier_(maps.front());
+  if (refine_) {
+    // The head works from the stem's resolution (where SvANet classifies;
+    // DeepLabv3's logits come from deeper and are brought up to it first).
+    return refine_(input, stem,
+                   resize_bilinear(logits, stem.size(2), stem.size(3), /*align_corners=*/true));
+  }
+  return resize_bilinear(logits, input.size(2), input.size(3), /*align_corners=*/true);
+}
+
 torch::Tensor SvANetImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels(), "SvANet: expected input (B, ",
               options.in_channels(), ", H, W), got ", x.sizes());
   const int64_t height = x.size(2);
   const int64_t width = x.size(3);
+  const bool all = activation_checkpointing() == ActivationCheckpointing::kAll;
+  const bool guide = all || activation_checkpointing() == ActivationCheckpointing::kGuide;
   const torch::Tensor input = pad_to_multiple(x, size_multiple());
   auto features = encoder_(input);
-  auto head = aspp_(features.back());
-  torch::Tensor logits;
-  if (!options.feature_guide()) {
-    logits = classifier_(head);
-  } else {
+  auto head = all ? checkpointed([a = aspp_](const torch::Tensor& f) mutable { return a(f); },
+                                 features.back(), *aspp_)
+                  : aspp_(features.back());
+  std::vector<torch::Tensor> branches;
+  if (options.feature_guide()) {
     const auto n = static_cast<int64_t>(bottlenecks_.size());
-    std::vector<torch::Tensor> branches;
     branches.reserve(static_cast<size_t>(n) + 1);
     for (int64_t b = 0; b < n; ++b) {
-      branches.push_back(bottlenecks_[b](features[b]));
+      auto& bottleneck = bottlenecks_[static_cast<size_t>(b)];
+      branches.push_back(
+          guide ? checkpointed([m = bottleneck](const torch::Tensor& f) mutable { return m(f); },
+                               features[b], *bottleneck)
+                : bottleneck(features[b]));
     }
     // Top-down guidance: each branch, already guided by the shallower ones,
     // guides every deeper branch.
@@ -175,24 +209,34 @@ torch::Tensor SvANetImpl::forward(const torch::Tensor& x) {
       const double rate =
           options.guide_drop_path() * static_cast<double>(b) / static_cast<double>(n);
       for (int64_t t = b + 1; t < n; ++t) {
-        auto guide = cross_[b][t - b - 1](branches[b]);
-        branches[t] = branches[t] + drop_path(guide, rate, is_training());
+        auto& layer = cross_[b][t - b - 1];
+        auto guided = [layer, rate, training = is_training()](const torch::Tensor& source) mutable {
+          return drop_path(layer(source), rate, training);
+        };
+        branches[t] =
+            branches[t] + (guide ? checkpointed(guided, branches[b], *layer) : guided(branches[b]));
       }
     }
     if (link_) {
       branches = link_(branches, features.back());
     }
-    branches.push_back(head);
-    logits = classify(branches);
   }
-  if (refine_) {
-    // The head works from the stem's resolution (where SvANet classifies;
-    // DeepLabv3's logits come from deeper and are brought up to it first).
-    const auto& stem = features.front();
-    logits = refine_(input, stem,
-                     resize_bilinear(logits, stem.size(2), stem.size(3), /*align_corners=*/true));
+  branches.push_back(head);
+  torch::Tensor logits;
+  if (all) {
+    // The segment's inputs: the fused maps, then the padded input and the
+    // stem's features (used by the full-resolution head).
+    auto inputs = branches;
+    inputs.push_back(input);
+    inputs.push_back(features.front());
+    logits = checkpointed(
+        [this](const std::vector<torch::Tensor>& in) {
+          const std::vector<torch::Tensor> maps(in.begin(), in.end() - 2);
+          return std::vector<torch::Tensor>{head_logits(maps, in[in.size() - 2], in.back())};
+        },
+        inputs, {classifier_.get(), refine_ ? refine_.get() : nullptr})[0];
   } else {
-    logits = resize_bilinear(logits, input.size(2), input.size(3), /*align_corners=*/true);
+    logits = head_logits(branches, input, features.front());
   }
   return crop_to(logits, height, width);
 }

@@ -191,6 +191,34 @@ AutocastGuard::~AutocastGuard() {
   set_dtype(cuda_, previous_dtype_);
 }
 
+AutocastState current_autocast() {
+  AutocastState s;
+  s.cpu_enabled = autocast_enabled(false);
+  s.cpu_dtype = get_dtype(false);
+  s.cuda_enabled = autocast_enabled(true);
+  s.cuda_dtype = get_dtype(true);
+  return s;
+}
+
+namespace {
+void apply_autocast(const AutocastState& s) {
+  set_autocast(false, s.cpu_enabled);
+  set_dtype(false, s.cpu_dtype);
+  set_autocast(true, s.cuda_enabled);
+  set_dtype(true, s.cuda_dtype);
+}
+}  // namespace
+
+AutocastRestore::AutocastRestore(const AutocastState& state) : previous_(current_autocast()) {
+  apply_autocast(state);
+  at::autocast::increment_nesting();
+}
+
+AutocastRestore::~AutocastRestore() {
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  apply_autocast(previous_);
+}
+
 GradScaler::GradScaler(bool enabled, double init_scale, int64_t growth_interval)
     : enabled_(enabled), scale_(enabled ? init_scale : 1.0), growth_interval_(growth_interval) {}
 

@@ -55,8 +55,14 @@ struct LinkDecoderImpl : torch::nn::Module {
 
   LinkDecoderOptions options;
   torch::nn::ModuleList up, fuse, former;
+  /// Recompute each step's activations in the backward pass
+  /// (models/activation_checkpointing.h).
+  bool checkpoint_steps = false;
 
  private:
+  /// One step: up-link `y`, merge `branch`, AssembleFormer.
+  torch::Tensor decode_step(size_t step, const torch::Tensor& y, const torch::Tensor& branch);
+
   std::vector<UpLink> up_;
   std::vector<ConvBlock> fuse_;
   std::vector<AssembleFormer> former_;

@@ -51,6 +51,9 @@ struct ResNetEncoderImpl : torch::nn::Module {
   ResNetEncoderOptions options;
   ConvNormAct stem{nullptr};
   std::vector<torch::nn::Sequential> layers;
+  /// Recompute each stage's activations in the backward pass
+  /// (models/activation_checkpointing.h).
+  bool checkpoint_stages = false;
 
  private:
   std::vector<int64_t> channels_;

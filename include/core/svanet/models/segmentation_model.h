@@ -2,6 +2,7 @@
 /// @file
 /// The interface every segmentation network in svanet implements.
 
+#include "svanet/models/activation_checkpointing.h"
 #include "svanet/registry/options.h"
 
 #include <torch/arg.h>
@@ -76,6 +77,13 @@ struct SegmentationModelImpl : torch::nn::Module {
   /// Module::train, keeping frozen BatchNorm statistics fixed when asked.
   void train(bool on = true) override;
 
+  /// Recompute the activations of `mode`'s parts in the backward pass
+  /// instead of keeping them (models/activation_checkpointing.h): less
+  /// memory for a second forward pass of those parts; gradients unchanged.
+  /// Every model takes kNone; one without such parts throws svanet::Error.
+  void set_activation_checkpointing(ActivationCheckpointing mode);
+  ActivationCheckpointing activation_checkpointing() const { return checkpointing_; }
+
   /// The spec the registry built this model from (name empty when the model
   /// was constructed directly).
   const ModelSpec& spec() const { return spec_; }
@@ -85,6 +93,13 @@ struct SegmentationModelImpl : torch::nn::Module {
   ModelSpec spec_;
   int64_t frozen_stages_ = 0;
   bool fixed_norm_ = false;
+  ActivationCheckpointing checkpointing_ = ActivationCheckpointing::kNone;
+
+ protected:
+  /// Makes the model's parts follow `mode` (set_activation_checkpointing
+  /// records it afterwards); throws svanet::Error for a mode the model has
+  /// no parts for. The default takes kNone only.
+  virtual void apply_activation_checkpointing(ActivationCheckpointing mode);
 };
 TORCH_MODULE(SegmentationModel);
 

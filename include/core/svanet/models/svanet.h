@@ -106,8 +106,18 @@ struct SvANetImpl : SegmentationModelImpl {
 
   SvANetOptions options;
 
+ protected:
+  /// encoder: each encoder stage; guide: each bottleneck, each cross-scale
+  /// attention (with its drop-path) and each link-decoder step; all: both, the
+  /// ASPP head and the classifier (with the full-resolution head). Models
+  /// without feature guidance (DeepLabv3) refuse guide.
+  void apply_activation_checkpointing(ActivationCheckpointing mode) override;
+
  private:
   torch::Tensor classify(const std::vector<torch::Tensor>& maps);
+  /// The logits at the input's (padded) size from the fused maps.
+  torch::Tensor head_logits(const std::vector<torch::Tensor>& maps, const torch::Tensor& input,
+                            const torch::Tensor& stem);
 
   ResNetEncoder encoder_{nullptr};
   std::vector<FeatureGuideBottleneck> bottlenecks_;

@@ -74,6 +74,31 @@ class AutocastGuard {
   torch::ScalarType previous_dtype_ = torch::kFloat;
 };
 
+/// The calling thread's autocast settings for the CPU and CUDA, captured
+/// to replay a forward pass outside its scope (activation checkpointing
+/// recomputes a segment in the backward pass, after the scope has ended).
+struct AutocastState {
+  bool cpu_enabled = false;
+  torch::ScalarType cpu_dtype = torch::kBFloat16;
+  bool cuda_enabled = false;
+  torch::ScalarType cuda_dtype = torch::kHalf;
+};
+
+/// The calling thread's autocast settings now.
+AutocastState current_autocast();
+
+/// Applies an AutocastState for a scope and puts the previous one back.
+class AutocastRestore {
+ public:
+  explicit AutocastRestore(const AutocastState& state);
+  ~AutocastRestore();
+  AutocastRestore(const AutocastRestore&) = delete;
+  AutocastRestore& operator=(const AutocastRestore&) = delete;
+
+ private:
+  AutocastState previous_;
+};
+
 /// Dynamic loss scaling: gradients of a scaled loss are unscaled before the
 /// step; a step with non-finite gradients is skipped and the scale halved;
 /// after `growth_interval` finite steps the scale doubles.
