@@ -2,10 +2,13 @@
 
 #include "support/test_support.h"
 
+#include "svanet/common/error.h"
 #include "svanet/losses/loss.h"
 #include "svanet/utils/components.h"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 
 namespace svanet::test {
 namespace {
@@ -32,6 +35,45 @@ TEST(Losses, CrossEntropyIgnoresUnlabelledPixelsAndWeighsClasses) {
   target = torch::tensor({1, 1}, torch::kLong).view({1, 1, 2});
   const double expected = (3 * -std::log(0.75) + 3 * -std::log(0.25)) / 6.0;
   EXPECT_NEAR((*wce)(logits, target).item<double>(), expected, 1e-6);
+}
+
+TEST(Losses, HugeBf16LogitsGiveTheLossTheirSignsMeanInEveryLoss) {
+  // An eval-mode model early in training can output logits of 1e8-1e10
+  // (docs/training.md, "A huge validation loss in the first epochs"), under
+  // bf16 autocast too. Every loss computes in fp32 from them: finite, the
+  // same as from fp32 logits, near 0 where their signs are right, and the
+  // size of the wrong pixels' logits where they are not: the huge
+  // validation loss is what the logits say, not an overflow.
+  torch::manual_seed(0);
+  const auto target = torch::randint(2, {2, 16, 16}, torch::kLong);
+  const auto margin = (2 * target - 1).to(torch::kFloat) * 1e10;
+  const auto right = torch::stack({-margin / 2, margin / 2}, 1).to(torch::kBFloat16);
+  auto wrong = right.clone();
+  wrong.index_put_({0, torch::indexing::Slice(), 0, 0},
+                   -wrong.index({0, torch::indexing::Slice(), 0, 0}));
+  const losses::LossContext context{2, 255};
+  int64_t checked = 0;
+  for (const auto& name : losses::loss_registry().names()) {
+    std::unique_ptr<losses::Loss> loss;
+    try {
+      loss = losses::create_loss(name, {}, context);
+    } catch (const svanet::Error&) {
+      continue;  // a loss that needs options (compound)
+    }
+    ++checked;
+    for (const torch::Tensor& logits : {right, wrong}) {
+      const auto in_bf16 = (*loss)(logits, target).item<double>();
+      const auto in_fp32 = (*loss)(logits.to(torch::kFloat), target).item<double>();
+      EXPECT_TRUE(std::isfinite(in_bf16)) << name;
+      EXPECT_NEAR(in_bf16, in_fp32, 1e-6 * std::max(1.0, std::abs(in_fp32))) << name;
+    }
+    EXPECT_LT((*loss)(right, target).item<double>(), 1e-3) << name;
+  }
+  EXPECT_GE(checked, 5);
+  // Cross-entropy: one wrong pixel of 512 costs its logit gap over 512.
+  auto ce = losses::create_loss("cross_entropy", {}, context);
+  const auto gap = right[0][1][0][0].abs().item<double>() * 2;
+  EXPECT_NEAR((*ce)(wrong, target).item<double>(), gap / 512, 1e-3 * gap / 512);
 }
 
 TEST(Losses, SoftDiceByHand) {

@@ -48,6 +48,27 @@ TEST_F(Blocks, AssembleFormerIsShapePreservingAndRejectsOddSizes) {
   ASSERT_THROWS_WITH(former->forward(torch::randn({1, 8, 5, 4})), "height and width must be even");
 }
 
+TEST_F(Blocks, LinearSelfAttentionSquaresTheScaleOfItsInput) {
+  // Why an eval-mode SvANet early in training can output logits of 1e8 and
+  // more (docs/training.md, "A huge validation loss in the first epochs"):
+  // a BatchNorm whose running statistics lag leaves activations of 100+, and
+  // the linear self-attention multiplies two linear functions of its input
+  // (relu(value) and the key-weighted context), so each AssembleFormer
+  // squares their scale. With a constant query (the softmax then ignores the
+  // scale) and no biases the law is exact.
+  LinearSelfAttention attn(8);
+  {
+    torch::NoGradGuard no_grad;
+    attn->qkv->conv->bias.zero_();
+    attn->qkv->conv->weight[0].zero_();
+    attn->out->conv->bias.zero_();
+  }
+  const auto x = torch::randn({2, 8, 4, 16});
+  const auto y = attn(x);
+  EXPECT_TRUE(torch::allclose(attn(10 * x), 100 * y, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(attn(1000 * x), 1e6 * y, 1e-4, 1e-2));
+}
+
 TEST_F(Blocks, MonteCarloAttentionInEvalIsSqueezeExcitation) {
   MonteCarloAttention attn(MonteCarloAttentionOptions(64));
   attn->eval();
@@ -180,9 +201,9 @@ TEST_F(Blocks, FullResHeadLearnsSinglePixelObjects) {
   double first = 0.0, last = 0.0;
   for (int step = 0; step < 60; ++step) {
     optimizer.zero_grad();
-    const auto loss = F::cross_entropy(model->forward(image), target,
-                                       F::CrossEntropyFuncOptions().weight(
-                                           torch::tensor({1.0F, 50.0F})));
+    const auto loss =
+        F::cross_entropy(model->forward(image), target,
+                         F::CrossEntropyFuncOptions().weight(torch::tensor({1.0F, 50.0F})));
     loss.backward();
     optimizer.step();
     (step == 0 ? first : last) = loss.item<double>();
