@@ -58,7 +58,11 @@ inline Timing time_runs(int warmup, int repeats, const std::function<void()>& on
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(seconds.begin(), seconds.end());
-  return {seconds[seconds.size() / 2], seconds.front(), seconds.back()};
+  // The middle value, or the mean of the two middle ones (as Python's
+  // statistics.median, which benchmarks/official/time_official.py uses).
+  const size_t n = seconds.size();
+  const double median = n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;
+  return {median, seconds.front(), seconds.back()};
 }
 
 /// `--name value` flags and `--name` switches; exits with status 2 and the

@@ -14,17 +14,13 @@ official=${1:?usage: compare_predict_official.sh OFFICIAL_SRC [BUILD_DIR]}
 build=${2:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 bench="$build/benchmarks/bench_predict"
-[ -x "$bench" ] || { echo "error: $bench not built (bash shell/build.sh)" >&2; exit 1; }
-[ -f "$official/opts.py" ] || { echo "error: $official: not the official SvANet repository (no opts.py)" >&2; exit 1; }
+# shellcheck source=benchmarks/official/stubs.sh
+source "$here/official/stubs.sh"
+check_official_setup "$bench" "$official"
 python=/usr/bin/python3
-"$python" -c 'import torch' 2>/dev/null || { echo "error: $python has no torch (apt install python3-torch)" >&2; exit 1; }
 stubs=$(mktemp -d)
 trap 'rm -rf "$stubs"' EXIT
-mkdir -p "$stubs/einops" "$stubs/timm/models" "$stubs/imgviz" "$stubs/imageio"
-echo "def rearrange(*a, **k): raise NotImplementedError('stand-in')" > "$stubs/einops/__init__.py"
-touch "$stubs/timm/__init__.py" "$stubs/timm/models/__init__.py" "$stubs/imageio/__init__.py" "$stubs/imageio/v3.py"
-echo "class PatchEmbed: pass" > "$stubs/timm/models/vision_transformer.py"
-printf 'import numpy as np\ndef label_colormap(n=256):\n    return np.zeros((n, 3), dtype=np.uint8)\n' > "$stubs/imgviz/__init__.py"
+make_official_stubs "$stubs"
 root=$(cd "$official" && pwd)
 off() { (cd "$root" && PYTHONPATH="$stubs:$root" "$python" "$here/official/time_official.py" "$@"); }
 grep -m1 "model name" /proc/cpuinfo || true
