@@ -5,6 +5,7 @@
 #include "svanet/utils/text.h"
 
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
 #include <torch/autograd.h>
 
@@ -118,6 +119,20 @@ class BufferSnapshot {
   std::vector<torch::Tensor> copies_;
 };
 
+/// Autocast's cache of weight casts off for a scope.
+class NoAutocastCache {
+ public:
+  NoAutocastCache() : previous_(at::autocast::is_autocast_cache_enabled()) {
+    at::autocast::set_autocast_cache_enabled(false);
+  }
+  ~NoAutocastCache() { at::autocast::set_autocast_cache_enabled(previous_); }
+  NoAutocastCache(const NoAutocastCache&) = delete;
+  NoAutocastCache& operator=(const NoAutocastCache&) = delete;
+
+ private:
+  bool previous_;
+};
+
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -129,6 +144,10 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
     const std::vector<torch::Tensor> inputs(
         tensors.begin(), tensors.begin() + static_cast<std::ptrdiff_t>(replay->num_inputs));
     // Gradient recording is off here: nothing inside the segment is kept.
+    // Nor is any autocast cast of a weight: made without gradient
+    // recording, a cached cast would have no gradient for later users of
+    // the weight in the same autocast scope (the replay included).
+    const NoAutocastCache no_cache;
     auto outputs = replay->segment(inputs);
     ctx->save_for_backward(inputs);
     // A capsule: an IValue holding any CustomClassHolder, unregistered
@@ -154,6 +173,7 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
     {
       const RngSwap rng(replay->rng);
       const runtime::AutocastRestore autocast(replay->autocast);
+      const NoAutocastCache no_cache;
       const torch::AutoGradMode grad(true);
       outputs = replay->segment(inputs);
     }

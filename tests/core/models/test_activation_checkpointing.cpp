@@ -12,6 +12,7 @@
 #include "svanet/models/registry.h"
 #include "svanet/runtime/precision.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <map>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace svanet::test {
 namespace {
@@ -33,9 +35,11 @@ struct Step {
   torch::Tensor next_draw;
   /// Nodes of the step's graph that replay a segment.
   int64_t replaying_nodes = 0;
+  int64_t kept_convolutions = 0;
 };
 
-int64_t count_replaying_nodes(const torch::Tensor& y) {
+/// Counts the nodes of `y`'s graph whose name contains `part`.
+int64_t count_nodes(const torch::Tensor& y, const std::string& part) {
   int64_t count = 0;
   std::unordered_set<torch::autograd::Node*> seen;
   std::vector<torch::autograd::Node*> stack{y.grad_fn().get()};
@@ -43,7 +47,7 @@ int64_t count_replaying_nodes(const torch::Tensor& y) {
     auto* node = stack.back();
     stack.pop_back();
     if (node == nullptr || !seen.insert(node).second) continue;
-    if (node->name().find("RecomputeFunction") != std::string::npos) ++count;
+    if (node->name().find(part) != std::string::npos) ++count;
     for (const auto& edge : node->next_edges()) stack.push_back(edge.function.get());
   }
   return count;
@@ -67,7 +71,9 @@ Step train_step(const std::string& name, ActivationCheckpointing mode,
     const runtime::AutocastGuard scope(torch::kCPU, autocast);
     step.logits = model->forward(x);
   }
-  step.replaying_nodes = count_replaying_nodes(step.logits);
+  step.replaying_nodes = count_nodes(step.logits, "RecomputeFunction");
+  // Convolutions whose activations the graph keeps (outside the segments).
+  step.kept_convolutions = count_nodes(step.logits, "Conv");
   // The backward pass runs outside the autocast scope, as in the trainer.
   (step.logits.to(torch::kFloat) * weights).sum().backward();
   step.next_draw = torch::rand({8});
@@ -135,6 +141,9 @@ TEST_P(CheckpointedStep, GivesThePlainStepsGradientsStatisticsAndRandomStream) {
     if (mode == ActivationCheckpointing::kEncoder) encoder_nodes = step.replaying_nodes;
     if (mode == ActivationCheckpointing::kAll) {
       EXPECT_GT(step.replaying_nodes, encoder_nodes);
+      // Every convolution sits inside a segment: none keeps its input.
+      EXPECT_EQ(step.kept_convolutions, 0) << what;
+      EXPECT_GT(plain.kept_convolutions, 10) << what;
     }
     expect_same_step(plain, step, 1e-5, 1e-4, what);
   }
@@ -148,6 +157,9 @@ TEST(ActivationCheckpointing, ReplaysUnderTheForwardPassesAutocast) {
   // fp32 would give fp32 outputs for bf16 output gradients and fail.
   const auto plain = train_step("svanet_test", ActivationCheckpointing::kNone, torch::kBFloat16);
   const auto step = train_step("svanet_test", ActivationCheckpointing::kAll, torch::kBFloat16);
+  // The replay's autocast settings were put back.
+  EXPECT_FALSE(runtime::current_autocast().cpu_enabled);
+  EXPECT_TRUE(at::autocast::is_autocast_cache_enabled());
   EXPECT_TRUE(torch::equal(plain.logits, step.logits));
   EXPECT_TRUE(torch::equal(plain.next_draw, step.next_draw));
   for (const auto& [key, b] : plain.buffers) {
@@ -167,13 +179,25 @@ TEST(ActivationCheckpointing, ReplaysUnderTheForwardPassesAutocast) {
   EXPECT_LE(std::sqrt(diff / norm), 3e-2);
 }
 
-TEST(ActivationCheckpointing, IsPlainWithoutGradientRecording) {
-  torch::manual_seed(0);
-  auto model = create_model("svanet_test", tiny_options("svanet_test", 2));
-  model->set_activation_checkpointing(ActivationCheckpointing::kAll);
-  torch::NoGradGuard no_grad;
-  const auto y = model->forward(torch::randn({1, 3, 64, 64}));
-  EXPECT_FALSE(y.requires_grad());
+TEST(ActivationCheckpointing, RunsPlainWhenNothingNeedsAGradient) {
+  // A checkpointed segment's first pass runs without gradient recording; a
+  // plain one (nothing needs a gradient, or none is recorded) runs as it is.
+  torch::nn::Linear layer(4, 4);
+  const auto x = torch::randn({2, 4});
+  std::vector<bool> recording;
+  const models::Segment segment = [&layer, &recording](const std::vector<torch::Tensor>& in) {
+    recording.push_back(torch::GradMode::is_enabled());
+    return std::vector<torch::Tensor>{layer(in[0])};
+  };
+  EXPECT_TRUE(models::checkpointed(segment, {x}, {layer.get()})[0].requires_grad());
+  for (auto& p : layer->parameters()) p.requires_grad_(false);
+  EXPECT_FALSE(models::checkpointed(segment, {x}, {layer.get()})[0].requires_grad());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : layer->parameters()) p.requires_grad_(true);
+    EXPECT_FALSE(models::checkpointed(segment, {x}, {layer.get()})[0].requires_grad());
+  }
+  EXPECT_EQ(recording, (std::vector<bool>{false, true, false}));
 }
 
 TEST(ActivationCheckpointing, ModelsWithoutThePartRefuseIt) {
