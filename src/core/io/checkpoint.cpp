@@ -442,7 +442,9 @@ void capture_rng(TrainingState& state) {
     state.tensors.emplace_back("rng.cpu", cpu.get_state());
   }
   if (torch::cuda::is_available()) {
-    for (size_t d = 0; d < torch::cuda::device_count(); ++d) {
+    // device_count() is size_t in LibTorch 1.x and c10::DeviceIndex in 2.x.
+    const auto devices = static_cast<int64_t>(torch::cuda::device_count());
+    for (int64_t d = 0; d < devices; ++d) {
       at::Generator gen = at::globalContext().defaultGenerator(
           torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d)));
       std::lock_guard<std::mutex> lock(gen.mutex());
@@ -460,7 +462,9 @@ void restore_rng(const TrainingState& state) {
     cpu.set_state(*cpu_state);
   }
   if (torch::cuda::is_available()) {
-    for (size_t d = 0; d < torch::cuda::device_count(); ++d) {
+    // device_count() is size_t in LibTorch 1.x and c10::DeviceIndex in 2.x.
+    const auto devices = static_cast<int64_t>(torch::cuda::device_count());
+    for (int64_t d = 0; d < devices; ++d) {
       if (const torch::Tensor* s = find_tensor(state, "rng.cuda" + std::to_string(d))) {
         at::Generator gen = at::globalContext().defaultGenerator(
             torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d)));
