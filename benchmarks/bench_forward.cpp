@@ -157,12 +157,13 @@ int main(int argc, char** argv) {
   std::printf("\n  on %s\n",
               dev.is_cuda() ? "a CUDA device" : bench::machine_description().c_str());
   std::printf(
-      "result: model=%s mode=%s size=%lld batch=%lld device=%s precision=%s checkpointing=%s "
-      "median_s=%.4f "
+      "result: model=%s mode=%s size=%lld batch=%lld device=%s precision=%s layout=%s "
+      "checkpointing=%s median_s=%.4f "
       "min_s=%.4f max_s=%.4f images_per_s=%.2f gmacs=%.2f tflops=%.3f peak_rss_mib=%.0f "
       "peak_cuda_mib=%.0f\n",
       model_name.c_str(), train ? "train" : "forward", size, batch, dev.str().c_str(),
-      precision.c_str(), checkpointing.c_str(), timing.median, timing.min, timing.max, images_per_s,
-      macs / 1e9, 2.0 * gmacs_per_s / 1e3, bench::peak_rss_mib(), peak_cuda_mib);
+      precision.c_str(), channels_last ? "channels_last" : "contiguous", checkpointing.c_str(),
+      timing.median, timing.min, timing.max, images_per_s, macs / 1e9, 2.0 * gmacs_per_s / 1e3,
+      bench::peak_rss_mib(), peak_cuda_mib);
   return 0;
 }

@@ -10,16 +10,23 @@
 #    third_party/googletest or /usr/src/googletest);
 # 2. configures svanet::core alone (SVANET_CORE_ONLY=ON) against them and
 #    builds only the core tests and bench_forward (ninja, all cores);
-# 3. runs the *_CUDA tests, then every other core test;
+# 3. runs the *_CUDA tests, then every other core test (through CTest, in
+#    parallel, with the GPU hidden, as on the CPU machines they were written
+#    for);
 # 4. times svanet_r50 at 512x512 with bench_forward: a batch-1 forward and a
 #    batch-4 training step, in fp32 and under bf16 autocast;
-# 5. prints one summary table (also in $build_dir/gpu_check/summary.md).
+# 5. with SVANET_OFFICIAL_SRC naming a checkout of the official repository,
+#    times the official model the same way (benchmarks/official/
+#    time_official.py, under the machine's PyTorch) for the ratio;
+# 6. prints one summary table (also in $build_dir/gpu_check/summary.md).
 #
 # Environment: SVANET_GPU_BUILD_DIR (default build-gpu), SVANET_GPU_DEVICE
 # (default cuda:0), SVANET_GPU_REPEATS (timed runs, default 10),
+# SVANET_GPU_TEST_JOBS (CPU tests run at once, default nproc/2),
 # SVANET_GPU_MODEL and SVANET_GPU_SIZE (default svanet_r50, 512),
 # SVANET_TORCH_PREFIX (LibTorch's CMake prefix instead of asking Python),
-# SVANET_GPU_CMAKE_ARGS (more configure arguments, split at spaces).
+# SVANET_GPU_CMAKE_ARGS (more configure arguments, split at spaces),
+# SVANET_OFFICIAL_SRC (the official repository, for step 5).
 # A rehearsal on a CPU-only machine (the _CUDA tests skip, so it reports a
 # failure): SVANET_GPU_DEVICE=cpu SVANET_TORCH_PREFIX=/usr
 # SVANET_GPU_MODEL=svanet_test SVANET_GPU_SIZE=64 bash shell/gpu_check.sh
@@ -33,6 +40,7 @@ model=${SVANET_GPU_MODEL:-svanet_r50}
 size=${SVANET_GPU_SIZE:-512}
 logs=$build_dir/gpu_check
 mkdir -p "$logs"
+build_path=$(cd "$build_dir" && pwd)
 started=$(date +%s)
 say() { printf 'gpu_check: %s\n' "$*" >&2; }
 die() {
@@ -83,7 +91,7 @@ else
   wheels=$("$python" -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]) + "/nvidia")' 2>/dev/null || true)
   [[ -n $wheels && -d $wheels ]] ||
     die "no nvcc and no nvidia-* wheels beside PyTorch: install a CUDA toolkit matching PyTorch's CUDA ($torch_about)"
-  root=$PWD/$build_dir/cuda-root
+  root=$build_path/cuda-root
   rm -rf "$root"
   mkdir -p "$root/include" "$root/lib64" "$root/bin"
   for package in "$wheels"/*/; do
@@ -119,32 +127,42 @@ if ! cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${configure
   die "configuring failed (whole log: $logs/configure.log)"
 fi
 say "building svanet_core_tests and bench_forward with $(nproc) jobs ($(elapsed) s)"
+# -k 0: every file that fails is reported in one run, not the first only.
 if ! cmake --build "$build_dir" --parallel "$(nproc)" --target svanet_core_tests bench_forward \
-  >"$logs/build.log" 2>&1; then
-  grep -E 'error|Error' "$logs/build.log" | head -30 >&2
+  -- -k 0 >"$logs/build.log" 2>&1; then
+  grep -E -A3 'error:|Error [0-9]|FAILED:' "$logs/build.log" | head -120 >&2
   die "the build failed (whole log: $logs/build.log)"
 fi
 build_seconds=$(elapsed)
 
 # --- 3. Tests -----------------------------------------------------------------
-tests=$build_dir/tests/svanet_core_tests
 status=0
-# "passed failed skipped" from a GoogleTest run's summary.
+# Through CTest, one process per test: a test that crashes is counted and
+# named, and the others still run. "passed failed skipped" from its log.
 counts() {
-  local log=$1 passed failed skipped
-  passed=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?.*/\1/p' "$log" | tail -1)
-  failed=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below.*/\1/p' "$log" | tail -1)
-  skipped=$(sed -nE 's/^\[  SKIPPED \] ([0-9]+) tests?, listed below.*/\1/p' "$log" | tail -1)
-  echo "${passed:-0} ${failed:-0} ${skipped:-0}"
+  local log=$1 total failed skipped
+  total=$(sed -nE 's/.* tests? failed out of ([0-9]+).*/\1/p' "$log" | tail -1)
+  failed=$(sed -nE 's/.* ([0-9]+) tests? failed out of .*/\1/p' "$log" | tail -1)
+  skipped=$(grep -cE '^[[:space:]]*[0-9]+ - .*\(Skipped\)' "$log")
+  total=${total:-0} failed=${failed:-0}
+  echo "$((total - failed - skipped)) $failed $skipped"
 }
+failures() { grep -E '^[[:space:]]*[0-9]+ - .*\((Failed|SEGFAULT|Subprocess|Timeout|Exception|Child|Not Run)' "$1" >&2; }
 say "running the _CUDA tests ($(elapsed) s)"
-"$tests" --gtest_filter='*_CUDA' >"$logs/cuda_tests.log" 2>&1 || status=1
+ctest --test-dir "$build_dir" -L core -LE slow -R '_CUDA$' --timeout 600 -V >"$logs/cuda_tests.log" 2>&1 ||
+  status=1
 read -r cuda_passed cuda_failed cuda_skipped < <(counts "$logs/cuda_tests.log")
-grep -E '^\[  FAILED  \] [A-Za-z]|^parity ' "$logs/cuda_tests.log" >&2
-say "running the other core tests ($(elapsed) s)"
-"$tests" --gtest_filter='-*_CUDA:*Slow.*' >"$logs/core_tests.log" 2>&1 || status=1
+sed -nE 's/^[0-9]+: (parity .*)/\1/p' "$logs/cuda_tests.log" >&2
+failures "$logs/cuda_tests.log"
+# The other tests with the GPU hidden, as on the CPU machines they were
+# written for, two threads each: tiny models use few cores.
+jobs=${SVANET_GPU_TEST_JOBS:-$(($(nproc) / 2))}
+((jobs < 1)) && jobs=1
+say "running the other core tests, $jobs at a time ($(elapsed) s)"
+CUDA_VISIBLE_DEVICES='' OMP_NUM_THREADS=2 ctest --test-dir "$build_dir" -L core -LE slow -E '_CUDA$' \
+  -j "$jobs" --timeout 600 --output-on-failure >"$logs/core_tests.log" 2>&1 || status=1
 read -r core_passed core_failed core_skipped < <(counts "$logs/core_tests.log")
-grep -E '^\[  FAILED  \] [A-Za-z]' "$logs/core_tests.log" >&2
+failures "$logs/core_tests.log"
 if [[ $cuda_passed -eq 0 || $cuda_skipped -gt 0 ]]; then
   say "_CUDA tests skipped or none passed: is the GPU visible to LibTorch? (see $logs/cuda_tests.log)"
   status=1
@@ -153,25 +171,65 @@ fi
 # --- 4. Benchmarks ------------------------------------------------------------
 bench=$build_dir/benchmarks/bench_forward
 rows=()
-for run in "forward 1" "train 4"; do
-  read -r mode batch <<<"$run"
-  for precision in fp32 bf16; do
-    name=${mode}_${precision}
-    args=(--model "$model" --size "$size" --batch "$batch" --device "$device" --precision "$precision"
-      --repeats "$repeats" --warmup 3 --threads "$(nproc)")
+# mode, batch, precision, then bench_forward's flags for the layout and
+# activation checkpointing.
+for run in "forward 1 fp32" "forward 1 bf16" "forward 1 bf16 --channels-last" \
+  "train 4 fp32" "train 4 bf16" "train 4 bf16 --channels-last" \
+  "train 4 bf16 --checkpointing all"; do
+  read -r mode batch precision more <<<"$run"
+  read -r -a more <<<"${more:-}"
+  name=$(tr -c 'a-z0-9\n' _ <<<"${mode}_${precision}_${more[*]}" | sed 's/_*$//')
+  args=(--model "$model" --size "$size" --batch "$batch" --device "$device" --precision "$precision"
+    --repeats "$repeats" --warmup 3 --threads "$(nproc)" "${more[@]}")
+  [[ $mode == train ]] && args+=(--train)
+  say "bench_forward ${args[*]} ($(elapsed) s)"
+  if "$bench" "${args[@]}" >"$logs/bench_$name.log" 2>&1; then
+    rows+=("$(grep '^result:' "$logs/bench_$name.log" | tail -1)")
+  else
+    tail -5 "$logs/bench_$name.log" >&2
+    rows+=("result: mode=$mode precision=$precision batch=$batch failed=see_$logs/bench_$name.log")
+    status=1
+  fi
+done
+
+# --- 5. The official code, the same way (optional) ----------------------------
+official_rows=()
+official=${SVANET_OFFICIAL_SRC:-}
+case $model in
+  svanet_r*) official_model="--encoder resnet${model#svanet_r} --guide 2" ;;
+  deeplabv3_r*) official_model="--encoder resnet${model#deeplabv3_r} --guide 0" ;;
+  *) official_model="" ;;
+esac
+if [[ -n $official && ! -f $official/opts.py ]]; then
+  say "SVANET_OFFICIAL_SRC=$official: not the official repository (no opts.py)"
+  status=1
+elif [[ -n $official && -z $official_model ]]; then
+  say "the official code has no $model: its timing skipped"
+elif [[ -n $official ]]; then
+  # shellcheck source=benchmarks/official/stubs.sh
+  source benchmarks/official/stubs.sh
+  stubs=$build_path/official-stubs
+  make_official_stubs "$stubs"
+  timer=$PWD/benchmarks/official/time_official.py
+  read -r -a official_model <<<"$official_model"
+  for run in "forward 1 fp32" "forward 1 bf16" "train 4 fp32" "train 4 bf16"; do
+    read -r mode batch precision <<<"$run"
+    args=(--device "$device" --size "$size" --batch "$batch" --precision "$precision"
+      --repeats "$repeats" --warmup 3 --threads "$(nproc)" "${official_model[@]}")
     [[ $mode == train ]] && args+=(--train)
-    say "bench_forward ${args[*]} ($(elapsed) s)"
-    if "$bench" "${args[@]}" >"$logs/bench_$name.log" 2>&1; then
-      rows+=("$(grep '^result:' "$logs/bench_$name.log" | tail -1)")
+    say "official: time_official.py ${args[*]} ($(elapsed) s)"
+    if (cd "$official" && PYTHONPATH="$stubs:$PWD" "$python" "$timer" "${args[@]}") \
+      >"$logs/official_${mode}_$precision.log" 2>&1; then
+      official_rows+=("$(grep '^result:' "$logs/official_${mode}_$precision.log" | tail -1)")
     else
-      tail -5 "$logs/bench_$name.log" >&2
-      rows+=("result: mode=$mode precision=$precision batch=$batch failed=see_$logs/bench_$name.log")
+      tail -5 "$logs/official_${mode}_$precision.log" >&2
+      official_rows+=("result: mode=$mode precision=$precision batch=$batch failed=yes")
       status=1
     fi
   done
-done
+fi
 
-# --- 5. Summary ---------------------------------------------------------------
+# --- 6. Summary ---------------------------------------------------------------
 field() { sed -nE "s/.* $1=([^ ]+).*/\1/p" <<<" $2"; }
 {
   echo "# svanet GPU check"
@@ -184,17 +242,43 @@ field() { sed -nE "s/.* $1=([^ ]+).*/\1/p" <<<" $2"; }
   echo "| _CUDA | $cuda_passed | $cuda_failed | $cuda_skipped |"
   echo "| core (CPU) | $core_passed | $core_failed | $core_skipped |"
   echo
-  echo "| $model ${size}x$size | batch | precision | median s | min-max s | images/s | peak CUDA MiB | TFLOP/s |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| $model ${size}x$size | batch | precision | layout | checkpointing | median s | min-max s | images/s | peak CUDA MiB | TFLOP/s |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for row in "${rows[@]}"; do
     if [[ -n $(field failed "$row") ]]; then
-      echo "| $(field mode "$row") | $(field batch "$row") | $(field precision "$row") | failed | | | | |"
+      echo "| $(field mode "$row") | $(field batch "$row") | $(field precision "$row") | | | failed | | | | |"
       continue
     fi
     echo "| $(field mode "$row") | $(field batch "$row") | $(field precision "$row") |" \
+      "$(field layout "$row") | $(field checkpointing "$row") |" \
       "$(field median_s "$row") | $(field min_s "$row")-$(field max_s "$row") |" \
       "$(field images_per_s "$row") | $(field peak_cuda_mib "$row") | $(field tflops "$row") |"
   done
+  if ((${#official_rows[@]})); then
+    echo
+    echo "| official $model ${size}x$size | batch | precision | median s | min-max s | images/s | peak CUDA MiB | svanet's speed-up |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for row in "${official_rows[@]}"; do
+      mode=$(field mode "$row") precision=$(field precision "$row")
+      if [[ -n $(field failed "$row") ]]; then
+        echo "| $mode | $(field batch "$row") | $precision | failed | | | | |"
+        continue
+      fi
+      # Against svanet's row of the same mode and precision, contiguous,
+      # without checkpointing.
+      ours=""
+      for mine in "${rows[@]}"; do
+        if [[ $(field mode "$mine") == "$mode" && $(field precision "$mine") == "$precision" &&
+          $(field layout "$mine") == contiguous && $(field checkpointing "$mine") == none ]]; then
+          ours=$(field median_s "$mine")
+        fi
+      done
+      ratio=$(awk -v o="$(field median_s "$row")" -v s="$ours" 'BEGIN { if (s > 0) printf "%.2fx", o / s }')
+      echo "| $mode | $(field batch "$row") | $precision | $(field median_s "$row") |" \
+        "$(field min_s "$row")-$(field max_s "$row") | $(field images_per_s "$row") |" \
+        "$(field peak_cuda_mib "$row") | $ratio |"
+    done
+  fi
   echo
   echo "TFLOP/s = 2 x counted MACs (forward; x3 for a training step) / median time."
   [[ $status -eq 0 ]] && echo "result: PASSED" || echo "result: FAILED (logs in $logs)"

@@ -21,7 +21,10 @@ p.add_argument("--guide", type=int, default=2,
 p.add_argument("--train", action="store_true")
 p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
 p.add_argument("--channels-last", action="store_true")
+p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (shell/gpu_check.sh's comparison)")
 a = p.parse_args()
+device = torch.device(a.device)
+cuda = device.type == "cuda"
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 sys.argv = [sys.argv[0]]
@@ -35,14 +38,14 @@ from lib.params_init.segInit import segmentationParamsInit
 opt = segmentationParamsInit(opt)
 opt.num_classes = opt.seg_num_classes = opt.cls_num_classes = 2
 opt.resize_shape = a.size
-opt.device = torch.device("cpu")
+opt.device = device
 opt.pretrained = 0
 from lib.model import getModel
 model = getModel(opt)
 fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-model = model.to(memory_format=fmt)
-x = torch.rand(a.batch, 3, a.size, a.size).contiguous(memory_format=fmt)
-target = torch.randint(2, (a.batch, a.size, a.size))
+model = model.to(device=device, memory_format=fmt)
+x = torch.rand(a.batch, 3, a.size, a.size).to(device).contiguous(memory_format=fmt)
+target = torch.randint(2, (a.batch, a.size, a.size)).to(device)
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 bf16 = a.precision == "bf16"
 
@@ -55,35 +58,42 @@ def step():
     if a.train:
         model.train()
         optimizer.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             y = first(model(x))
         loss = torch.nn.functional.cross_entropy(y.float(), target)
         loss.backward()
         optimizer.step()
         return loss.detach()
     model.eval()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         return first(model(x))
 
 
 for _ in range(a.warmup):
     step()
+if cuda:
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
 times = []
 for _ in range(a.repeats):
     t0 = time.perf_counter()
     out = step()
+    if cuda:
+        torch.cuda.synchronize(device)
     times.append(time.perf_counter() - t0)
+peak_cuda = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else 0.0
 assert torch.isfinite(out).all(), "output is not finite"
 name = ("svanet" if a.guide else "deeplabv3") + "(%s)" % a.encoder
 mode = "train" if a.train else "forward"
 median = statistics.median(times)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("official %s %s %d^2 batch %d, %d threads, %s%s: median %.3f s, min %.3f, max %.3f "
-      "(%d runs), %.2f images/s, params %d, peak RSS %.0f MiB" % (
+      "(%d runs), %.2f images/s, params %d, peak RSS %.0f MiB, peak CUDA %.0f MiB" % (
           name, mode, a.size, a.batch, a.threads, a.precision,
           " channels-last" if a.channels_last else "", median, min(times), max(times),
-          a.repeats, a.batch / median, sum(p.numel() for p in model.parameters()), rss))
+          a.repeats, a.batch / median, sum(p.numel() for p in model.parameters()), rss,
+          peak_cuda))
 print("result: side=official model=%s mode=%s size=%d batch=%d precision=%s%s median_s=%.4f "
-      "min_s=%.4f max_s=%.4f images_per_s=%.2f peak_rss_mib=%.0f" % (
+      "min_s=%.4f max_s=%.4f images_per_s=%.2f peak_rss_mib=%.0f device=%s peak_cuda_mib=%.0f" % (
           name, mode, a.size, a.batch, a.precision, "-cl" if a.channels_last else "", median,
-          min(times), max(times), a.batch / median, rss))
+          min(times), max(times), a.batch / median, rss, device, peak_cuda))
