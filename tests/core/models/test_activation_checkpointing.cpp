@@ -3,8 +3,10 @@
 // replay draws the Monte Carlo pooling cells, region masks, drop-path and
 // dropout masks again from the same state), in fp32 and under bf16
 // autocast, and the recomputation really happens (the graph holds the
-// replaying nodes).
+// replaying nodes). On a GPU too (the _CUDA test: the replay restores the
+// CUDA generator's state).
 
+#include "support/cuda.h"
 #include "support/test_support.h"
 
 #include "svanet/common/error.h"
@@ -54,7 +56,8 @@ int64_t count_nodes(const torch::Tensor& y, const std::string& part) {
 }
 
 Step train_step(const std::string& name, ActivationCheckpointing mode,
-                torch::ScalarType autocast = torch::kFloat) {
+                torch::ScalarType autocast = torch::kFloat,
+                const torch::Device& device = torch::kCPU) {
   torch::manual_seed(0);
   auto options = tiny_options(name, 3);
   // Stochastic depth on every cross-scale addition, so that a replay with
@@ -62,13 +65,15 @@ Step train_step(const std::string& name, ActivationCheckpointing mode,
   if (name.rfind("svanet", 0) == 0) options.set("guide_drop_path", "0.6");
   auto model = create_model(name, options);
   model->set_activation_checkpointing(mode);
+  model->to(device);
   model->train();
   torch::manual_seed(1);
-  const auto x = torch::randn({2, 3, 64, 64});
-  const auto weights = torch::randn({2, 3, 64, 64});
+  const auto x = torch::randn({2, 3, 64, 64}).to(device);
+  const auto weights = torch::randn({2, 3, 64, 64}).to(device);
+  if (device.is_cuda()) torch::cuda::manual_seed_all(2);
   Step step;
   {
-    const runtime::AutocastGuard scope(torch::kCPU, autocast);
+    const runtime::AutocastGuard scope(device, autocast);
     step.logits = model->forward(x);
   }
   step.replaying_nodes = count_nodes(step.logits, "RecomputeFunction");
@@ -76,11 +81,12 @@ Step train_step(const std::string& name, ActivationCheckpointing mode,
   step.kept_convolutions = count_nodes(step.logits, "Conv");
   // The backward pass runs outside the autocast scope, as in the trainer.
   (step.logits.to(torch::kFloat) * weights).sum().backward();
-  step.next_draw = torch::rand({8});
+  step.next_draw = torch::rand({8}, torch::TensorOptions().device(device)).cpu();
   for (const auto& p : model->named_parameters()) {
-    if (p.value().grad().defined()) step.grads[p.key()] = p.value().grad().clone();
+    if (p.value().grad().defined()) step.grads[p.key()] = p.value().grad().cpu().clone();
   }
-  for (const auto& b : model->named_buffers()) step.buffers[b.key()] = b.value().clone();
+  for (const auto& b : model->named_buffers()) step.buffers[b.key()] = b.value().cpu().clone();
+  step.logits = step.logits.detach().cpu();
   return step;
 }
 
@@ -177,6 +183,26 @@ TEST(ActivationCheckpointing, ReplaysUnderTheForwardPassesAutocast) {
     norm += g.pow(2).sum().item<double>();
   }
   EXPECT_LE(std::sqrt(diff / norm), 3e-2);
+}
+
+TEST(ActivationCheckpointing, GivesThePlainStepsGradientsOnAGpu_CUDA) {
+  SVANET_REQUIRE_CUDA();
+  const NoTf32 fp32;
+  const torch::Device gpu(torch::kCUDA, 0);
+  for (const std::string name : {"svanet_test", "deeplabv3_r50"}) {
+    const auto plain = train_step(name, ActivationCheckpointing::kNone, torch::kFloat, gpu);
+    const auto step = train_step(name, ActivationCheckpointing::kAll, torch::kFloat, gpu);
+    EXPECT_GT(step.replaying_nodes, 0) << name;
+    // cuDNN's weight gradients sum in an order of their own: rounding only.
+    expect_same_step(plain, step, 1e-4, 1e-4, name + " all on CUDA");
+  }
+  // Under bf16 autocast the replay gives the first pass's logits exactly.
+  const auto plain =
+      train_step("svanet_test", ActivationCheckpointing::kNone, torch::kBFloat16, gpu);
+  const auto step = train_step("svanet_test", ActivationCheckpointing::kAll, torch::kBFloat16, gpu);
+  EXPECT_TRUE(torch::equal(plain.logits, step.logits));
+  EXPECT_TRUE(torch::equal(plain.next_draw, step.next_draw));
+  EXPECT_FALSE(runtime::current_autocast().cuda_enabled);
 }
 
 TEST(ActivationCheckpointing, RunsPlainWhenNothingNeedsAGradient) {
