@@ -1,5 +1,5 @@
 // Reading torch.save files written by real PyTorch (tests/data/pytorch,
-// made by make_fixtures.py there).
+// made by make_fixtures.py there), and svanet's own writing of them.
 
 #include "support/test_support.h"
 
@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 
@@ -149,6 +150,42 @@ TEST(PyTorchFile, BadFilesFailWithTheFileNameAndTheProblem) {
   ASSERT_THROWS_WITH(io::read_pytorch_state_dict(fixture("no_state_dict.pth")),
                      "no state dict (a mapping of names to tensors) found");
   ASSERT_THROWS_WITH(io::read_pytorch_state_dict(fixture("no_state_dict.pth")), "epoch: int");
+}
+
+TEST(PyTorchFile, WritesWhatItReadsWithDataAlignedTo64Bytes) {
+  TempDir dir;
+  const auto path = (dir.path() / "sd.pth").string();
+  io::StateDict sd;
+  // Odd sizes, an empty tensor and a scalar: every record starts elsewhere.
+  sd.emplace_back("a", torch::arange(7, torch::kFloat));
+  sd.emplace_back("empty", torch::zeros({0, 3}));
+  sd.emplace_back("scalar", torch::tensor(int64_t{5}));
+  sd.emplace_back("half", torch::rand({3, 5}).to(torch::kHalf));
+  io::write_pytorch_state_dict(path, sd);
+  const auto back = io::read_pytorch_state_dict(path);
+  ASSERT_EQ(back.size(), sd.size());
+  for (size_t i = 0; i < sd.size(); ++i) {
+    EXPECT_EQ(back[i].first, sd[i].first);
+    EXPECT_TRUE(torch::equal(back[i].second, sd[i].second)) << sd[i].first;
+  }
+  // Every local header's data (after its name and extra field) starts at a
+  // multiple of 64, as PyTorch's writer places them.
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto le = [&bytes](size_t at, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  int records = 0;
+  for (size_t at = bytes.find("PK\x03\x04"); at != std::string::npos;
+       at = bytes.find("PK\x03\x04", at + 4)) {
+    const uint64_t data = at + 30 + le(at + 26, 2) + le(at + 28, 2);
+    EXPECT_EQ(data % 64, 0U) << "record at byte " << at;
+    ++records;
+  }
+  // data.pkl, byteorder, the storages and LibTorch's version record(s).
+  EXPECT_GE(records, 3 + 4);
 }
 
 }  // namespace
