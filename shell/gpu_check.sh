@@ -14,7 +14,8 @@
 #    parallel, with the GPU hidden, as on the CPU machines they were written
 #    for);
 # 4. times svanet_r50 at 512x512 with bench_forward: a batch-1 forward and a
-#    batch-4 training step, in fp32 and under bf16 autocast;
+#    batch-4 training step, in fp32, under bf16 autocast and bf16 with
+#    channels-last, and the step also with activation checkpointing;
 # 5. with SVANET_OFFICIAL_SRC naming a checkout of the official repository,
 #    times the official model the same way (benchmarks/official/
 #    time_official.py, under the machine's PyTorch) for the ratio;
@@ -196,14 +197,14 @@ done
 official_rows=()
 official=${SVANET_OFFICIAL_SRC:-}
 case $model in
-  svanet_r*) official_model="--encoder resnet${model#svanet_r} --guide 2" ;;
-  deeplabv3_r*) official_model="--encoder resnet${model#deeplabv3_r} --guide 0" ;;
-  *) official_model="" ;;
+  svanet_r*) official_args=(--encoder "resnet${model#svanet_r}" --guide 2) ;;
+  deeplabv3_r*) official_args=(--encoder "resnet${model#deeplabv3_r}" --guide 0) ;;
+  *) official_args=() ;;
 esac
 if [[ -n $official && ! -f $official/opts.py ]]; then
   say "SVANET_OFFICIAL_SRC=$official: not the official repository (no opts.py)"
   status=1
-elif [[ -n $official && -z $official_model ]]; then
+elif [[ -n $official && ${#official_args[@]} -eq 0 ]]; then
   say "the official code has no $model: its timing skipped"
 elif [[ -n $official ]]; then
   # shellcheck source=benchmarks/official/stubs.sh
@@ -211,11 +212,10 @@ elif [[ -n $official ]]; then
   stubs=$build_path/official-stubs
   make_official_stubs "$stubs"
   timer=$PWD/benchmarks/official/time_official.py
-  read -r -a official_model <<<"$official_model"
   for run in "forward 1 fp32" "forward 1 bf16" "train 4 fp32" "train 4 bf16"; do
     read -r mode batch precision <<<"$run"
     args=(--device "$device" --size "$size" --batch "$batch" --precision "$precision"
-      --repeats "$repeats" --warmup 3 --threads "$(nproc)" "${official_model[@]}")
+      --repeats "$repeats" --warmup 3 --threads "$(nproc)" "${official_args[@]}")
     [[ $mode == train ]] && args+=(--train)
     say "official: time_official.py ${args[*]} ($(elapsed) s)"
     if (cd "$official" && PYTHONPATH="$stubs:$PWD" "$python" "$timer" "${args[@]}") \
