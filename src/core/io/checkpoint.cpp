@@ -333,6 +333,12 @@ typename Map::key_type state_key(const Map& /*map*/, const torch::Tensor& p) {
   }
 }
 
+/// torch::cuda::device_count() as a signed count: it is size_t in LibTorch
+/// 1.x and c10::DeviceIndex in 2.x.
+int64_t cuda_devices() {
+  return static_cast<int64_t>(torch::cuda::device_count());
+}
+
 const torch::Tensor* find_tensor(const TrainingState& state, const std::string& name) {
   for (const auto& [k, v] : state.tensors) {
     if (k == name) return &v;
@@ -442,9 +448,7 @@ void capture_rng(TrainingState& state) {
     state.tensors.emplace_back("rng.cpu", cpu.get_state());
   }
   if (torch::cuda::is_available()) {
-    // device_count() is size_t in LibTorch 1.x and c10::DeviceIndex in 2.x.
-    const auto devices = static_cast<int64_t>(torch::cuda::device_count());
-    for (int64_t d = 0; d < devices; ++d) {
+    for (int64_t d = 0; d < cuda_devices(); ++d) {
       at::Generator gen = at::globalContext().defaultGenerator(
           torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d)));
       std::lock_guard<std::mutex> lock(gen.mutex());
@@ -462,9 +466,7 @@ void restore_rng(const TrainingState& state) {
     cpu.set_state(*cpu_state);
   }
   if (torch::cuda::is_available()) {
-    // device_count() is size_t in LibTorch 1.x and c10::DeviceIndex in 2.x.
-    const auto devices = static_cast<int64_t>(torch::cuda::device_count());
-    for (int64_t d = 0; d < devices; ++d) {
+    for (int64_t d = 0; d < cuda_devices(); ++d) {
       if (const torch::Tensor* s = find_tensor(state, "rng.cuda" + std::to_string(d))) {
         at::Generator gen = at::globalContext().defaultGenerator(
             torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d)));
