@@ -74,14 +74,17 @@ torch::Tensor crop_to(const torch::Tensor& x, int64_t height, int64_t width) {
   return x.narrow(2, 0, height).narrow(3, 0, width);
 }
 
+std::string SegmentationModelImpl::display_name() const {
+  return spec_.name.empty() ? std::string("this model") : spec_.name;
+}
+
 void SegmentationModelImpl::set_activation_checkpointing(ActivationCheckpointing mode) {
   apply_activation_checkpointing(mode);
   checkpointing_ = mode;
 }
 
 void SegmentationModelImpl::apply_activation_checkpointing(ActivationCheckpointing mode) {
-  SVANET_CHECK(mode == ActivationCheckpointing::kNone,
-               spec_.name.empty() ? std::string("this model") : spec_.name,
+  SVANET_CHECK(mode == ActivationCheckpointing::kNone, display_name(),
                " has no activation checkpointing (only 'none'), got '", to_string(mode), "'");
 }
 

@@ -156,8 +156,7 @@ torch::Tensor SvANetImpl::classify(const std::vector<torch::Tensor>& maps) {
 }
 
 void SvANetImpl::apply_activation_checkpointing(ActivationCheckpointing mode) {
-  SVANET_CHECK(mode != ActivationCheckpointing::kGuide || options.feature_guide(),
-               spec().name.empty() ? std::string("this model") : spec().name,
+  SVANET_CHECK(mode != ActivationCheckpointing::kGuide || options.feature_guide(), display_name(),
                " has no feature-guide branches to checkpoint (activation checkpointing: "
                "encoder or all)");
   encoder_->checkpoint_stages =

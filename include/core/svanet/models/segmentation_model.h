@@ -87,6 +87,8 @@ struct SegmentationModelImpl : torch::nn::Module {
   /// The spec the registry built this model from (name empty when the model
   /// was constructed directly).
   const ModelSpec& spec() const { return spec_; }
+  /// The spec's name, or "this model" when it has none (for messages).
+  std::string display_name() const;
   void set_spec(ModelSpec spec) { spec_ = std::move(spec); }
 
  private:
