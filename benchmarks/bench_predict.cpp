@@ -8,12 +8,14 @@
 // --size is the training size (the model's input in resize mode, the tile in
 // sliding mode), --image the image's side (default: --size). Prints the
 // median, min and max seconds per image, images/s, the multiply-accumulates
-// of one image and the rate achieved, and peak memory.
+// of one image and the rate achieved, and peak memory. The heap is set up as
+// svanet's programs set it (svanet/runtime/heap.h).
 
 #include "bench_common.h"
 #include "svanet/inference/predictor.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
+#include "svanet/runtime/heap.h"
 #include "svanet/runtime/precision.h"
 
 #include <torch/torch.h>
@@ -35,6 +37,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  svanet::runtime::keep_freed_memory();
   bench::Flags flags("bench_predict", kUsage, {"--no-fold", "--channels-last", "--contiguous"});
   flags.parse(argc, argv,
               {"--model", "--size", "--image", "--classes", "--mode", "--tta", "--overlap",

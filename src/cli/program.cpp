@@ -1,6 +1,7 @@
 #include "program.h"
 
 #include "svanet/common/error.h"
+#include "svanet/runtime/heap.h"
 #include "svanet/utils/text.h"
 
 #include <c10/util/Exception.h>
@@ -182,6 +183,7 @@ int run_program(CLI::App& app, int argc, char** argv, const std::function<int()>
     const CLI::App* command = selected(app);
     return usage_error(command_path(command) + ": " + e.what(), command_path(command));
   }
+  spdlog::debug("{}", runtime::keep_freed_memory());
   const unsigned cores = std::thread::hardware_concurrency();
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(cores > 0 ? cores : 1));
   try {
