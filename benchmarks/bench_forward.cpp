@@ -2,16 +2,21 @@
 //
 //   bench_forward --model svanet_r50 --size 512 --batch 1 --threads 2 --repeats 5
 //   bench_forward --device cuda --precision bf16 --train --batch 4
+//   bench_forward --train --size 256 --batch 4 --checkpointing all --optimizer-in-backward
 //
 // Prints the median, min and max over the timed runs after warm-up runs,
 // images/s, the achieved GMAC/s and TFLOP/s from the counted MACs, peak
 // memory (RSS; on CUDA the caching allocator's peak) and checks the output
-// is finite. The last line, `result: key=value ...`, is for scripts
+// is finite. The heap is set up as svanet's programs set it
+// (svanet/runtime/heap.h; SVANET_MALLOC=system for glibc's defaults). The
+// last line, `result: key=value ...`, is for scripts
 // (shell/gpu_check.sh).
 
 #include "bench_common.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
+#include "svanet/optim/step_in_backward.h"
+#include "svanet/runtime/heap.h"
 #include "svanet/runtime/precision.h"
 
 #include <torch/torch.h>
@@ -21,6 +26,7 @@
 #endif
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace {
@@ -30,12 +36,14 @@ constexpr const char* kUsage =
     "usage: bench_forward [--model NAME] [--size N] [--batch N] [--classes N] [--threads N]\n"
     "                     [--repeats N] [--warmup N] [--device cpu|cuda[:N]] [--train]\n"
     "                     [--precision fp32|bf16|fp16] [--channels-last] [--set key=value]...\n"
-    "                     [--checkpointing none|encoder|guide|all]\n";
+    "                     [--checkpointing none|encoder|guide|all] [--optimizer-in-backward]\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Flags flags("bench_forward", kUsage, {"--train", "--channels-last"});
+  const std::string heap = svanet::runtime::keep_freed_memory();
+  bench::Flags flags("bench_forward", kUsage,
+                     {"--train", "--channels-last", "--optimizer-in-backward"});
   flags.parse(argc, argv,
               {"--model", "--size", "--batch", "--classes", "--threads", "--repeats", "--warmup",
                "--device", "--set", "--precision", "--checkpointing"});
@@ -51,6 +59,10 @@ int main(int argc, char** argv) {
   const bool channels_last = flags.has("--channels-last");
   const auto precision = flags.text("--precision", "fp32");
   const auto checkpointing = flags.text("--checkpointing", "none");
+  const bool in_backward = flags.has("--optimizer-in-backward");
+  if (in_backward && (!train || precision == "fp16")) {
+    flags.fail("--optimizer-in-backward: needs --train and fp32 or bf16 (fp16 may skip a step)");
+  }
 
   torch::set_num_threads(threads);
   torch::manual_seed(0);
@@ -96,6 +108,8 @@ int main(int argc, char** argv) {
     macs = static_cast<double>(svanet::models::count_macs([&] { model->forward(x); }));
   }
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
+  std::optional<svanet::optim::StepInBackward> stepping;
+  if (in_backward) stepping.emplace(optimizer);
   svanet::runtime::GradScaler scaler(autocast == torch::kHalf);
   std::vector<torch::Tensor> params;
   for (const auto& p : model->parameters()) params.push_back(p);
@@ -116,7 +130,7 @@ int main(int argc, char** argv) {
         loss = torch::nn::functional::cross_entropy(model->forward(x).to(torch::kFloat), target);
       }
       scaler.scale(loss).backward();
-      if (scaler.unscale(params)) optimizer.step();
+      if (!stepping && scaler.unscale(params)) optimizer.step();
       out = loss.detach();
     } else {
       model->eval();
@@ -144,26 +158,27 @@ int main(int argc, char** argv) {
   const double gmacs_per_s = step_macs / timing.median / 1e9;
   const double images_per_s = static_cast<double>(batch) / timing.median;
   std::printf(
-      "%s %s size=%lld batch=%lld threads=%d device=%s precision=%s%s%s: median %.4f s, min %.4f "
+      "%s %s size=%lld batch=%lld threads=%d device=%s precision=%s%s%s%s: median %.4f s, min %.4f "
       "s, "
       "max %.4f s (%d runs), %.2f images/s, %.1f GMAC/s (%.2f TFLOP/s), params %lld, "
       "peak RSS %.0f MiB",
       model_name.c_str(), train ? "train-step" : "forward", size, batch, threads, dev.str().c_str(),
       precision.c_str(), channels_last ? " channels-last" : "",
-      checkpointing == "none" ? "" : (" checkpointing=" + checkpointing).c_str(), timing.median,
-      timing.min, timing.max, repeats, images_per_s, gmacs_per_s, 2.0 * gmacs_per_s / 1e3,
+      checkpointing == "none" ? "" : (" checkpointing=" + checkpointing).c_str(),
+      in_backward ? " optimizer-in-backward" : "", timing.median, timing.min, timing.max, repeats,
+      images_per_s, gmacs_per_s, 2.0 * gmacs_per_s / 1e3,
       static_cast<long long>(svanet::models::count_parameters(*model)), bench::peak_rss_mib());
   if (dev.is_cuda()) std::printf(", peak CUDA %.0f MiB", peak_cuda_mib);
-  std::printf("\n  on %s\n",
-              dev.is_cuda() ? "a CUDA device" : bench::machine_description().c_str());
+  std::printf("\n  on %s; %s\n",
+              dev.is_cuda() ? "a CUDA device" : bench::machine_description().c_str(), heap.c_str());
   std::printf(
       "result: model=%s mode=%s size=%lld batch=%lld device=%s precision=%s layout=%s "
-      "checkpointing=%s median_s=%.4f "
+      "checkpointing=%s optimizer_in_backward=%d median_s=%.4f "
       "min_s=%.4f max_s=%.4f images_per_s=%.2f gmacs=%.2f tflops=%.3f peak_rss_mib=%.0f "
       "peak_cuda_mib=%.0f\n",
       model_name.c_str(), train ? "train" : "forward", size, batch, dev.str().c_str(),
       precision.c_str(), channels_last ? "channels_last" : "contiguous", checkpointing.c_str(),
-      timing.median, timing.min, timing.max, images_per_s, macs / 1e9, 2.0 * gmacs_per_s / 1e3,
-      bench::peak_rss_mib(), peak_cuda_mib);
+      in_backward ? 1 : 0, timing.median, timing.min, timing.max, images_per_s, macs / 1e9,
+      2.0 * gmacs_per_s / 1e3, bench::peak_rss_mib(), peak_cuda_mib);
   return 0;
 }

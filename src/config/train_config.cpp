@@ -88,7 +88,8 @@ const Section<TrainSection>& train_section() {
           .value("sync_batchnorm", SVANET_MEMBER(sync_batchnorm))
           .custom("check_every", Shape{}, decode_check_every, encode_check_every)
           .choice("activation_checkpointing", SVANET_MEMBER(activation_checkpointing),
-                  {"none", "encoder", "guide", "all"});
+                  {"none", "encoder", "guide", "all"})
+          .value("optimizer_in_backward", SVANET_MEMBER(optimizer_in_backward));
   return s;
 }
 

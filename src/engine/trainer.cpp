@@ -22,6 +22,7 @@
 #include "svanet/models/registry.h"
 #include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
+#include "svanet/optim/step_in_backward.h"
 #include "svanet/runtime/determinism.h"
 #include "svanet/runtime/precision.h"
 #include "svanet/utils/atomic_file.h"
@@ -152,6 +153,8 @@ class Trainer {
   models::SegmentationModel model_{nullptr};
   std::unique_ptr<optim::Schedule> schedule_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  /// train.optimizer_in_backward: made after the optimizer and gone before it.
+  std::optional<optim::StepInBackward> step_in_backward_;
   std::unique_ptr<losses::Loss> loss_;
   std::unique_ptr<data::DataLoader> train_loader_, val_loader_;
   std::unique_ptr<runtime::GradScaler> scaler_;
@@ -345,6 +348,23 @@ void Trainer::setup() {
   });
   loss_->to(device_);
   scaler_ = std::make_unique<runtime::GradScaler>(autocast_ == torch::kHalf);
+  if (t.optimizer_in_backward) {
+    // What needs every gradient after the backward pass.
+    std::string conflict;
+    if (t.grad_clip > 0) {
+      conflict = "train.grad_clip (clipping reads every gradient at once)";
+    } else if (autocast_ == torch::kHalf) {
+      conflict =
+          "train.precision: fp16 (its loss scaling skips a step when a gradient is not finite, "
+          "known only at the end of the backward pass)";
+    } else if (group_) {
+      conflict = "several processes (their gradients are averaged after the backward pass)";
+    }
+    SVANET_CHECK(conflict.empty(), config_.source,
+                 ": train.optimizer_in_backward cannot be combined with ", conflict);
+    step_in_backward_.emplace(*optimizer_);
+    log_->info("optimizer step in the backward pass (each parameter's gradient freed once used)");
+  }
   freeze_epochs_ = t.freeze_encoder_epochs.value_or(schedule_->first_cycle_epochs(t.epochs));
   if (freeze_epochs_ > 0 && model_->encoder() == nullptr) {
     log_->warn("model '{}' has no encoder to freeze; train.freeze_encoder_epochs is ignored",
@@ -575,7 +595,7 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
     // With fp16 loss scaling, whether to skip the step is read here (as
     // PyTorch's GradScaler.step does); bf16 and fp32 read nothing.
     const bool finite = scaler_->unscale(params);
-    if (finite) {
+    if (finite && !step_in_backward_) {
       if (t.grad_clip > 0) optim::clip_grad_norm(params, t.grad_clip);
       optimizer_->step();
     }
@@ -801,6 +821,7 @@ TrainResult Trainer::run() {
       // Free the training machinery before predicting the test split.
       train_loader_.reset();
       val_loader_.reset();
+      step_in_backward_.reset();
       optimizer_.reset();
       calibrate_if_asked();
       log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);

@@ -662,6 +662,32 @@ TEST(Trainer, ActivationCheckpointingTrainsTheSameModel) {
                      "train.activation_checkpointing");
 }
 
+TEST(Trainer, TheOptimizerStepInTheBackwardPassTrainsTheSameModel) {
+  // Two epochs, the first with the encoder frozen: its parameters are
+  // hooked while frozen and updated from the second epoch on.
+  TempDir dir;
+  const fs::path plain = dir.path() / "plain";
+  const fs::path inside = dir.path() / "inside";
+  ASSERT_TRUE(
+      engine::train(tiny_config(2, {"evaluate.after_training=false"}), plain.string()).completed);
+  ASSERT_TRUE(engine::train(tiny_config(2, {"evaluate.after_training=false",
+                                            "train.optimizer_in_backward=true"}),
+                            inside.string())
+                  .completed);
+  EXPECT_NE(read(inside / "train.log").find("optimizer step in the backward pass"),
+            std::string::npos);
+  EXPECT_TRUE(
+      config::load_train_config((inside / "config.yaml").string()).train.optimizer_in_backward);
+  expect_same_weights(plain / "checkpoints" / "last.pt", inside / "checkpoints" / "last.pt");
+
+  const fs::path refused = dir.path() / "refused";
+  ASSERT_THROWS_WITH(
+      engine::train(tiny_config(1, {"train.optimizer_in_backward=true", "train.grad_clip=1"}),
+                    refused.string()),
+      "tiny.yaml: train.optimizer_in_backward cannot be combined with train.grad_clip");
+  EXPECT_FALSE(fs::exists(refused));
+}
+
 TEST(Trainer, ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint) {
   // Read after every step (the CPU's default) and every 4 steps (as a GPU
   // would): the same batch is named, and nothing of the bad epoch is saved.

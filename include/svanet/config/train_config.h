@@ -87,6 +87,11 @@ struct TrainSection {
   /// are recomputed in the backward pass instead of kept (less memory, one
   /// more forward pass of those parts; the same gradients).
   std::string activation_checkpointing = "none";
+  /// Update each parameter inside the backward pass as soon as its gradient
+  /// is complete and free that gradient (svanet/optim/step_in_backward.h):
+  /// the same updates, without the whole model's gradients in memory at
+  /// once. One process, no grad_clip, not with fp16.
+  bool optimizer_in_backward = false;
 };
 
 struct EvaluateSection {
