@@ -10,15 +10,19 @@
 # Each is run as the official code (fp32) and as svanet in fp32, with bf16
 # autocast and channels-last on both sides where the CPU computes bf16
 # natively (svanet's inference default there), and for the training steps
-# svanet with train.activation_checkpointing all. Prints every run, then a
-# table of medians over the rounds (each cell lists the rounds' medians) with
+# svanet with train.activation_checkpointing all, alone and with
+# train.optimizer_in_backward. svanet's programs keep freed memory in
+# glibc's heap for reuse (svanet/runtime/heap.h); the official code is also
+# run once per row with the same heap settings (GLIBC_TUNABLES), so that the
+# table shows what that part is worth. Prints every run, then a table of
+# medians over the rounds (each cell lists the rounds' medians) with
 # svanet's speed-up (official time / svanet time) and memory ratio (svanet
 # peak RSS / official peak RSS).
 #
 # Needs Debian's python3-torch (apt install python3-torch) and a checkout of
 # github.com/anthonyweidai/SvANet. Its imports of einops, timm, imgviz and
 # imageio.v3 are not used on the model's path; stand-ins for them are made in
-# a temporary folder. Takes about 30 minutes on a 2-core machine.
+# a temporary folder. Takes about 35 minutes on a 2-core machine.
 set -euo pipefail
 official=${1:?usage: compare_official.sh OFFICIAL_SRC [BUILD_DIR]}
 build=${2:-build}
@@ -40,6 +44,8 @@ results="$work/results"
 
 bf16=no
 grep -qE '\b(avx512_bf16|amx_bf16)\b' /proc/cpuinfo && bf16=yes
+# svanet's heap settings (svanet/runtime/heap.h) as glibc's tunables.
+heap_tunables=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
 
 # run ROW VARIANT ROUND SIDE ARGS...: one timed process; its human line is
 # printed, its result line kept with the row, variant and round.
@@ -47,9 +53,12 @@ run() {
   local row=$1 variant=$2 round=$3 side=$4
   shift 4
   local out="$work/out"
+  local tunables=
+  [ "$variant" = fp32-heap ] && tunables=$heap_tunables
   if [ "$side" = official ]; then
-    (cd "$root" && PYTHONPATH="$stubs:$root" "$python" "$here/official/time_official.py" \
-      --threads "$threads" "$@") > "$out" 2>&1 || { cat "$out"; echo "error: official run failed" >&2; exit 1; }
+    (cd "$root" && GLIBC_TUNABLES=$tunables PYTHONPATH="$stubs:$root" "$python" \
+      "$here/official/time_official.py" --threads "$threads" "$@") > "$out" 2>&1 ||
+      { cat "$out"; echo "error: official run failed" >&2; exit 1; }
   else
     "$bench" --threads "$threads" "$@" > "$out" 2>&1 || { cat "$out"; echo "error: $bench failed" >&2; exit 1; }
   fi
@@ -75,12 +84,17 @@ for round in $(seq 1 "$rounds"); do
     {
       run "$i" fp32 "$round" official $off_args --repeats "$repeats"
       run "$i" fp32 "$round" svanet $sva_args --repeats "$repeats"
+      run "$i" fp32-heap "$round" official $off_args --repeats "$repeats"
       if [ "$bf16" = yes ]; then
         run "$i" bf16-cl "$round" official $off_args --repeats "$repeats" --precision bf16 --channels-last
         run "$i" bf16-cl "$round" svanet $sva_args --repeats "$repeats" --precision bf16 --channels-last
       fi
       case "$sva_args" in
-        *--train*) run "$i" fp32-ckpt "$round" svanet $sva_args --repeats "$repeats" --checkpointing all ;;
+        *--train*)
+          run "$i" fp32-ckpt "$round" svanet $sva_args --repeats "$repeats" --checkpointing all
+          run "$i" fp32-lean "$round" svanet $sva_args --repeats "$repeats" --checkpointing all \
+            --optimizer-in-backward
+          ;;
       esac
     }
   done
@@ -89,6 +103,8 @@ done
 echo
 echo "Medians over $rounds rounds (each round's median in brackets); speed-up = official s / svanet s;"
 echo "memory = svanet peak RSS / official peak RSS (official: fp32, or bf16 channels-last for the bf16 rows)."
+echo "svanet keeps freed memory in its heap (SVANET_MALLOC=system to turn that off); the official code"
+echo "runs with glibc's defaults, and once with svanet's heap settings (GLIBC_TUNABLES=$heap_tunables)."
 echo
 echo "| what | official | svanet | speed-up | memory |"
 echo "|---|---|---|---|---|"
@@ -103,7 +119,14 @@ awk -v names="$names" '
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
-  BEGIN { split(names, label, "\n") }
+  BEGIN {
+    split(names, label, "\n")
+    description["fp32"] = "fp32"
+    description["fp32-heap"] = "fp32, the official code with svanet'"'"'s heap settings"
+    description["bf16-cl"] = "bf16 channels-last"
+    description["fp32-ckpt"] = "fp32, svanet with activation checkpointing all"
+    description["fp32-lean"] = "fp32, svanet with activation checkpointing all and the optimizer step in the backward pass"
+  }
   {
     key = field("row") SUBSEP field("variant") SUBSEP field("side")
     t[key] = t[key] (t[key] == "" ? "" : " ") field("median_s")
@@ -117,10 +140,12 @@ awk -v names="$names" '
     for (c = 1; c <= count; c++) {
       split(order[c], rv, SUBSEP)
       row = rv[1]; variant = rv[2]
-      base = variant == "fp32-ckpt" ? "fp32" : variant
-      o = row SUBSEP base SUBSEP "official"; s = row SUBSEP variant SUBSEP "svanet"
-      if (!(s in t)) continue
-      what = label[row + 1] ", " (variant == "fp32-ckpt" ? "fp32, svanet with activation checkpointing all" : variant == "bf16-cl" ? "bf16 channels-last" : "fp32")
+      # The official run and the svanet run each row sets side by side.
+      off = variant ~ /^fp32-(ckpt|lean)$/ ? "fp32" : variant
+      sva = variant == "fp32-heap" ? "fp32" : variant
+      o = row SUBSEP off SUBSEP "official"; s = row SUBSEP sva SUBSEP "svanet"
+      if (!(s in t) || !(o in t)) continue
+      what = label[row + 1] ", " description[variant]
       ot = median(t[o]); st = median(t[s]); om = median(m[o]); sm = median(m[s])
       printf "| %s | %.2f s [%s], %.1f GB | %.2f s [%s], %.1f GB | %.2fx | %.2fx |\n",
         what, ot, t[o], om / 1024, st, t[s], sm / 1024, ot / st, sm / om
