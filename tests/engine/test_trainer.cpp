@@ -679,6 +679,13 @@ TEST(Trainer, TheOptimizerStepInTheBackwardPassTrainsTheSameModel) {
   EXPECT_TRUE(
       config::load_train_config((inside / "config.yaml").string()).train.optimizer_in_backward);
   expect_same_weights(plain / "checkpoints" / "last.pt", inside / "checkpoints" / "last.pt");
+  // Resumed for a third epoch: the restored optimizer state is the one the
+  // hooks step.
+  engine::RunOptions ro;
+  ro.epochs = 3;
+  ASSERT_TRUE(engine::resume(plain.string(), ro).completed);
+  ASSERT_TRUE(engine::resume(inside.string(), ro).completed);
+  expect_same_weights(plain / "checkpoints" / "last.pt", inside / "checkpoints" / "last.pt");
 
   const fs::path refused = dir.path() / "refused";
   ASSERT_THROWS_WITH(
