@@ -114,6 +114,11 @@ awk -v names="$names" '
     for (i = 1; i <= NF; i++) { n = split($i, kv, "="); if (kv[1] == key) return kv[2] }
     return ""
   }
+  function rounded(list,   a, n, i, out) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) out = out (i > 1 ? " " : "") sprintf("%.2f", a[i])
+    return out
+  }
   function median(list,   a, n, i, j, t) {
     n = split(list, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -147,15 +152,15 @@ awk -v names="$names" '
       if (!(s in t) || !(o in t)) continue
       what = label[row + 1] ", " description[variant]
       ot = median(t[o]); st = median(t[s]); om = median(m[o]); sm = median(m[s])
-      printf "| %s | %.2f s [%s], %.1f GB | %.2f s [%s], %.1f GB | %.2fx | %.2fx |\n",
-        what, ot, t[o], om / 1024, st, t[s], sm / 1024, ot / st, sm / om
+      printf "| %s | %.2f s [%s], %.1f GiB | %.2f s [%s], %.1f GiB | %.2fx | %.2fx |\n",
+        what, ot, rounded(t[o]), om / 1024, st, rounded(t[s]), sm / 1024, ot / st, sm / om
       if (variant == "bf16-cl" && label[row + 1] ~ /forward/) {
         # Each side as it runs by default: the official code in fp32,
         # svanet in bf16 channels-last (on CPUs with native bf16).
         o = row SUBSEP "fp32" SUBSEP "official"
         if (o in t) {
           ot = median(t[o]); om = median(m[o])
-          printf "| %s, svanet bf16 channels-last (its default here) vs official fp32 (its default) | %.2f s, %.1f GB | %.2f s, %.1f GB | %.2fx | %.2fx |\n",
+          printf "| %s, svanet bf16 channels-last (its default here) vs official fp32 (its default) | %.2f s, %.1f GiB | %.2f s, %.1f GiB | %.2fx | %.2fx |\n",
             label[row + 1], ot, om / 1024, st, sm / 1024, ot / st, sm / om
         }
       }
