@@ -5,7 +5,7 @@
 /// a mapping of its own and unmaps it when the block is freed, so every
 /// step of a training or inference loop maps, faults in and zeroes its
 /// large activations again. A `svanet_r50` training-step benchmark (256²,
-/// batch 4, 2 threads) spent 31-32 % of its CPU time in the kernel that way.
+/// batch 4, 2 threads) spent 31-33 % of its CPU time in the kernel that way.
 /// keep_freed_memory() has malloc serve every block from its heap and keep
 /// what is freed for the next step: 21-26 % in the kernel, the step 1.15-1.8x
 /// faster, peak memory 1-2 % higher (docs/training.md, "The heap"). The
