@@ -27,11 +27,14 @@
 #include <utility>
 #include <vector>
 
-/// An accessor of a plain data member, for Section's declarations.
+/// An accessor of a plain data member, for Section's declarations (`name`
+/// is a member's name, which parentheses would not compile around).
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define SVANET_MEMBER(name) \
   [](auto& s) -> auto& {    \
     return s.name;          \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace svanet::config {
 
