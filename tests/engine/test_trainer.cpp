@@ -605,18 +605,25 @@ TEST(Trainer, APrecisionTheDeviceCannotRunIsRefusedBeforeTraining) {
   EXPECT_FALSE(fs::exists(run));
 }
 
+/// Two-epoch runs in `dir` ("plain", and "other" with `setting`), without
+/// the evaluation; their run folders.
+std::pair<fs::path, fs::path> train_plain_and(const TempDir& dir, const std::string& setting) {
+  const fs::path plain = dir.path() / "plain";
+  const fs::path other = dir.path() / "other";
+  EXPECT_TRUE(
+      engine::train(tiny_config(2, {"evaluate.after_training=false"}), plain.string()).completed);
+  EXPECT_TRUE(
+      engine::train(tiny_config(2, {"evaluate.after_training=false", setting}), other.string())
+          .completed);
+  return {plain, other};
+}
+
 TEST(Trainer, ActivationCheckpointingTrainsTheSameModel) {
   // Two epochs: the first with the encoder frozen (its stages run plain:
   // nothing of theirs needs a gradient), the second with all of it.
   TempDir dir;
-  const fs::path plain = dir.path() / "plain";
-  const fs::path recomputed = dir.path() / "recomputed";
-  ASSERT_TRUE(
-      engine::train(tiny_config(2, {"evaluate.after_training=false"}), plain.string()).completed);
-  ASSERT_TRUE(engine::train(tiny_config(2, {"evaluate.after_training=false",
-                                            "train.activation_checkpointing=all"}),
-                            recomputed.string())
-                  .completed);
+  const auto [plain, recomputed] = train_plain_and(dir, "train.activation_checkpointing=all");
+  ASSERT_FALSE(HasFailure());
   EXPECT_NE(read(recomputed / "train.log").find("activation checkpointing: all"),
             std::string::npos);
   EXPECT_EQ(config::load_train_config((recomputed / "config.yaml").string())
@@ -666,14 +673,8 @@ TEST(Trainer, TheOptimizerStepInTheBackwardPassTrainsTheSameModel) {
   // Two epochs, the first with the encoder frozen: its parameters are
   // hooked while frozen and updated from the second epoch on.
   TempDir dir;
-  const fs::path plain = dir.path() / "plain";
-  const fs::path inside = dir.path() / "inside";
-  ASSERT_TRUE(
-      engine::train(tiny_config(2, {"evaluate.after_training=false"}), plain.string()).completed);
-  ASSERT_TRUE(engine::train(tiny_config(2, {"evaluate.after_training=false",
-                                            "train.optimizer_in_backward=true"}),
-                            inside.string())
-                  .completed);
+  const auto [plain, inside] = train_plain_and(dir, "train.optimizer_in_backward=true");
+  ASSERT_FALSE(HasFailure());
   EXPECT_NE(read(inside / "train.log").find("optimizer step in the backward pass"),
             std::string::npos);
   EXPECT_TRUE(
