@@ -127,10 +127,10 @@ if ! cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${configure
   tail -40 "$logs/configure.log" >&2
   die "configuring failed (whole log: $logs/configure.log)"
 fi
-say "building svanet_core_tests and bench_forward with $(nproc) jobs ($(elapsed) s)"
+say "building the core tests and bench_forward with $(nproc) jobs ($(elapsed) s)"
 # -k 0: every file that fails is reported in one run, not the first only.
-if ! cmake --build "$build_dir" --parallel "$(nproc)" --target svanet_core_tests bench_forward \
-  -- -k 0 >"$logs/build.log" 2>&1; then
+if ! cmake --build "$build_dir" --parallel "$(nproc)" --target svanet_core_tests \
+  svanet_linking_tests svanet_linking_control bench_forward -- -k 0 >"$logs/build.log" 2>&1; then
   grep -E -A3 'error:|Error [0-9]|FAILED:' "$logs/build.log" | head -120 >&2
   die "the build failed (whole log: $logs/build.log)"
 fi

@@ -5,7 +5,8 @@
 // there crashed in every std::filesystem call on a GPU machine with PyTorch
 // 2.11 (src/core/CMakeLists.txt). A program's libraries load in the order of
 // its needed list, so this checks that svanet::core's link line names
-// libstdc++ first.
+// libstdc++ first, and that libstdc++ is what serves std::filesystem.
+// core/linking/ reproduces the defect with a stand-in library.
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,8 @@
 
 #if defined(__linux__)
 #include <link.h>
+
+#include "core/linking/std_provider.h"
 #endif
 
 namespace svanet::test {
@@ -54,6 +57,17 @@ TEST(Linking, TheStandardLibraryLoadsAheadOfLibTorch) {
   EXPECT_LT(standard, torch_cpu) << "libtorch_cpu.so loads before libstdc++:" << listed;
 #else
   GTEST_SKIP() << "the load order is checked on Linux only";
+#endif
+}
+
+TEST(Linking, LibstdcxxServesTheStandardLibrary) {
+#if defined(__linux__) && defined(__GLIBCXX__)
+  const std::string provider = provider_of(kCurrentPathSymbol);
+  ASSERT_FALSE(provider.empty()) << "no loaded object defines " << kCurrentPathSymbol;
+  EXPECT_TRUE(provider.find("libstdc++.so") != std::string::npos)
+      << "std::filesystem::current_path comes from " << provider << ", not libstdc++";
+#else
+  GTEST_SKIP() << "checked on Linux with libstdc++ only";
 #endif
 }
 

@@ -59,4 +59,17 @@ foreach(pattern ${expected})
     message(FATAL_ERROR "the example's output lacks '${pattern}'")
   endif()
 endforeach()
+
+# svanet::core's users get its link option that makes libstdc++ the first
+# needed library (src/core/CMakeLists.txt).
+find_program(READELF readelf)
+if(CMAKE_HOST_SYSTEM_NAME STREQUAL "Linux" AND READELF)
+  run_step("readelf" "${READELF}" -d "${WORK_DIR}/build/${EXAMPLE}")
+  string(REGEX MATCH "\\(NEEDED\\)[^[]*\\[([^]]*)\\]" first_needed "${step_output}")
+  set(first_needed "${CMAKE_MATCH_1}")
+  if(NOT first_needed MATCHES "^libstdc\\+\\+\\.so")
+    message(FATAL_ERROR "the example's first needed library is '${first_needed}', not libstdc++")
+  endif()
+  message("first needed library: ${first_needed}")
+endif()
 file(REMOVE_RECURSE "${WORK_DIR}")
