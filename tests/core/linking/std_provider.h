@@ -4,6 +4,7 @@
 // definition in load order).
 
 #include <dlfcn.h>
+#include <gtest/gtest.h>
 
 #include <string>
 
@@ -21,6 +22,20 @@ inline std::string provider_of(const char* symbol) {
   Dl_info info{};
   if (dladdr(address, &info) == 0 || info.dli_fname == nullptr) return {};
   return info.dli_fname;
+}
+
+/// Success when libstdc++ serves std::filesystem::current_path to this
+/// program; otherwise a failure that names the object that does.
+inline ::testing::AssertionResult libstdcxx_serves_the_standard_library() {
+  const std::string provider = provider_of(kCurrentPathSymbol);
+  if (provider.empty()) {
+    return ::testing::AssertionFailure() << "no loaded object defines " << kCurrentPathSymbol;
+  }
+  if (provider.find("libstdc++.so") == std::string::npos) {
+    return ::testing::AssertionFailure()
+           << "std::filesystem::current_path comes from " << provider << ", not libstdc++";
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace svanet::test
