@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
   std::string pred, gt, data, dataset, classes, images, spacing, object_bins, object_bins_px;
-  std::optional<double> iou_threshold;
+  std::string match;
   std::string mode, tta, threshold, precision;
   double overlap = -1.0;  // < 0: the run config's
   bool flip = false, no_surface = false, overwrite = false;
@@ -53,7 +53,9 @@ void print_summary(const metrics::Summary& s, const std::string& out_dir) {
       "AvgPrecision %.2f, AvgF2 %.2f\n",
       s.reference.miou, s.reference.mdice, s.reference.mem, s.reference.mae, s.reference.avg_recall,
       s.reference.avg_precision, s.reference.avg_f2);
-  std::printf("objects by size (%% of image):\n");
+  std::printf("objects by size (%s), matched %s:\n",
+              s.options.object_bin_unit() == "%" ? "% of the image" : "pixels",
+              s.options.match.to_string().c_str());
   for (const auto& b : s.objects) {
     if (b.class_index != 0) continue;
     std::printf(
@@ -100,7 +102,7 @@ int run_evaluate(const EvaluateArgs& a) {
     if (!a.precision.empty()) o.precision = a.precision;
     if (a.overlap >= 0.0) o.overlap = a.overlap;
     o.overlays = a.overlays;
-    o.iou_threshold = a.iou_threshold;
+    if (!a.match.empty()) o.match = metrics::MatchRule::parse(a.match);
     if (a.no_surface) o.surface_distances = false;
     if (!a.object_bins.empty()) o.object_bins_pct = edges(a.object_bins);
     if (!a.object_bins_px.empty()) o.object_bins_px = edges(a.object_bins_px);
@@ -126,7 +128,7 @@ int run_evaluate(const EvaluateArgs& a) {
       for (const auto& c : utils::split(a.classes, ',')) o.classes.push_back(utils::trim(c));
     }
     o.images_dir = a.images;
-    o.metrics.match.iou_threshold = a.iou_threshold.value_or(0.0);
+    if (!a.match.empty()) o.metrics.match = metrics::MatchRule::parse(a.match);
     o.metrics.surface_distances = !a.no_surface;
     if (!a.spacing.empty()) {
       const auto parts = utils::split(a.spacing, ',');
@@ -167,8 +169,7 @@ std::vector<std::string> row_labels(const std::vector<std::string>& dirs,
 // calibrate
 
 struct CalibrateArgs {
-  std::string run, checkpoint = "best", metric = "object_f1", device = "auto", grid;
-  double iou = 0.1;
+  std::string run, checkpoint = "best", metric = "object_f1", device = "auto", grid, match;
   bool dry_run = false;
 };
 
@@ -176,7 +177,7 @@ int run_calibrate(const CalibrateArgs& a) {
   engine::CalibrateOptions o;
   o.checkpoint = a.checkpoint;
   o.metric = a.metric;
-  o.iou = a.iou;
+  if (!a.match.empty()) o.match = metrics::MatchRule::parse(a.match);
   o.device = a.device;
   if (!a.grid.empty()) o.grid = edges(a.grid);
   o.write = !a.dry_run;
@@ -184,8 +185,7 @@ int run_calibrate(const CalibrateArgs& a) {
   const auto r = engine::calibrate_run(a.run, o);
   std::printf(
       "%s on the val split (%lld images), checkpoint %s\n",
-      (r.metric == "dice" ? r.metric : r.metric + " (IoU " + utils::format_number(a.iou) + ")")
-          .c_str(),
+      (r.metric == "dice" ? r.metric : r.metric + " (match " + r.match.to_string() + ")").c_str(),
       static_cast<long long>(r.images), r.checkpoint.c_str());
   for (const auto& c : r.classes) {
     std::printf("\n%s:\n  %-9s %8s %7s %9s %6s %6s %5s\n", c.name.c_str(), "threshold", "objects",
@@ -307,10 +307,8 @@ Command register_evaluate(CLI::App& app) {
   add_class_names_flag(sub, a->classes);
   sub->add_option("--images", a->images, "Folder of the images, for the report's overlays");
   sub->add_option("--spacing", a->spacing, "Pixel spacing ROW,COLUMN in mm for HD95 and ASSD");
-  sub->add_option_function<double>(
-         "--iou-threshold", [a](double v) { a->iou_threshold = v; },
-         "IoU at which a ground-truth object counts as found (default 0: any overlap)")
-      ->check(CLI::Range(0.0, 1.0));
+  add_match_flag(sub, a->match)->default_str("run config's, else iou:0.1");
+  add_retired_flag(sub, "--iou-threshold", "--match (iou:T pairs objects one to one)");
   sub->add_flag("--no-surface", a->no_surface, "Skip HD95 and ASSD");
   sub->add_option("--object-bins", a->object_bins,
                   "Object-size bin edges in % of the image (default 0.1,0.5,1,5)");
@@ -347,11 +345,8 @@ Command register_calibrate(CLI::App& app) {
                   "What to maximise per class: object_f1 (per-object detection) or dice (pixels)")
       ->check(CLI::IsMember({"object_f1", "dice"}))
       ->capture_default_str();
-  sub->add_option("--iou", a->iou,
-                  "object_f1: IoU at which an object counts as found (a flooding prediction "
-                  "finds nothing)")
-      ->check(CLI::Range(0.0, 1.0).description("in (0, 1)"))
-      ->capture_default_str();
+  add_match_flag(sub, a->match)->default_str("run config's evaluate.match");
+  add_retired_flag(sub, "--iou", "--match iou:T");
   sub->add_option("--grid", a->grid, "Candidate thresholds, e.g. 0.2,0.3,0.4,0.5")
       ->default_str("0.05,0.10,...,0.95");
   add_device_flag(sub, a->device)->capture_default_str();

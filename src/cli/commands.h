@@ -55,6 +55,12 @@ CLI::Option* add_precision_flag(CLI::App* sub, std::string& value);
 CLI::Option* add_checkpoint_flag(CLI::App* sub, std::string& value);
 /// --threshold of predict, evaluate (argmax, calibrated, auto or P).
 CLI::Option* add_threshold_flag(CLI::App* sub, std::string& value);
+/// --match of evaluate and calibrate: the matching rule (iou:T or
+/// overlap[:D], svanet/metrics/objects.h), checked when parsed.
+CLI::Option* add_match_flag(CLI::App* sub, std::string& value);
+/// A flag an older svanet had: hidden from --help; giving it is a usage
+/// error that says what replaced it.
+void add_retired_flag(CLI::App* sub, const std::string& name, const std::string& replacement);
 /// --axis, --intensity and --window of slice-volumes and predict (volumes).
 CLI::Option* add_axis_flag(CLI::App* sub, int& value);
 CLI::Option* add_intensity_flag(CLI::App* sub, std::string& value);

@@ -2,6 +2,7 @@
 
 #include "svanet/common/error.h"
 #include "svanet/inference/thresholds.h"
+#include "svanet/metrics/objects.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
@@ -101,6 +102,31 @@ CLI::Option* add_threshold_flag(CLI::App* sub, std::string& value) {
             }
           },
           "argmax|calibrated|auto|P", "threshold"));
+}
+
+CLI::Option* add_match_flag(CLI::App* sub, std::string& value) {
+  return sub
+      ->add_option("--match", value,
+                   "How objects are paired: iou:T (one to one at IoU >= T; a flood matches "
+                   "nothing) or overlap[:D] (any overlap after a D-pixel dilation, BraTS's)")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            try {
+              metrics::MatchRule::parse(text);
+              return std::string();
+            } catch (const Error& e) {
+              return std::string(e.what());
+            }
+          },
+          "iou:T|overlap[:D]", "match"));
+}
+
+void add_retired_flag(CLI::App* sub, const std::string& name, const std::string& replacement) {
+  sub->add_option(name, "")
+      ->group("")  // hidden
+      ->check(CLI::Validator(
+          [name, replacement](std::string&) { return name + " was replaced by " + replacement; },
+          "", "retired"));
 }
 
 CLI::Option* add_axis_flag(CLI::App* sub, int& value) {

@@ -225,6 +225,23 @@ class Section {
     return *this;
   }
 
+  /// A key an older svanet wrote into every resolved config (so that its
+  /// run folders still load) and no longer emits: read as text, accepted
+  /// when `accept` returns an empty message for it (its old default, say),
+  /// otherwise refused with that message.
+  Section& retired(std::string key, std::function<std::string(const std::string&)> accept) {
+    Member m;
+    m.key = std::move(key);
+    m.decode = [accept](S&, const YAML::Node& node, const Origins& origins,
+                        const std::string& path) {
+      const std::string problem = accept(node_text(node, origins, path, true));
+      SVANET_CHECK(problem.empty(), origins.where(node, path), ": ", path, " ", problem);
+    };
+    m.emitted = false;
+    members_.push_back(std::move(m));
+    return *this;
+  }
+
   /// The keys, in order.
   std::vector<std::string> keys() const {
     std::vector<std::string> out;
@@ -262,6 +279,7 @@ class Section {
   /// Writes every key of `value` into a mapping the caller opened.
   void encode_members(YAML::Emitter& out, const S& value) const {
     for (const auto& m : members_) {
+      if (!m.emitted) continue;
       out << YAML::Key << m.key << YAML::Value;
       m.encode(out, value);
     }
@@ -273,6 +291,8 @@ class Section {
     Shape shape;
     Decode decode;
     Encode encode;
+    /// Written by encode (false for retired keys).
+    bool emitted = true;
   };
   std::string name_;
   std::vector<Member> members_;

@@ -3,6 +3,7 @@
 #include "config/sections.h"
 #include "svanet/common/error.h"
 #include "svanet/inference/thresholds.h"
+#include "svanet/metrics/objects.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
@@ -119,13 +120,33 @@ ValueCheck<std::string> a_threshold() {
   });
 }
 
+/// A matching rule (metrics::MatchRule::parse).
+ValueCheck<std::string> a_match_rule() {
+  return ValueCheck<std::string>([](const std::string& v) {
+    try {
+      metrics::MatchRule::parse(v);
+      return std::string();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+  });
+}
+
 const Section<EvaluateSection>& evaluate_section() {
   static const auto s =
       Section<EvaluateSection>()
           .choice("split", SVANET_MEMBER(split), {"test", "val", "train"})
           .choice("checkpoint", SVANET_MEMBER(checkpoint), {"best", "last"})
           .value("after_training", SVANET_MEMBER(after_training))
-          .value("iou_threshold", SVANET_MEMBER(iou_threshold), a_fraction())
+          .value("match", SVANET_MEMBER(match), a_match_rule())
+          .retired("iou_threshold",
+                   [](const std::string& v) {
+                     return v == "0" ? std::string()
+                                     : "was replaced by evaluate.match (iou:T pairs objects one "
+                                       "to one at IoU >= T; overlap is the old any-overlap "
+                                       "rule), got '" +
+                                           v + "'";
+                   })
           .value("image_bins_pct", SVANET_MEMBER(image_bins_pct))
           .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
           .value("object_bins_px", SVANET_MEMBER(object_bins_px))

@@ -9,6 +9,7 @@
 #include "svanet/inference/thresholds.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/metrics/objects.h"
+#include "svanet/metrics/reduce.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/parallel.h"
 #include "svanet/utils/text.h"
@@ -26,63 +27,46 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Counts of one class at one threshold, summed over images.
+/// Counts of one class at one threshold, summed over images: the
+/// evaluation's object counts and pixel counts, scored by its functions.
 struct Tally {
-  int64_t gt_objects = 0, detected = 0, predicted = 0, false_positives = 0;
-  int64_t tp_px = 0, fp_px = 0, fn_px = 0;
+  metrics::ObjectCounts objects;
+  metrics::Counts pixels;
 
   void add(const Tally& o) {
-    gt_objects += o.gt_objects;
-    detected += o.detected;
-    predicted += o.predicted;
-    false_positives += o.false_positives;
-    tp_px += o.tp_px;
-    fp_px += o.fp_px;
-    fn_px += o.fn_px;
+    objects += o.objects;
+    pixels += o.pixels;
   }
 
   ThresholdScore score(double threshold) const {
     ThresholdScore s;
     s.threshold = threshold;
-    s.gt_objects = gt_objects;
-    s.detected = detected;
-    s.predicted = predicted;
-    s.false_positives = false_positives;
-    // No object on either side: nothing to miss and nothing to flood.
-    s.recall = gt_objects > 0 ? static_cast<double>(detected) / static_cast<double>(gt_objects) : 1;
-    s.precision = predicted > 0 ? static_cast<double>(predicted - false_positives) /
-                                      static_cast<double>(predicted)
-                                : 1.0;
-    s.f1 = s.recall + s.precision > 0 ? 2 * s.recall * s.precision / (s.recall + s.precision) : 0;
-    const int64_t denominator = 2 * tp_px + fp_px + fn_px;
-    s.dice =
-        denominator > 0 ? 2.0 * static_cast<double>(tp_px) / static_cast<double>(denominator) : 1.0;
+    s.gt_objects = objects.gt_objects;
+    s.detected = objects.detected;
+    s.predicted = objects.predicted;
+    s.false_positives = objects.false_positives;
+    s.recall = metrics::object_recall(objects);
+    s.precision = metrics::object_precision(objects);
+    s.f1 = metrics::object_f1(objects);
+    s.dice = metrics::dice(pixels);
     return s;
   }
 };
 
 /// One class's binary prediction against its binary ground truth (1 =
 /// the class, 255 = ignored, 0 = anything else).
-Tally tally(const torch::Tensor& pred, const torch::Tensor& gt, double iou) {
+Tally tally(const torch::Tensor& pred, const torch::Tensor& gt, const metrics::MatchRule& rule) {
   Tally t;
-  metrics::MatchOptions match;
-  match.iou_threshold = iou;
-  for (const auto& o : metrics::match_objects(pred, gt, 2, match)) {
-    if (o.ground_truth) {
-      ++t.gt_objects;
-      t.detected += o.matched ? 1 : 0;
-    } else {
-      ++t.predicted;
-      t.false_positives += o.matched ? 0 : 1;
-    }
-  }
-  const auto valid = gt != 255;
-  const auto p = pred.to(torch::kBool) & valid;
-  const auto g = gt == 1;
-  t.tp_px = (p & g).sum().item<int64_t>();
-  t.fp_px = (p & ~g).sum().item<int64_t>();
-  t.fn_px = (~p & g).sum().item<int64_t>();
+  t.objects = metrics::count_objects(metrics::match_objects(pred, gt, 2, rule));
+  t.pixels = metrics::class_counts(pred, gt, 2)[1];
   return t;
+}
+
+/// Whether `v` beats `best` (NaN, an undefined score, beats nothing), and
+/// whether the two are tied.
+std::pair<bool, bool> compare_scores(double v, double best) {
+  const bool v_nan = std::isnan(v), best_nan = std::isnan(best);
+  return {!v_nan && (best_nan || v > best), (v_nan && best_nan) || v == best};
 }
 
 nlohmann::json score_json(const ThresholdScore& s) {
@@ -99,8 +83,9 @@ nlohmann::json score_json(const ThresholdScore& s) {
 
 }  // namespace
 
-ThresholdScore score_objects(const torch::Tensor& pred, const torch::Tensor& gt, double iou) {
-  return tally(pred.to(torch::kUInt8).contiguous(), gt.to(torch::kUInt8).contiguous(), iou)
+ThresholdScore score_objects(const torch::Tensor& pred, const torch::Tensor& gt,
+                             const metrics::MatchRule& rule) {
+  return tally(pred.to(torch::kUInt8).contiguous(), gt.to(torch::kUInt8).contiguous(), rule)
       .score(0.0);
 }
 
@@ -115,8 +100,9 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
   const auto config = load_run_config(run);
   SVANET_CHECK(options.metric == "object_f1" || options.metric == "dice",
                "calibration metric is object_f1 or dice, got '", options.metric, "'");
-  SVANET_CHECK(options.iou > 0.0 && options.iou < 1.0, "calibration IoU must be in (0, 1), got ",
-               options.iou);
+  const metrics::MatchRule rule =
+      options.match.value_or(metrics::MatchRule::parse(config.evaluate.match));
+  rule.validate();
   const std::vector<double> grid = options.grid.empty() ? default_threshold_grid() : options.grid;
   for (double t : grid) {
     SVANET_CHECK(std::isfinite(t) && t > 0.0 && t < 1.0,
@@ -157,7 +143,7 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
       utils::parallel_for(static_cast<int64_t>(n_grid) + 1, [&](int64_t g) {
         const auto i = static_cast<size_t>(g);
         const auto pred = i < n_grid ? (p >= grid[i]) : (argmax == c);
-        found[i] = tally(pred.to(torch::kUInt8).contiguous(), gt, options.iou);
+        found[i] = tally(pred.to(torch::kUInt8).contiguous(), gt, rule);
       });
       for (size_t i = 0; i <= n_grid; ++i) row[i].add(found[i]);
     }
@@ -179,6 +165,7 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
   CalibrationResult result;
   result.checkpoint = checkpoint;
   result.metric = options.metric;
+  result.match = rule;
   result.images = images;
   result.thresholds.assign(static_cast<size_t>(k), 0.0);
   const auto value = [&](const ThresholdScore& s) {
@@ -192,17 +179,15 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
     for (size_t i = 0; i < n_grid; ++i) cc.curve.push_back(row[i].score(grid[i]));
     cc.argmax = row[n_grid].score(std::numeric_limits<double>::quiet_NaN());
     for (size_t i = 1; i < n_grid; ++i) {
-      const double v = value(cc.curve[i]);
-      const double best = value(cc.curve[cc.chosen]);
+      const auto [better, tied] = compare_scores(value(cc.curve[i]), value(cc.curve[cc.chosen]));
       const bool nearer = std::abs(grid[i] - 0.5) < std::abs(grid[cc.chosen] - 0.5);
-      if (v > best || (v == best && nearer)) cc.chosen = i;
+      if (better || (tied && nearer)) cc.chosen = i;
     }
     result.thresholds[static_cast<size_t>(c)] = grid[cc.chosen];
     result.classes.push_back(std::move(cc));
   }
   result.description =
-      (options.metric == "dice" ? "dice"
-                                : "object_f1 (IoU " + utils::format_number(options.iou) + ")") +
+      (options.metric == "dice" ? "dice" : "object_f1 (match " + rule.to_string() + ")") +
       " on the val split (" + std::to_string(images) +
       " images): " + inference::describe_thresholds(result.thresholds, classes);
   if (options.write) {
@@ -211,7 +196,7 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
     j["split"] = "val";
     j["images"] = images;
     j["metric"] = options.metric;
-    j["iou"] = options.iou;
+    j["match"] = rule.to_string();
     j["thresholds"] = result.thresholds;
     for (const auto& cc : result.classes) {
       nlohmann::json curve = nlohmann::json::array();

@@ -29,20 +29,20 @@ namespace svanet::engine {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-metrics::MetricOptions metric_options(const config::EvaluateSection& e,
-                                      const std::vector<std::string>& classes) {
+metrics::MetricOptions evaluation_metric_options(const config::EvaluateSection& e,
+                                                 const std::vector<std::string>& classes) {
   metrics::MetricOptions o;
   o.num_classes = static_cast<int64_t>(classes.size());
   o.class_names = classes;
   o.surface_distances = e.surface_distances;
-  o.match.iou_threshold = e.iou_threshold;
+  o.match = metrics::MatchRule::parse(e.match);
   o.image_bins_pct = e.image_bins_pct;
   o.object_bins_pct = e.object_bins_pct;
   o.object_bins_px = e.object_bins_px;
   return o;
 }
+
+namespace {
 
 const std::vector<data::Sample>& split_samples(const data::Splits& splits, const std::string& split,
                                                const std::string& run_dir) {
@@ -295,8 +295,8 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
                ": the checkpoint's classes (", utils::join(meta.classes, ", "),
                ") differ from the dataset's (", utils::join(index.definition.classes, ", "), ")");
 
-  auto mo = metric_options(e, index.definition.classes);
-  if (options.iou_threshold) mo.match.iou_threshold = *options.iou_threshold;
+  auto mo = evaluation_metric_options(e, index.definition.classes);
+  if (options.match) mo.match = *options.match;
   if (options.surface_distances) mo.surface_distances = *options.surface_distances;
   if (options.object_bins_pct) mo.object_bins_pct = *options.object_bins_pct;
   if (options.object_bins_px) mo.object_bins_px = *options.object_bins_px;

@@ -7,6 +7,7 @@
 #include "svanet/data/dataset.h"
 #include "svanet/data/loader.h"
 #include "svanet/inference/predictor.h"
+#include "svanet/metrics/case.h"
 
 #include <filesystem>
 #include <functional>
@@ -25,6 +26,12 @@ data::DatasetIndex index_run_data(const std::filesystem::path& run,
                                   const config::TrainConfig& config,
                                   const std::string& other_root = "",
                                   const std::string& missing_hint = "");
+
+/// The metric options of a run's evaluate section for its classes (the
+/// matching rule, bins, surface distances): what evaluation, calibration
+/// and validation during training all score with.
+metrics::MetricOptions evaluation_metric_options(const config::EvaluateSection& evaluate,
+                                                 const std::vector<std::string>& classes);
 
 /// Predictor options as the run's evaluate section predicts (mode, TTA,
 /// overlap, precision, batch size), on `device`, with `threshold`.

@@ -3,6 +3,7 @@
 #include "engine/progress.h"
 #include "engine/run_files.h"
 #include "engine/signals.h"
+#include "engine/split_prediction.h"
 #include "svanet/common/error.h"
 #include "svanet/data/check.h"
 #include "svanet/data/loader.h"
@@ -503,7 +504,6 @@ void Trainer::calibrate_if_asked() {
   CalibrateOptions co;
   co.checkpoint = e.checkpoint;
   co.metric = e.calibrate_metric;
-  co.iou = e.calibrate_iou;
   co.device = device_.str();
   co.log = [this](LogLevel level, const std::string& message) {
     log_->log(level == LogLevel::kWarning ? spdlog::level::warn : spdlog::level::info, message);
@@ -667,12 +667,8 @@ bool Trainer::train_epoch(int64_t epoch, int64_t first, PartialEpoch& partial) {
 
 std::pair<double, std::map<std::string, double>> Trainer::validate() {
   model_->eval();
-  metrics::MetricOptions mo;
-  mo.num_classes = static_cast<int64_t>(index_.definition.classes.size());
-  mo.class_names = index_.definition.classes;
-  mo.surface_distances = config_.evaluate.surface_distances;
-  mo.objects = false;
-  mo.image_bins_pct = config_.evaluate.image_bins_pct;
+  // Scored as the evaluation scores, objects matched by the same rule.
+  const auto mo = evaluation_metric_options(config_.evaluate, index_.definition.classes);
   metrics::Evaluator evaluator(mo);
   double loss_sum = 0.0, count = 0.0;
   torch::Tensor device_loss;

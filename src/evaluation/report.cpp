@@ -239,7 +239,7 @@ std::string summary_json(const Summary& s) {
   }
   const json options = {
       {"distance_unit", o.distance_unit},         {"spacing", {o.spacing[0], o.spacing[1]}},
-      {"surface_distances", o.surface_distances}, {"match_iou_threshold", o.match.iou_threshold},
+      {"surface_distances", o.surface_distances}, {"match", o.match.to_string()},
       {"image_bins_pct", o.image_bins_pct},       {"object_bins", o.object_bin_edges()},
       {"object_bins_unit", o.object_bin_unit()}};
   const json j = {{"svanet_version", SVANET_VERSION},
@@ -439,15 +439,14 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
         << fmt(b.recall, 3) << "</td><td>" << fmt(b.precision, 3) << "</td><td>" << fmt(b.f1, 3)
         << "</td><td>" << fmt(b.dice, 3) << "</td><td>" << fmt(b.lesion_dice, 3) << "</td></tr>\n";
     }
-    h << "</table><p class=note>An object is an 8-connected component of one class. A "
-         "ground-truth object is found when the predicted components of its class that overlap "
-         "it reach IoU "
-      << fmt(o.match.iou_threshold, 2)
-      << " with it (0 = any overlap); several components on one object are one detection "
-         "(split), one component on several objects finds each (merged, scored with the whole "
-         "component). Predicted components overlapping no found object are false positives; they "
-         "are binned by their own size. Lesion-wise Dice (BraTS 2023) divides the summed "
-         "per-object Dice by objects + false positives.</p>\n";
+    h << "</table><p class=note>An object is an 8-connected component of one class. Matching "
+         "rule <b>"
+      << utils::html_escape(o.match.to_string())
+      << "</b>: " << utils::html_escape(o.match.describe())
+      << ". Split: an object overlapped by several predicted components; merged: a component "
+         "overlapping several objects. Objects are binned by their own size, predicted "
+         "components by theirs. Lesion-wise Dice (BraTS 2023) divides the summed per-object Dice "
+         "by objects + false positives.</p>\n";
   }
 
   // Image-level size bins.

@@ -319,6 +319,15 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
                    "); evaluate every run with the same --object-bins");
     }
   }
+  for (const auto& row : summaries) {
+    for (const auto& s : row) {
+      SVANET_CHECK(s.match == first.match, s.path, ": its objects were matched by ", s.match,
+                   ", those of ", first.path, " by ", first.match,
+                   "; object counts under different rules do not compare (evaluate every run "
+                   "with the same --match)");
+    }
+  }
+  study.match = first.match;
   study.object_bins_unit = first.object_bins_unit;
   for (const auto& o : first.objects) {
     if (o.class_index == 0 && o.bin != "all") {
@@ -406,8 +415,8 @@ std::string Study::markdown() const {
   std::ostringstream out;
   out << "# Study: " << rows.size() << " run(s), " << split
       << " split\n\nMean ± sample standard deviation over each run's repeats (n). Overall: "
-         "svanet's metrics (foreground means; obj. = per object, any overlap finds an object) "
-         "and the paper's mIoU and mDice (x 100, background included). "
+         "svanet's metrics (foreground means; obj. = per object, objects matched by "
+      << match << ") and the paper's mIoU and mDice (x 100, background included). "
       << ultra_small_bin << " %: the " << ultra_small_images
       << " images whose foreground covers under " << ultra_small_bin.substr(1)
       << " % of the image. Per object: recall and Dice of the "

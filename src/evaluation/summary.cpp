@@ -2,6 +2,7 @@
 
 #include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/text.h"
 #include "utils/json_number.h"
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,14 @@ SummaryRecord read_summary(const std::string& path) {
     if (j.contains("options") && j["options"].contains("object_bins_unit")) {
       entry = "options.object_bins_unit";
       s.object_bins_unit = j["options"]["object_bins_unit"].get<std::string>();
+    }
+    if (j.contains("options") && j["options"].contains("match")) {
+      entry = "options.match";
+      s.match = j["options"]["match"].get<std::string>();
+    } else if (j.contains("options") && j["options"].contains("match_iou_threshold")) {
+      entry = "options.match_iou_threshold";
+      const double t = utils::json_number(j["options"]["match_iou_threshold"]);
+      s.match = t > 0 ? "union-iou:" + utils::format_number(t) : "overlap";
     }
     entry = "objects";
     for (const auto& b : j.at("objects")) {

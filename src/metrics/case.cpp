@@ -130,8 +130,11 @@ void MetricOptions::validate() const {
   SVANET_CHECK(class_names.empty() || static_cast<int64_t>(class_names.size()) == num_classes,
                "metrics: ", class_names.size(), " class names for ", num_classes, " classes");
   SVANET_CHECK(spacing[0] > 0 && spacing[1] > 0, "metrics: the pixel spacing must be positive");
-  SVANET_CHECK(match.iou_threshold >= 0 && match.iou_threshold <= 1,
-               "metrics: the matching IoU threshold must be in [0, 1], got ", match.iou_threshold);
+  try {
+    match.validate();
+  } catch (const Error& e) {
+    SVANET_FAIL("metrics: matching rule ", match.to_string(), ": ", e.what());
+  }
   auto increasing = [](const std::vector<double>& v) {
     for (size_t i = 0; i < v.size(); ++i) {
       if (!(v[i] > 0) || (i > 0 && !(v[i] > v[i - 1]))) return false;

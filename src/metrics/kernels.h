@@ -27,7 +27,7 @@ SurfaceDistance surface_distance(const uint8_t* pred, const uint8_t* gt, int row
 /// Object matching of one class between two binary CV_8UC1 masks (non-zero
 /// = the class); records as match_objects.
 void match_class_objects(const cv::Mat& pred, const cv::Mat& gt, int64_t class_index,
-                         const MatchOptions& options, std::vector<ObjectRecord>& gt_out,
+                         const MatchRule& rule, std::vector<ObjectRecord>& gt_out,
                          std::vector<ObjectRecord>& pred_out);
 
 /// The value at fraction q in [0, 1] of `values` by linear interpolation

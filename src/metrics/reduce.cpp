@@ -209,6 +209,66 @@ std::vector<ImageBin> image_size_bins(const std::vector<const CaseRecord*>& case
   return bins;
 }
 
+void ObjectCounts::add(const ObjectRecord& o) {
+  if (o.ground_truth) {
+    ++gt_objects;
+    if (o.matched) {
+      ++detected;
+      dice_sum += o.dice;
+      iou_sum += o.iou;
+    } else {
+      ++missed;
+    }
+    split += o.partners > 1 ? 1 : 0;
+  } else {
+    ++predicted;
+    ++(o.matched ? true_positives : false_positives);
+    merged += o.partners > 1 ? 1 : 0;
+  }
+}
+
+ObjectCounts& ObjectCounts::operator+=(const ObjectCounts& o) {
+  gt_objects += o.gt_objects;
+  detected += o.detected;
+  missed += o.missed;
+  split += o.split;
+  predicted += o.predicted;
+  true_positives += o.true_positives;
+  false_positives += o.false_positives;
+  merged += o.merged;
+  dice_sum += o.dice_sum;
+  iou_sum += o.iou_sum;
+  return *this;
+}
+
+ObjectCounts count_objects(const std::vector<ObjectRecord>& records) {
+  ObjectCounts c;
+  for (const auto& r : records) c.add(r);
+  return c;
+}
+
+double object_recall(const ObjectCounts& c) {
+  return ratio(static_cast<double>(c.detected), static_cast<double>(c.gt_objects));
+}
+
+double object_precision(const ObjectCounts& c) {
+  return ratio(static_cast<double>(c.true_positives), static_cast<double>(c.predicted));
+}
+
+double object_f1(const ObjectCounts& c) {
+  const double r = object_recall(c), p = object_precision(c);
+  if (std::isnan(r) || std::isnan(p)) return kNaN;
+  return r + p > 0 ? 2.0 * p * r / (p + r) : 0.0;
+}
+
+double object_dice(const ObjectCounts& c) {
+  return ratio(c.dice_sum, static_cast<double>(c.gt_objects));
+}
+
+double lesion_dice(const ObjectCounts& c) {
+  return ratio(c.dice_sum, static_cast<double>(c.gt_objects + c.false_positives));
+}
+
 std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
                                    const MetricOptions& options) {
   const auto& edges = options.object_bin_edges();
@@ -232,38 +292,19 @@ std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
         bin.upper = kInf;
       }
     }
-    std::vector<double> dice_sum(bins.size(), 0.0);
-    std::vector<int64_t> true_positives(bins.size(), 0);
     for (const CaseRecord* c : cases) {
       for (const ObjectRecord& o : c->objects) {
         if (k != 0 && o.class_index != k) continue;
-        for (const size_t b : {options.object_bin(o), labels.size()}) {
-          ObjectBin& bin = bins[b];
-          if (o.ground_truth) {
-            ++bin.gt_objects;
-            bin.detected += o.matched ? 1 : 0;
-            bin.split += o.partners > 1 ? 1 : 0;
-            dice_sum[b] += o.matched ? o.dice : 0.0;
-          } else {
-            ++bin.predicted;
-            true_positives[b] += o.matched ? 1 : 0;
-            bin.false_positives += o.matched ? 0 : 1;
-            bin.merged += o.partners > 1 ? 1 : 0;
-          }
-        }
+        bins[options.object_bin(o)].add(o);
+        bins.back().add(o);
       }
     }
-    for (size_t b = 0; b < bins.size(); ++b) {
-      ObjectBin& bin = bins[b];
-      bin.missed = bin.gt_objects - bin.detected;
-      bin.recall = ratio(static_cast<double>(bin.detected), static_cast<double>(bin.gt_objects));
-      bin.precision =
-          ratio(static_cast<double>(true_positives[b]), static_cast<double>(bin.predicted));
-      bin.f1 = ratio(2.0 * bin.precision * bin.recall, bin.precision + bin.recall);
-      if (std::isnan(bin.f1) && !std::isnan(bin.precision) && !std::isnan(bin.recall)) bin.f1 = 0.0;
-      bin.dice = ratio(dice_sum[b], static_cast<double>(bin.gt_objects));
-      bin.lesion_dice =
-          ratio(dice_sum[b], static_cast<double>(bin.gt_objects + bin.false_positives));
+    for (ObjectBin& bin : bins) {
+      bin.recall = object_recall(bin);
+      bin.precision = object_precision(bin);
+      bin.f1 = object_f1(bin);
+      bin.dice = object_dice(bin);
+      bin.lesion_dice = lesion_dice(bin);
       out.push_back(bin);
     }
     if (options.num_classes == 2) break;  // "all" is the only foreground class

@@ -315,7 +315,7 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   // A second evaluation with an IoU threshold, and the table across both.
   const auto strict = dir.path() / "strict";
   r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
-          " --class-names background,lesion --iou-threshold 0.9 --out " + strict.string());
+          " --class-names background,lesion --match iou:0.9 --out " + strict.string());
   ASSERT_EQ(r.status, 0) << r.output;
   r = run("compare " + out.string() + " " + strict.string() +
           " --metrics dice,object_recall --out " + (dir.path() / "table").string());

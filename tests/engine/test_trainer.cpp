@@ -274,6 +274,11 @@ TEST(Evaluate, RefusesAnExistingOutputAndLeavesNothingBehindWhenItFails) {
                      "config.yaml: data.root '" + data.string());
 }
 
+/// Equal, or both NaN (an undefined score on both sides).
+bool same_value(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
 /// The object bin of class `c` and all sizes.
 const metrics::ObjectBin& all_sizes(const metrics::Summary& summary, int64_t c) {
   for (const auto& b : summary.objects) {
@@ -287,17 +292,19 @@ TEST(Calibrate, AFloodingPredictionFindsNothingAndAnExactOneEverything) {
   auto gt = torch::zeros({32, 32}, torch::kUInt8);
   for (int64_t i : {2, 10, 18, 26}) gt.slice(0, i, i + 2).slice(1, i, i + 2).fill_(1);
   const auto flood = torch::ones({32, 32}, torch::kUInt8);
-  const auto flooded = engine::score_objects(flood, gt, 0.1);
+  const auto flooded = engine::score_objects(flood, gt);  // the default, iou:0.1
   EXPECT_EQ(flooded.gt_objects, 4);
   EXPECT_EQ(flooded.detected, 0);
   EXPECT_EQ(flooded.predicted, 1);
   EXPECT_EQ(flooded.false_positives, 1);
+  EXPECT_DOUBLE_EQ(flooded.recall, 0.0);
+  EXPECT_DOUBLE_EQ(flooded.precision, 0.0);
   EXPECT_DOUBLE_EQ(flooded.f1, 0.0);
   EXPECT_NEAR(flooded.dice, 2.0 * 16 / (16 + 1024), 1e-12);
   // With "any overlap" the flood would find all four at precision 1: the
-  // reason calibration asks for an IoU.
-  EXPECT_DOUBLE_EQ(engine::score_objects(flood, gt, 0.0).f1, 1.0);
-  const auto exact = engine::score_objects(gt, gt, 0.1);
+  // reason the default rule asks for an IoU.
+  EXPECT_DOUBLE_EQ(engine::score_objects(flood, gt, metrics::MatchRule::parse("overlap")).f1, 1.0);
+  const auto exact = engine::score_objects(gt, gt);
   EXPECT_EQ(exact.detected, 4);
   EXPECT_DOUBLE_EQ(exact.f1, 1.0);
   EXPECT_DOUBLE_EQ(exact.dice, 1.0);
@@ -306,7 +313,7 @@ TEST(Calibrate, AFloodingPredictionFindsNothingAndAnExactOneEverything) {
   auto wide = torch::zeros({32, 32}, torch::kUInt8);
   wide.slice(0, 1, 5).slice(1, 1, 5).fill_(1);
   wide.slice(0, 14, 16).slice(1, 6, 8).fill_(1);
-  const auto s = engine::score_objects(wide, gt, 0.1);
+  const auto s = engine::score_objects(wide, gt);
   EXPECT_EQ(s.detected, 1);
   EXPECT_EQ(s.predicted, 2);
   EXPECT_EQ(s.false_positives, 1);
@@ -351,16 +358,15 @@ TEST(Calibrate, ChoosesEachClasssBestThresholdOnTheValidationSplitAlone) {
   }
   const auto meta = io::read_checkpoint_meta((run / "checkpoints" / "best.pt").string());
   EXPECT_EQ(meta.thresholds, r.thresholds);
-  EXPECT_NE(meta.calibration.find("object_f1 (IoU 0.1) on the val split"), std::string::npos);
+  EXPECT_NE(meta.calibration.find("object_f1 (match iou:0.1) on the val split"), std::string::npos);
   const auto curves = nlohmann::json::parse(read(run / "calibration_best.json"));
   EXPECT_EQ(curves.at("split"), "val");
   EXPECT_EQ(curves.at("classes").size(), 2u);
-  // The argmax row is what the evaluation counts on the same split with
-  // the same matching IoU.
+  // The argmax row is what the evaluation counts on the same split under
+  // the same (the run's) matching rule, recall and precision included.
   engine::EvaluateOptions eo;
   eo.split = "val";
   eo.threshold = "argmax";
-  eo.iou_threshold = co.iou;
   eo.out = (dir.path() / "eval_val").string();
   const auto val = engine::evaluate_run(run.string(), eo).summary;
   for (const auto& c : r.classes) {
@@ -369,6 +375,8 @@ TEST(Calibrate, ChoosesEachClasssBestThresholdOnTheValidationSplitAlone) {
     EXPECT_EQ(c.argmax.detected, bin.detected) << c.name;
     EXPECT_EQ(c.argmax.predicted, bin.predicted) << c.name;
     EXPECT_EQ(c.argmax.false_positives, bin.false_positives) << c.name;
+    EXPECT_TRUE(same_value(c.argmax.recall, bin.recall)) << c.name;
+    EXPECT_TRUE(same_value(c.argmax.precision, bin.precision)) << c.name;
   }
   // Evaluating with the calibrated thresholds uses them (and the test
   // split, whose images were damaged, cannot be evaluated).
@@ -379,7 +387,7 @@ TEST(Calibrate, ChoosesEachClasssBestThresholdOnTheValidationSplitAlone) {
     const auto& bin = all_sizes(calibrated, c.class_index);
     EXPECT_EQ(bin.gt_objects, c.curve[c.chosen].gt_objects) << c.name;
   }
-  EXPECT_NE(read(fs::path(eo.out) / "report.html").find("calibrated: object_f1 (IoU 0.1)"),
+  EXPECT_NE(read(fs::path(eo.out) / "report.html").find("calibrated: object_f1 (match iou:0.1)"),
             std::string::npos);
   engine::EvaluateOptions test;
   test.out = (dir.path() / "eval_test").string();

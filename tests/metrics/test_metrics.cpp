@@ -316,9 +316,10 @@ Scene drawn_scene() {
   return s;
 }
 
-TEST(Metrics, ObjectMatchingOnDrawnShapes) {
+TEST(Metrics, AnyOverlapMatchingOnDrawnShapes) {
   const Scene s = drawn_scene();
-  const auto objects = metrics::match_objects(s.pred, s.gt, 2);
+  const auto overlap = metrics::MatchRule::parse("overlap");
+  const auto objects = metrics::match_objects(s.pred, s.gt, 2, overlap);
   std::vector<metrics::ObjectRecord> gt, pred;
   for (const auto& o : objects) (o.ground_truth ? gt : pred).push_back(o);
   ASSERT_EQ(gt.size(), 5u);
@@ -357,6 +358,7 @@ TEST(Metrics, ObjectMatchingOnDrawnShapes) {
 
   // The reduction over these objects: one bin holds them all at 20 x 20.
   MetricOptions options;
+  options.match = overlap;
   options.object_bins_pct = {0.5, 2, 5};  // <0.5 | 0.5-2 | 2-5 | >=5
   metrics::Evaluator evaluator(options);
   evaluator.add("scene", s.pred, s.gt);
@@ -398,7 +400,8 @@ TEST(Metrics, ObjectBinsCanBeInPixels) {
   EXPECT_EQ(bins[0].label, "<5");
   EXPECT_EQ(bins[0].unit, "px");
   EXPECT_EQ(bins[0].gt_objects, 3);
-  EXPECT_EQ(bins[0].detected, 2);  // B and C found, the dot D missed
+  // B found; C (whose merging component paired with B) and the dot D missed.
+  EXPECT_EQ(bins[0].detected, 1);
   EXPECT_EQ(bins[1].label, "5-8");
   EXPECT_EQ(bins[1].gt_objects, 1);
   EXPECT_EQ(bins[2].label, ">=8");
@@ -407,20 +410,201 @@ TEST(Metrics, ObjectBinsCanBeInPixels) {
   ASSERT_THROWS_WITH(options.validate(), "in pixels must be positive and increasing");
 }
 
-TEST(Metrics, AnIouThresholdTurnsWeakOverlapsIntoMisses) {
+TEST(Metrics, OneToOneMatchingOnDrawnShapes) {
+  // The default rule, iou:0.1, on the same scene. Objects in raster order:
+  // A (2,2), B (2,10), C (5,10), E (8,2), D (17,17).
   const Scene s = drawn_scene();
-  metrics::MatchOptions strict;
-  strict.iou_threshold = 0.5;
-  const auto objects = metrics::match_objects(s.pred, s.gt, 2, strict);
-  int64_t detected = 0, false_positives = 0;
-  for (const auto& o : objects) {
-    if (o.ground_truth) detected += o.matched ? 1 : 0;
-    if (!o.ground_truth) false_positives += o.matched ? 0 : 1;
+  const auto objects = metrics::match_objects(s.pred, s.gt, 2);
+  std::vector<metrics::ObjectRecord> gt, pred;
+  for (const auto& o : objects) (o.ground_truth ? gt : pred).push_back(o);
+  ASSERT_EQ(gt.size(), 5u);
+  ASSERT_EQ(pred.size(), 5u);
+  const auto &a = gt[0], &b = gt[1], &c = gt[2], &e = gt[3], &d = gt[4];
+  EXPECT_EQ(d.x, 17);
+  EXPECT_TRUE(a.matched);
+  EXPECT_DOUBLE_EQ(a.iou, 1.0);
+  // The merging component (IoU 0.4 with each) pairs with one object, B
+  // (first in raster order on a tie); C is missed, its record showing how
+  // near it came.
+  EXPECT_TRUE(b.matched);
+  EXPECT_FALSE(c.matched);
+  EXPECT_DOUBLE_EQ(b.iou, 0.4);
+  EXPECT_DOUBLE_EQ(c.iou, 0.4);
+  EXPECT_EQ(c.partners, 1);
+  // The split bar pairs with one piece (IoU 2/6); the other is a false positive.
+  EXPECT_TRUE(e.matched);
+  EXPECT_DOUBLE_EQ(e.dice, 2.0 * 2.0 / (6.0 + 2.0));
+  EXPECT_EQ(e.partners, 2);
+  EXPECT_FALSE(d.matched);
+  EXPECT_DOUBLE_EQ(d.dice, 0.0);
+  // Components in raster order: A', BC', the bar's pieces, the false alarm.
+  EXPECT_TRUE(pred[0].matched);
+  EXPECT_TRUE(pred[1].matched);
+  EXPECT_EQ(pred[1].partners, 2);
+  EXPECT_TRUE(pred[2].matched);
+  EXPECT_FALSE(pred[3].matched);
+  EXPECT_FALSE(pred[4].matched);
+
+  metrics::Evaluator evaluator(MetricOptions{});
+  evaluator.add("scene", s.pred, s.gt);
+  const auto summary = evaluator.aggregate();
+  EXPECT_EQ(summary.options.match.to_string(), "iou:0.1");
+  const auto& all = *metrics::all_objects(summary);
+  EXPECT_EQ(all.gt_objects, 5);
+  EXPECT_EQ(all.detected, 3);
+  EXPECT_EQ(all.predicted, 5);
+  EXPECT_EQ(all.true_positives, 3);
+  EXPECT_EQ(all.false_positives, 2);
+  EXPECT_DOUBLE_EQ(all.recall, 0.6);
+  EXPECT_DOUBLE_EQ(all.precision, 0.6);
+  EXPECT_DOUBLE_EQ(all.f1, 0.6);
+  EXPECT_DOUBLE_EQ(all.dice, (1.0 + 8.0 / 14.0 + 0.5) / 5.0);
+}
+
+TEST(Metrics, AHigherIouTurnsWeakPairsIntoMisses) {
+  const Scene s = drawn_scene();
+  const auto objects =
+      metrics::match_objects(s.pred, s.gt, 2, metrics::MatchRule::parse("iou:0.5"));
+  const auto counts = metrics::count_objects(objects);
+  // Only A (IoU 1) pairs: B and C (0.4) and the bar (1/3 per piece) are
+  // missed, and every other component is a false positive.
+  EXPECT_EQ(counts.detected, 1);
+  EXPECT_EQ(counts.missed, 4);
+  EXPECT_EQ(counts.false_positives, 4);
+}
+
+TEST(Metrics, AFloodFindsNothingUnderTheDefaultRule) {
+  // Six small objects on a 64 x 64 image, and a prediction of all foreground.
+  auto gt = torch::zeros({64, 64}, torch::kByte);
+  for (int64_t i = 0; i < 6; ++i) gt.slice(0, 4 + 10 * i, 7 + 10 * i).slice(1, 5, 8).fill_(1);
+  const auto flood = torch::ones({64, 64}, torch::kByte);
+  metrics::Evaluator evaluator(MetricOptions{});
+  evaluator.add("flood", flood, gt);
+  const auto& all = *metrics::all_objects(evaluator.aggregate());
+  EXPECT_EQ(all.gt_objects, 6);
+  EXPECT_EQ(all.detected, 0);
+  EXPECT_EQ(all.predicted, 1);
+  EXPECT_EQ(all.false_positives, 1);
+  EXPECT_DOUBLE_EQ(all.recall, 0.0);
+  EXPECT_DOUBLE_EQ(all.precision, 0.0);
+  EXPECT_DOUBLE_EQ(all.f1, 0.0);
+  // Any overlap, the rule svanet 0.1 used by default, finds all six at
+  // precision 1: why it is not the default.
+  MetricOptions overlap;
+  overlap.match = metrics::MatchRule::parse("overlap");
+  metrics::Evaluator gamed(overlap);
+  gamed.add("flood", flood, gt);
+  const auto& fooled = *metrics::all_objects(gamed.aggregate());
+  EXPECT_DOUBLE_EQ(fooled.recall, 1.0);
+  EXPECT_DOUBLE_EQ(fooled.precision, 1.0);
+}
+
+TEST(Metrics, BratsDilatedOverlapOnAHandComputedCase) {
+  // Two ground-truth dots one pixel apart, a 2x2 square; predicted: a dot
+  // between the two, a 2x2 square shifted one column (2 pixels shared), a
+  // far dot.
+  auto gt = torch::zeros({12, 12}, torch::kByte);
+  gt[2][2] = 1;
+  gt[2][4] = 1;
+  gt.slice(0, 7, 9).slice(1, 7, 9).fill_(1);
+  auto pred = torch::zeros({12, 12}, torch::kByte);
+  pred[2][3] = 1;
+  pred.slice(0, 7, 9).slice(1, 8, 10).fill_(1);
+  pred[10][0] = 1;
+  // BraTS with a dilation of 1: the dots' dilations touch, so they are one
+  // object (2 pixels); the dot between them touches its dilation (found,
+  // Dice 0: no pixel shared); the square is found with Dice 2*2/(4+4); the
+  // far dot is a false positive.
+  const auto brats = metrics::match_objects(pred, gt, 2, metrics::MatchRule::parse("overlap:1"));
+  const auto c = metrics::count_objects(brats);
+  EXPECT_EQ(c.gt_objects, 2);
+  EXPECT_EQ(c.detected, 2);
+  EXPECT_EQ(c.predicted, 3);
+  EXPECT_EQ(c.true_positives, 2);
+  EXPECT_EQ(c.false_positives, 1);
+  EXPECT_EQ(brats[0].area_px, 2);
+  EXPECT_EQ(brats[0].width, 3);
+  EXPECT_DOUBLE_EQ(brats[0].dice, 0.0);
+  EXPECT_DOUBLE_EQ(brats[1].dice, 0.5);
+  EXPECT_DOUBLE_EQ(metrics::lesion_dice(c), 0.5 / 3.0);
+  EXPECT_DOUBLE_EQ(metrics::object_precision(c), 2.0 / 3.0);
+  // Without dilation: three objects, the dots missed, two false positives.
+  const auto plain = metrics::count_objects(
+      metrics::match_objects(pred, gt, 2, metrics::MatchRule::parse("overlap")));
+  EXPECT_EQ(plain.gt_objects, 3);
+  EXPECT_EQ(plain.detected, 1);
+  EXPECT_EQ(plain.false_positives, 2);
+  EXPECT_DOUBLE_EQ(metrics::lesion_dice(plain), 0.5 / 5.0);
+  // One to one at IoU 0.1: the square pairs (IoU 2/6), the dots do not.
+  const auto one = metrics::count_objects(metrics::match_objects(pred, gt, 2));
+  EXPECT_EQ(one.detected, 1);
+  EXPECT_EQ(one.false_positives, 2);
+}
+
+TEST(Metrics, OneToOneMatchingIsAMaximalMatchingAboveTheThreshold) {
+  // On random speckle, against brute force over the components: every pair
+  // reaches the threshold, each object and component is used once, no
+  // unmatched object and unmatched component could still pair, and above
+  // IoU 0.5 (where at most one partner can qualify) exactly the objects
+  // with a qualifying component are found.
+  std::mt19937 rng(5);
+  std::bernoulli_distribution on(0.3);
+  for (const double t : {0.1, 0.3, 0.6}) {
+    for (int trial = 0; trial < 10; ++trial) {
+      auto gt = torch::zeros({24, 24}, torch::kByte), pred = torch::zeros({24, 24}, torch::kByte);
+      for (int64_t i = 0; i < gt.numel(); ++i) {
+        gt.view(-1)[i] = on(rng) ? 1 : 0;
+        pred.view(-1)[i] = on(rng) ? 1 : 0;
+      }
+      const auto g = utils::label_objects(gt, 2), p = utils::label_objects(pred, 2);
+      const auto gi = g.ids[0], pi = p.ids[0];
+      std::vector<std::vector<double>> iou(static_cast<size_t>(g.count()),
+                                           std::vector<double>(static_cast<size_t>(p.count())));
+      for (int64_t a = 0; a < g.count(); ++a) {
+        for (int64_t b = 0; b < p.count(); ++b) {
+          const auto inter = ((gi == a + 1) & (pi == b + 1)).sum().item<double>();
+          iou[a][b] = inter / (static_cast<double>(g.area[a] + p.area[b]) - inter);
+        }
+      }
+      const auto records = metrics::match_objects(
+          pred, gt, 2, metrics::MatchRule::parse("iou:" + std::to_string(t)));
+      // Records come in the same raster order as label_objects' objects.
+      std::vector<bool> g_found, p_found;
+      for (const auto& r : records) (r.ground_truth ? g_found : p_found).push_back(r.matched);
+      ASSERT_EQ(g_found.size(), static_cast<size_t>(g.count()));
+      ASSERT_EQ(p_found.size(), static_cast<size_t>(p.count()));
+      const auto counts = metrics::count_objects(records);
+      EXPECT_EQ(counts.detected, counts.true_positives);
+      for (int64_t a = 0; a < g.count(); ++a) {
+        bool can_pair = false;
+        for (int64_t b = 0; b < p.count(); ++b) {
+          can_pair |= iou[a][b] >= t;
+          if (!g_found[a] && !p_found[b]) {
+            EXPECT_LT(iou[a][b], t) << "maximal, trial " << trial;
+          }
+        }
+        if (t > 0.5) {
+          EXPECT_EQ(g_found[a], can_pair) << "trial " << trial;
+        }
+        if (g_found[a]) {
+          EXPECT_GE(records[static_cast<size_t>(a)].iou, t);
+        }
+      }
+    }
   }
-  // B and C (IoU 0.4 with the merged component) are now missed, and the
-  // component, overlapping only missed objects, is a false positive.
-  EXPECT_EQ(detected, 2);
-  EXPECT_EQ(false_positives, 2);
+}
+
+TEST(Metrics, MatchingRulesParseAndSayWhatIsWrong) {
+  EXPECT_EQ(metrics::MatchRule::parse("iou").to_string(), "iou:0.1");
+  EXPECT_EQ(metrics::MatchRule::parse("iou:0.5").to_string(), "iou:0.5");
+  EXPECT_EQ(metrics::MatchRule::parse("overlap").to_string(), "overlap");
+  EXPECT_EQ(metrics::MatchRule::parse("overlap:3").to_string(), "overlap:3");
+  EXPECT_EQ(metrics::MatchRule::parse("overlap:3"), metrics::MatchRule::parse(" overlap: 3 "));
+  ASSERT_THROWS_WITH(metrics::MatchRule::parse("iou:0"), "the IoU must be in (0, 1]");
+  ASSERT_THROWS_WITH(metrics::MatchRule::parse("iou:x"), "'x' is not a number");
+  ASSERT_THROWS_WITH(metrics::MatchRule::parse("overlap:-1"), "the dilation must be 0..64");
+  ASSERT_THROWS_WITH(metrics::MatchRule::parse("dice:0.5"),
+                     "unknown rule 'dice'; the rules are iou:T");
 }
 
 CaseRecord record_with_ratio(const std::string& id, double ratio) {

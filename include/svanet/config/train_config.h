@@ -101,7 +101,11 @@ struct EvaluateSection {
   std::string checkpoint = "best";
   /// Evaluate right after training.
   bool after_training = true;
-  double iou_threshold = 0.0;
+  /// How predicted components and ground-truth objects are paired, by
+  /// evaluation, calibration and validation alike (svanet/metrics/
+  /// objects.h): iou:T (one to one at IoU >= T) or overlap[:D] (BraTS's
+  /// any-overlap rule after a dilation of D pixels).
+  std::string match = "iou:0.1";
   std::vector<double> image_bins_pct{0.5, 1, 2, 3, 5, 10, 100};
   std::vector<double> object_bins_pct{0.1, 0.5, 1, 5};
   /// Object-size bin edges in pixels; when not empty, used instead.
@@ -133,9 +137,6 @@ struct EvaluateSection {
   /// What calibration maximises per class on the validation split:
   /// object_f1 (per-object detection) or dice (pixel Dice).
   std::string calibrate_metric = "object_f1";
-  /// object_f1: the IoU with which an object counts as found during
-  /// calibration (engine/calibrate.h says why it is not 0).
-  double calibrate_iou = 0.1;
 };
 
 struct TrainConfig {

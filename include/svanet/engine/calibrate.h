@@ -14,17 +14,20 @@
 /// thresholds; a tie goes to the threshold nearest 0.5. The curve of every
 /// class is written to RUN/calibration_<checkpoint stem>.json.
 ///
-/// Per-object F1 counts an object as found only when the predicted
-/// components overlapping it reach an IoU of `iou` (0.1) with it: with
-/// "any overlap" (the evaluation's default rule), a low threshold that
-/// floods the image with one component finds every object and scores a
-/// high F1.
+/// Per-object F1 counts objects as the evaluation does, under the run's
+/// matching rule (evaluate.match, svanet/metrics/objects.h; one to one at
+/// IoU 0.1 by default), with the evaluation's own counts and functions:
+/// the argmax row is what `svanet evaluate` reports on the same split. A
+/// low threshold that floods the image pairs with no object under the
+/// default rule, so it cannot win.
 
 #include "svanet/common/log.h"
+#include "svanet/metrics/objects.h"
 
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,9 +38,8 @@ struct CalibrateOptions {
   std::string checkpoint = "best";
   /// object_f1 (per-object detection, objects.h's matching) or dice.
   std::string metric = "object_f1";
-  /// object_f1: the IoU an object's overlapping prediction must reach for
-  /// the object to count as found, in (0, 1).
-  double iou = 0.1;
+  /// The matching rule; unset: the run config's evaluate.match.
+  std::optional<metrics::MatchRule> match;
   /// auto, cpu, cuda or cuda:N.
   std::string device = "auto";
   /// Candidate thresholds, each in (0, 1); empty: 0.05, 0.10, ..., 0.95.
@@ -55,8 +57,11 @@ struct ThresholdScore {
   /// The threshold; NaN for the argmax.
   double threshold = 0.0;
   int64_t gt_objects = 0, detected = 0, predicted = 0, false_positives = 0;
+  /// As svanet/metrics/reduce.h's object_recall, object_precision and
+  /// object_f1 (NaN where undefined: no objects, nothing predicted).
   double recall = 0.0, precision = 0.0, f1 = 0.0;
-  /// Pixel Dice of the class, pooled over the images.
+  /// Pixel Dice of the class, pooled over the images (NaN when the class
+  /// is absent from both sides).
   double dice = 0.0;
 };
 
@@ -77,6 +82,8 @@ struct CalibrationResult {
   std::vector<ClassCalibration> classes;
   std::string checkpoint;
   std::string metric;
+  /// The matching rule the objects were counted with.
+  metrics::MatchRule match;
   int64_t images = 0;
   /// What the checkpoint records as its calibration.
   std::string description;
@@ -93,8 +100,9 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
 std::vector<double> default_threshold_grid();
 
 /// The scores of one binary prediction (H, W) against one binary ground
-/// truth (1 = object, 255 = ignored, 0 = background), objects matched at
-/// `iou`: what calibration adds up per image (threshold left 0).
-ThresholdScore score_objects(const torch::Tensor& pred, const torch::Tensor& gt, double iou);
+/// truth (1 = object, 255 = ignored, 0 = background), objects matched by
+/// `rule`: what calibration adds up per image (threshold left 0).
+ThresholdScore score_objects(const torch::Tensor& pred, const torch::Tensor& gt,
+                             const metrics::MatchRule& rule = {});
 
 }  // namespace svanet::engine

@@ -49,7 +49,8 @@ struct EvaluateOptions {
   std::optional<double> overlap;
   std::optional<int64_t> overlays;
   std::optional<bool> save_predictions;
-  std::optional<double> iou_threshold;
+  /// The matching rule (the config's evaluate.match when unset).
+  std::optional<metrics::MatchRule> match;
   std::optional<bool> surface_distances;
   std::optional<std::vector<double>> object_bins_pct, object_bins_px;
 };

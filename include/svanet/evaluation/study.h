@@ -78,6 +78,8 @@ struct Study {
   /// their unit ("%" of the image or "px").
   std::vector<std::string> object_bins;
   std::string object_bins_unit;
+  /// The matching rule every summary counted its objects with.
+  std::string match;
   /// Ground-truth objects in each of those bins (first row's first summary).
   std::vector<int64_t> object_counts;
   std::string split;
@@ -94,7 +96,7 @@ struct Study {
 
 /// Reads every run's evaluation (and, with model_cost, its model) into a
 /// study. Errors name the run and the file: a run without an evaluation,
-/// summaries whose object-size bins differ, an unknown reference label,
+/// summaries whose object-size bins or matching rules differ, an unknown reference label,
 /// two rows with one label, a missing ultra-small bin.
 Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options = {});
 

@@ -56,6 +56,11 @@ struct SummaryRecord {
   std::vector<ObjectBinRecord> objects;
   /// The unit of the object-size bins: "%" of the image or "px".
   std::string object_bins_unit = "%";
+  /// The matching rule the objects were counted with (options.match):
+  /// iou:T or overlap[:D]; a summary of svanet 0.1 (no options.match)
+  /// counted with "any overlap" ("overlap") or, with a matching IoU T > 0,
+  /// the union of the overlapping components at IoU >= T ("union-iou:T").
+  std::string match = "iou:0.1";
 };
 
 /// Reads summary.json at `path`.

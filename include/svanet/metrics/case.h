@@ -34,7 +34,8 @@ struct MetricOptions {
   bool surface_distances = true;
   /// Per-object matching.
   bool objects = true;
-  MatchOptions match;
+  /// How objects are paired (objects.h): one to one at IoU 0.1 by default.
+  MatchRule match;
   /// Image-level size bins: upper edges of the official largest-object
   /// ratio, % of the image, cumulative ("< r" includes every smaller bin).
   std::vector<double> image_bins_pct{0.5, 1, 2, 3, 5, 10, 100};

@@ -97,9 +97,44 @@ struct ImageBin {
 std::vector<ImageBin> image_size_bins(const std::vector<const CaseRecord*>& cases,
                                       const MetricOptions& options);
 
+/// What every per-object metric is computed from: the objects and
+/// components of a set of records, counted under the matching rule that
+/// paired them (objects.h). Evaluation, calibration and validation add up
+/// the same counts.
+struct ObjectCounts {
+  /// Ground-truth objects, those detected and missed, and those covered by
+  /// several predicted components.
+  int64_t gt_objects = 0, detected = 0, missed = 0, split = 0;
+  /// Predicted components, true and false positives among them, and those
+  /// overlapping several objects.
+  int64_t predicted = 0, true_positives = 0, false_positives = 0, merged = 0;
+  /// The summed Dice and IoU of the detected objects (each against its
+  /// partner, or the union of its partners under `overlap`).
+  double dice_sum = 0.0, iou_sum = 0.0;
+
+  void add(const ObjectRecord& record);
+  ObjectCounts& operator+=(const ObjectCounts& other);
+};
+
+/// The counts of the records.
+ObjectCounts count_objects(const std::vector<ObjectRecord>& records);
+
+/// detected / gt_objects: NaN without objects.
+double object_recall(const ObjectCounts& c);
+/// true positives / predicted: NaN without predicted components.
+double object_precision(const ObjectCounts& c);
+/// The harmonic mean of recall and precision (0 when both are 0).
+double object_f1(const ObjectCounts& c);
+/// The mean per-object Dice over the ground-truth objects (missed = 0).
+double object_dice(const ObjectCounts& c);
+/// BraTS 2023's lesion-wise Dice: the summed Dice over (objects + false
+/// positives).
+double lesion_dice(const ObjectCounts& c);
+
 /// Per-object detection in one object-size bin of one class (0 = all
-/// foreground classes).
-struct ObjectBin {
+/// foreground classes). Objects are binned by their own area, predicted
+/// components by theirs.
+struct ObjectBin : ObjectCounts {
   std::string label;
   /// Object area range, in `unit` (% of the image or pixels): [lower,
   /// upper); upper is +inf for the last bin and the "all" bin.
@@ -107,19 +142,8 @@ struct ObjectBin {
   std::string unit = "%";
   int64_t class_index = 0;
   std::string class_name;
-  int64_t gt_objects = 0, detected = 0, missed = 0;
-  /// Ground-truth objects covered by several predicted components.
-  int64_t split = 0;
-  /// Predicted components in the bin (by their own area), false positives
-  /// among them, and those overlapping several objects.
-  int64_t predicted = 0, false_positives = 0, merged = 0;
-  /// detected / gt_objects; true positives / predicted; their harmonic mean.
-  double recall = 0.0, precision = 0.0, f1 = 0.0;
-  /// Mean per-object Dice over the ground-truth objects (missed = 0).
-  double dice = 0.0;
-  /// BraTS-style lesion-wise Dice pooled over cases: the summed per-object
-  /// Dice over (ground-truth objects + false positives).
-  double lesion_dice = 0.0;
+  /// The metrics of the counts (the functions above).
+  double recall = 0.0, precision = 0.0, f1 = 0.0, dice = 0.0, lesion_dice = 0.0;
 };
 
 /// Labels of bins with these edges: "<e0", "e0-e1", ..., ">=e_last".
