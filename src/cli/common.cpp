@@ -122,11 +122,12 @@ CLI::Option* add_match_flag(CLI::App* sub, std::string& value) {
 }
 
 void add_retired_flag(CLI::App* sub, const std::string& name, const std::string& replacement) {
-  sub->add_option(name, "")
-      ->group("")  // hidden
-      ->check(CLI::Validator(
-          [name, replacement](std::string&) { return name + " was replaced by " + replacement; },
-          "", "retired"));
+  sub->add_option_function<std::string>(name,
+                                        [name, replacement](const std::string&) {
+                                          throw CLI::ValidationError(
+                                              name, "was replaced by " + replacement);
+                                        })
+      ->group("");  // hidden from --help
 }
 
 CLI::Option* add_axis_flag(CLI::App* sub, int& value) {

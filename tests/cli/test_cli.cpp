@@ -87,6 +87,12 @@ TEST(Cli, UsageErrorsExitWithTwoAndNameTheWord) {
   expect_failure("train --repeats -4", 2, "--repeats: must be positive, got -4");
   expect_failure("models --image-size 7", 2, "--image-size");
   expect_failure("predict -m x -i y", 2, "svanet predict: --out is required");
+  // A bad matching rule, and flags of an older svanet, say what is accepted.
+  expect_failure("evaluate --pred a --gt b -o c --match iou:2", 2,
+                 "--match: matching rule 'iou:2': the IoU must be in (0, 1]");
+  expect_failure("evaluate --pred a --gt b -o c --iou-threshold 0.5", 2,
+                 "svanet evaluate: --iou-threshold: was replaced by --match");
+  expect_failure("calibrate runs/x --iou 0.2", 2, "--iou: was replaced by --match iou:T");
   // Defaults are shown for every flag, sentinels by what they stand for.
   auto help = run("slice-volumes --help");
   EXPECT_NE(help.output.find("=dataset's"), std::string::npos) << help.output;
