@@ -96,6 +96,6 @@ int main(int argc, char** argv) {
       "%.2f s, reductions %.2f s, total %.2f s (%.1f masks/s); Dice %.3f, HD95 %.1f px\n",
       static_cast<long long>(count), size, size, static_cast<long long>(objects), threads, analyse,
       reduce, analyse + reduce, static_cast<double>(count) / (analyse + reduce),
-      summary.per_class.mean.dice.mean, summary.per_class.mean.hd95.mean);
+      summary.per_class.mean.stat("dice").mean, summary.per_class.mean.stat("hd95").mean);
   return summary.cases == count ? 0 : 1;
 }

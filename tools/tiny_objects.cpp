@@ -8,7 +8,8 @@
 // and their average (tiny_metrics_avg.csv), with svanet's per-object table
 // averaged over repeats (tiny_objects_avg.csv).
 //
-// Differences from the official tool, on purpose: every run's own classes
+// Differences from the official tool, on purpose: the metrics are fractions
+// (the official tables print them x 100), as every svanet output; every run's own classes
 // and image size come from its checkpoint (the official one crashes on an
 // unknown dataset and ignores the trained resize shape); a bin holding only
 // the first image is kept (the official `if not KeepIdx.any()` drops it);
@@ -18,11 +19,12 @@
 
 #include "program.h"
 #include "svanet/common/error.h"
+#include "svanet/config/train_config.h"
 #include "svanet/engine/evaluate.h"
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/summary.h"
 #include "svanet/io/checkpoint.h"
-#include "svanet/metrics/reduce.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/models/registry.h"
 #include "svanet/models/svanet.h"
 #include "svanet/utils/atomic_file.h"
@@ -39,9 +41,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kMetricColumns = {"mIoU",         "mEM",        "mAE",  "AvgRecall",
-                                                 "AvgPrecision", "AvgF2Score", "mDice"};
-// The official column order.
+// The official column order; the metric columns are the reference metrics'
+// official names (svanet/metrics/registry.h).
 const std::vector<std::string> kColumns = {
     "exp",    "SegModel", "SegHead",    "Weight",       "TinyRatio", "FeatureGuide",
     "SvAttn", "FGViT",    "FGNoStage5", "FGLink",       "mIoU",      "mDice",
@@ -59,11 +60,26 @@ struct Options {
 /// One evaluated repeat of one run.
 struct Evaluated {
   std::map<std::string, std::string> model_columns;  // SegModel ... FGLink, Weight
-  /// Cumulative ratio -> reference metric -> value, in ratio order.
+  /// Cumulative ratio -> reference metric (official name) -> value, in
+  /// ratio order.
   std::vector<std::pair<double, std::map<std::string, double>>> ratios;
-  /// Object bin label -> metric -> value (all foreground classes).
+  /// Object bin label -> count or metric (registered name) -> value (all
+  /// foreground classes).
   std::vector<std::pair<std::string, std::map<std::string, double>>> objects;
 };
+
+/// The reference metrics by their official names.
+std::vector<const svanet::metrics::Metric*> official_metrics() {
+  std::vector<const svanet::metrics::Metric*> out;
+  for (const auto* m : svanet::metrics::metrics_of(svanet::metrics::MetricScope::kReference)) {
+    if (!m->traits.official_name.empty()) out.push_back(m);
+  }
+  return out;
+}
+
+/// The counts of the per-object table.
+const std::vector<std::string> kObjectCounts = {"gt_objects", "detected", "missed",
+                                                "false_positives"};
 
 std::map<std::string, std::string> model_columns(const fs::path& checkpoint) {
   const auto meta = svanet::io::read_checkpoint_meta(checkpoint.string());
@@ -108,29 +124,34 @@ Evaluated evaluate(const fs::path& run, const Options& o) {
   Evaluated e;
   e.model_columns = model_columns(checkpoint);
   const auto summary = svanet::evaluation::read_summary(summary_path.string());
+  const std::string rule =
+      svanet::metrics::MatchRule::parse(
+          svanet::config::load_train_config((run / "config.yaml").string()).evaluate.match)
+          .to_string();
+  SVANET_CHECK(summary.match() == rule, summary_path.string(), ": its objects were matched by ",
+               summary.match(), ", the run's rule is ", rule,
+               "; --re-evaluate evaluates it again (replacing it)");
   for (const auto& bin : summary.size_bins) {
     if (!bin.cumulative || bin.images == 0) continue;
     std::map<std::string, double> m;
-    for (const auto& k : kMetricColumns) {
-      const auto it = bin.reference.find(k);
-      SVANET_CHECK(it != bin.reference.end(), summary_path.string(), ": size bin '", bin.label,
-                   "' has no reference metric '", k, "'");
-      m[k] = it->second;
+    for (const auto* metric : official_metrics()) {
+      m[metric->traits.official_name] = svanet::metrics::metric_value(*metric, bin);
     }
-    e.ratios.emplace_back(bin.upper_pct, m);
+    e.ratios.emplace_back(bin.upper, m);
     if (bin.complete) break;  // the official tool stops here
   }
   for (const auto& b : summary.objects) {
     if (b.class_index != 0) continue;
-    std::map<std::string, double> m;
-    for (const char* k : {"gt_objects", "detected", "missed", "false_positives", "recall",
-                          "precision", "f1", "dice", "lesion_dice"}) {
-      const auto it = b.values.find(k);
-      SVANET_CHECK(it != b.values.end(), summary_path.string(), ": object bin '", b.bin,
-                   "' has no '", k, "'");
-      m[k] = it->second;
+    const std::map<std::string, double> m = {
+        {"gt_objects", static_cast<double>(b.gt_objects)},
+        {"detected", static_cast<double>(b.detected)},
+        {"missed", static_cast<double>(b.missed)},
+        {"false_positives", static_cast<double>(b.false_positives)}};
+    auto values = m;
+    for (const auto* metric : svanet::metrics::metrics_of(svanet::metrics::MetricScope::kObjects)) {
+      values[metric->name] = metric->factory.per_bin(b);
     }
-    e.objects.emplace_back(b.bin, m);
+    e.objects.emplace_back(b.label, values);
   }
   return e;
 }
@@ -162,9 +183,10 @@ int run(const Options& o) {
   // repeat index (1-based, the official valrpt<k>) -> rows
   std::map<size_t, std::string> per_repeat;
   std::string average = svanet::utils::join(kColumns, ",") + "\n";
-  std::string objects =
-      "exp,bin,repeats,gt_objects,detected,missed,false_positives,recall,"
-      "recall_std,precision,precision_std,f1,f1_std,dice,dice_std,lesion_dice\n";
+  const auto object_metrics = svanet::metrics::metrics_of(svanet::metrics::MetricScope::kObjects);
+  std::string objects = "exp,bin,repeats," + svanet::utils::join(kObjectCounts, ",");
+  for (const auto* m : object_metrics) objects += "," + m->name + "," + m->name + "_std";
+  objects += "\n";
   for (const auto& run_dir : o.runs) {
     const fs::path run(run_dir);
     SVANET_CHECK(fs::is_directory(run), run_dir, ": no such run folder");
@@ -184,7 +206,8 @@ int run(const Options& o) {
       const double ratio = entry.first;
       std::map<std::string, double> mean;
       bool everywhere = true;
-      for (const auto& key : kMetricColumns) {
+      for (const auto* metric : official_metrics()) {
+        const std::string& key = metric->traits.official_name;
         std::vector<double> values;
         for (const auto& r : results) {
           const auto it = std::find_if(r.ratios.begin(), r.ratios.end(),
@@ -202,7 +225,7 @@ int run(const Options& o) {
     }
     for (size_t b = 0; b < results.front().objects.size(); ++b) {
       const auto& label = results.front().objects[b].first;
-      auto stat = [&](const char* key) {
+      auto stat = [&](const std::string& key) {
         std::vector<double> values;
         for (const auto& r : results) values.push_back(r.objects.at(b).second.at(key));
         return svanet::metrics::summarize_values(values);
@@ -212,14 +235,12 @@ int run(const Options& o) {
       objects += label;
       objects += ',';
       objects += std::to_string(results.size());
-      for (const char* k : {"gt_objects", "detected", "missed", "false_positives"}) {
-        objects += "," + csv_number(stat(k).mean);
-      }
-      for (const char* k : {"recall", "precision", "f1", "dice"}) {
-        const auto s = stat(k);
+      for (const auto& k : kObjectCounts) objects += "," + csv_number(stat(k).mean);
+      for (const auto* m : object_metrics) {
+        const auto s = stat(m->name);
         objects += "," + csv_number(s.mean) + "," + csv_number(s.std);
       }
-      objects += "," + csv_number(stat("lesion_dice").mean) + "\n";
+      objects += "\n";
     }
   }
   const fs::path out(o.out);

@@ -35,4 +35,5 @@
 #include "svanet/metrics/evaluator.h"
 #include "svanet/metrics/objects.h"
 #include "svanet/metrics/reduce.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/metrics/surface.h"

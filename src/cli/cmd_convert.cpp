@@ -5,6 +5,7 @@
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/export.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/official/convert.h"
 #include "svanet/utils/text.h"
 
@@ -131,8 +132,19 @@ Command register_checkpoint_info(CLI::App& app) {
             } else {
               std::printf("epoch:         none (not from svanet training)\n");
             }
-            for (const auto& [k, v] : meta.metrics)
-              std::printf("  metric:      %s = %g\n", k.c_str(), v);
+            // Validation metrics as the registry shows them (svanet 0.1's percentages
+            // as fractions); the losses and anything unknown as written.
+            auto values = meta.metrics;
+            if (meta.metrics_version < 2) metrics::convert_legacy_percentages(values);
+            for (const auto& [k, v] : values) {
+              const bool known = metrics::metric_registry().contains(k);
+              std::printf(
+                  "  metric:      %s = %s\n",
+                  (known ? metrics::metric_title(metrics::metric(k), "px") + " (" + k + ")" : k)
+                      .c_str(),
+                  known ? metrics::format_metric(metrics::metric(k), v).c_str()
+                        : utils::format_number(v).c_str());
+            }
             if (!meta.note.empty()) std::printf("note:          %s\n", meta.note.c_str());
             return 0;
           }};

@@ -9,6 +9,7 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/evaluation/compare.h"
 #include "svanet/evaluation/study.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
@@ -41,28 +42,34 @@ struct EvaluateArgs {
 
 void print_summary(const metrics::Summary& s, const std::string& out_dir) {
   const auto h = metrics::headline(s);
-  auto v = [&](const char* k) {
-    const auto it = h.find(k);
-    return it == h.end() ? std::nan("") : it->second;
-  };
-  std::printf("%lld cases; foreground means: Dice %.4f, IoU %.4f, HD95 %.2f %s, ASSD %.2f %s\n",
-              static_cast<long long>(s.cases), v("dice"), v("iou"), v("hd95"),
-              s.options.distance_unit.c_str(), v("assd"), s.options.distance_unit.c_str());
-  std::printf(
-      "paper's definitions: mIoU %.2f, mDice %.2f, mEM %.2f, mAE %.4f, AvgRecall %.2f, "
-      "AvgPrecision %.2f, AvgF2 %.2f\n",
-      s.reference.miou, s.reference.mdice, s.reference.mem, s.reference.mae, s.reference.avg_recall,
-      s.reference.avg_precision, s.reference.avg_f2);
+  // Every registered metric, by what it is computed from.
+  const std::pair<metrics::MetricScope, const char*> groups[] = {
+      {metrics::MetricScope::kCase, "per case (foreground means)"},
+      {metrics::MetricScope::kReference, "paper's definitions"},
+      {metrics::MetricScope::kObjects, "objects"}};
+  std::printf("%lld cases\n", static_cast<long long>(s.cases));
+  for (const auto& [scope, title] : groups) {
+    std::string line;
+    for (const metrics::Metric* m : metrics::metrics_of(scope)) {
+      line += (line.empty() ? "" : ", ") + metrics::metric_title(*m, s.options.distance_unit) +
+              " " + metrics::format_metric(*m, h.at(m->name));
+    }
+    std::printf("%s: %s\n", title, line.c_str());
+  }
   std::printf("objects by size (%s), matched %s:\n",
-              s.options.object_bin_unit() == "%" ? "% of the image" : "pixels",
-              s.options.match.to_string().c_str());
+              s.options.object_bin_unit() == "%" ? "% of the image" : "pixels", s.match().c_str());
+  const auto objects = metrics::metrics_of(metrics::MetricScope::kObjects);
   for (const auto& b : s.objects) {
     if (b.class_index != 0) continue;
-    std::printf(
-        "  %-9s %5lld objects, %5lld found (recall %.3f), %5lld false positives, "
-        "per-object Dice %.3f\n",
-        b.label.c_str(), static_cast<long long>(b.gt_objects), static_cast<long long>(b.detected),
-        b.recall, static_cast<long long>(b.false_positives), b.dice);
+    std::string values;
+    for (const metrics::Metric* m : objects) {
+      if (m->traits.featured) {
+        values += ", " + m->traits.label + " " + metrics::format_metric(*m, m->factory.per_bin(b));
+      }
+    }
+    std::printf("  %-9s %5lld objects, %5lld found, %5lld false positives%s\n", b.label.c_str(),
+                static_cast<long long>(b.gt_objects), static_cast<long long>(b.detected),
+                static_cast<long long>(b.false_positives), values.c_str());
   }
   std::printf(
       "wrote summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html to "
@@ -192,9 +199,14 @@ int run_calibrate(const CalibrateArgs& a) {
                 "found", "predicted", "recall", "prec.", "F1");
     const auto row = [](const std::string& label, const engine::ThresholdScore& s,
                         const char* mark) {
-      std::printf("  %-9s %8lld %7lld %9lld %6.3f %6.3f %5.3f  Dice %.4f%s\n", label.c_str(),
+      const auto v = [](const char* name, double value) {
+        return metrics::format_metric(metrics::metric(name), value, "-");
+      };
+      std::printf("  %-9s %8lld %7lld %9lld %6s %6s %5s  Dice %s%s\n", label.c_str(),
                   static_cast<long long>(s.gt_objects), static_cast<long long>(s.detected),
-                  static_cast<long long>(s.predicted), s.recall, s.precision, s.f1, s.dice, mark);
+                  static_cast<long long>(s.predicted), v("object_recall", s.recall).c_str(),
+                  v("object_precision", s.precision).c_str(), v("object_f1", s.f1).c_str(),
+                  v("dice", s.dice).c_str(), mark);
     };
     row("argmax", c.argmax, "");
     for (size_t i = 0; i < c.curve.size(); ++i) {
@@ -219,15 +231,13 @@ int run_calibrate(const CalibrateArgs& a) {
 struct CompareArgs {
   std::vector<std::string> dirs;
   bool overwrite = false;
-  std::string out, split = "test",
-                   metrics =
-                       "dice,iou,hd95,object_recall,object_precision,"
-                       "object_dice,ref_miou,ref_mdice";
+  std::string out, split = "test", metrics;
 };
 
 int run_compare(const CompareArgs& a) {
   std::vector<std::string> names;
   for (const auto& m : utils::split(a.metrics, ',')) names.push_back(utils::trim(m));
+  if (a.metrics.empty()) names = evaluation::default_compare_metrics();
   std::vector<evaluation::CompareRow> rows;
   for (const auto& dir : a.dirs) {
     evaluation::CompareRow row;
@@ -372,8 +382,9 @@ Command register_compare(CLI::App& app) {
   sub->add_option("--split", a->split, "Split to evaluate: test, val or train")
       ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
-  sub->add_option("--metrics", a->metrics, "Comma-separated headline metrics")
-      ->capture_default_str();
+  sub->add_option("--metrics", a->metrics,
+                  "Comma-separated metrics (registered names; `svanet list metrics` lists them)")
+      ->default_str("the featured ones");
   add_overwrite_flag(sub, a->overwrite);
   add_examples(sub,
                {"svanet compare runs/demo runs/demo_deeplab",

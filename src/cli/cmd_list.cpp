@@ -4,6 +4,7 @@
 #include "svanet/data/dataset.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/models/registry.h"
 #include "svanet/optim/optimizer.h"
 #include "svanet/optim/schedule.h"
@@ -25,7 +26,8 @@ std::vector<std::pair<std::string, const RegistryBase*>> registries() {
           {"losses", &losses::loss_registry()},
           {"optimizers", &optim::optimizer_registry()},
           {"schedules", &optim::schedule_registry()},
-          {"datasets", &data::dataset_registry()}};
+          {"datasets", &data::dataset_registry()},
+          {"metrics", &metrics::metric_registry()}};
 }
 
 struct ListOptions {
@@ -52,6 +54,12 @@ int run_list(const ListOptions& opt) {
         schema.push_back(io::pretrained_backbone_option());
       }
       print_schema(schema, 6);
+      if (kind == "metrics") {
+        const auto& t = metrics::metric(e.name).traits;
+        std::printf("      %s; from %s; %s, %s is better%s\n", t.label.c_str(),
+                    metrics::scope_name(t.scope).c_str(), metrics::unit_name(t.unit).c_str(),
+                    t.higher_is_better ? "higher" : "lower", t.featured ? "; featured" : "");
+      }
     }
     std::printf("\n");
   }
@@ -70,16 +78,18 @@ Command register_list(CLI::App& app) {
   auto opt = std::make_shared<ListOptions>();
   auto* sub = app.add_subcommand(
       "list",
-      "List the registered components (models, losses, optimizers, schedules, datasets) "
-      "with their options");
+      "List the registered components (models, losses, optimizers, schedules, datasets, "
+      "metrics) with their options");
   sub->add_option("kind", opt->kind,
-                  "models, losses, optimizers, schedules or datasets (all when "
+                  "models, losses, optimizers, schedules, datasets or metrics (all when "
                   "omitted)");
   sub->add_flag("--names", opt->names_only, "Only the names, one per line");
-  add_examples(sub, {"svanet list", "svanet list losses", "svanet list models --names"},
-               "Each option shows its type, its default and what it does; a config sets them "
-               "under the component's section (model.options, train.loss, train.optimizer, "
-               "train.schedule).");
+  add_examples(
+      sub,
+      {"svanet list", "svanet list losses", "svanet list models --names", "svanet list metrics"},
+      "Each option shows its type, its default and what it does; a config sets them "
+      "under the component's section (model.options, train.loss, train.optimizer, "
+      "train.schedule).");
   return {sub, [opt] { return run_list(*opt); }};
 }
 

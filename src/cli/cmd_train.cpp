@@ -7,6 +7,8 @@
 #include "svanet/config/train_config.h"
 #include "svanet/data/demo.h"
 #include "svanet/engine/trainer.h"
+#include "svanet/metrics/registry.h"
+#include "svanet/utils/text.h"
 #include "svanet_cli/demo_config.h"
 
 #include <spdlog/spdlog.h>
@@ -23,14 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string value_text(const std::map<std::string, double>& m, const std::string& key, int digits) {
-  const auto it = m.find(key);
-  if (it == m.end() || !std::isfinite(it->second)) return "n/a";
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, it->second);
-  return buffer;
-}
-
 /// The closing lines of a run.
 int report(const engine::TrainResult& r, double seconds) {
   if (r.interrupted) {
@@ -44,17 +38,13 @@ int report(const engine::TrainResult& r, double seconds) {
   }
   spdlog::info("run complete in {:.1f} min: {}", seconds / 60.0, r.run_dir);
   if (r.best_epoch >= 0) {
-    spdlog::info("best validation {} {:.4f} at epoch {} (checkpoints/best.pt)", r.select_metric,
-                 r.best_value, r.best_epoch + 1);
+    spdlog::info("best validation {} {} at epoch {} (checkpoints/best.pt)", r.select_metric,
+                 r.select_metric == "val_loss"
+                     ? utils::format_number(r.best_value)
+                     : metrics::format_metric(metrics::metric(r.select_metric), r.best_value),
+                 r.best_epoch + 1);
   }
-  if (!r.test.empty()) {
-    spdlog::info(
-        "test: Dice {} IoU {} HD95 {} (foreground means); mIoU {} mDice {} (paper's "
-        "definition); objects found {}",
-        value_text(r.test, "dice", 4), value_text(r.test, "iou", 4), value_text(r.test, "hd95", 2),
-        value_text(r.test, "ref_miou", 2), value_text(r.test, "ref_mdice", 2),
-        value_text(r.test, "object_recall", 3));
-  }
+  if (!r.test.empty()) spdlog::info("test: {}", metrics::featured_text(r.test, "px"));
   return 0;
 }
 

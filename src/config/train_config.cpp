@@ -4,11 +4,14 @@
 #include "svanet/common/error.h"
 #include "svanet/inference/thresholds.h"
 #include "svanet/metrics/objects.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 
 namespace svanet::config {
 
@@ -66,6 +69,18 @@ void encode_check_every(YAML::Emitter& out, const TrainSection& t) {
 
 }  // namespace
 
+/// val_loss or a registered metric (svanet/metrics/registry.h).
+ValueCheck<std::string> a_selection_metric() {
+  return ValueCheck<std::string>([](const std::string& v) {
+    const auto names = metrics::metric_registry().names();
+    if (v == "val_loss" || std::find(names.begin(), names.end(), v) != names.end()) {
+      return std::string();
+    }
+    return "is val_loss or a metric, got '" + v + "'" + utils::did_you_mean(v, names) +
+           "; the metrics: " + utils::join(names, ", ");
+  });
+}
+
 const Section<TrainSection>& train_section() {
   static const auto s =
       Section<TrainSection>()
@@ -82,8 +97,7 @@ const Section<TrainSection>& train_section() {
           .custom("freeze_encoder_epochs", Shape{}, decode_freeze, encode_freeze)
           .value("fix_norm_statistics", SVANET_MEMBER(fix_norm_statistics))
           .value("validate_every", SVANET_MEMBER(validate_every), at_least<int64_t>(1))
-          .choice("select_metric", SVANET_MEMBER(select_metric),
-                  {"ref_miou", "ref_mdice", "dice", "iou", "val_loss"})
+          .value("select_metric", SVANET_MEMBER(select_metric), a_selection_metric())
           .value("grad_clip", SVANET_MEMBER(grad_clip), at_least(0.0))
           .value("repeats", SVANET_MEMBER(repeats), at_least<int64_t>(1))
           .value("sync_batchnorm", SVANET_MEMBER(sync_batchnorm))

@@ -2,7 +2,7 @@
 
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
-#include "svanet/metrics/reduce.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 #include "svanet/version.h"
@@ -83,6 +83,14 @@ RunState RunState::read(const io::TrainingState& in, const std::string& path) {
     SVANET_FAIL(path, ": the training state's history cannot be read: ", e.what());
   }
   s.select_metric = text("select_metric");
+  if (s.version < 2) {
+    // svanet 0.1 kept the reference metrics x 100.
+    for (auto& record : s.history) metrics::convert_legacy_percentages(record.val);
+    std::map<std::string, double> best{{s.select_metric, s.best_value}};
+    metrics::convert_legacy_percentages(best);
+    s.best_value = best.at(s.select_metric);
+    s.version = kVersion;
+  }
   return s;
 }
 
@@ -100,23 +108,23 @@ std::string fixed(double v, int digits) {
   return buffer;
 }
 
-std::string label_of(const std::string& metric) {
-  static const std::map<std::string, std::string> labels = {
-      {"dice", "val Dice"},           {"iou", "val IoU"},
-      {"ref_miou", "val mIoU (ref)"}, {"ref_mdice", "val mDice (ref)"},
-      {"val_loss", "val loss"},       {"hd95", "val HD95"}};
-  const auto it = labels.find(metric);
-  return it == labels.end() ? metric : it->second;
+/// How a log line and a chart name the validation metric `name`.
+std::string label_of(const std::string& name) {
+  if (name == "val_loss") return "val loss";
+  return metrics::metric_registry().contains(name)
+             ? "val " + metrics::metric_title(metrics::metric(name), "px")
+             : name;
+}
+
+/// `value` of `name` with its metric's decimals (the loss with 4).
+std::string value_text(const std::string& name, double value) {
+  if (name != "val_loss" && metrics::metric_registry().contains(name)) {
+    return metrics::format_metric(metrics::metric(name), value);
+  }
+  return fixed(value, 4);
 }
 
 }  // namespace
-
-const std::vector<std::string>& validation_metric_names() {
-  static const std::vector<std::string> names{
-      "dice",       "iou",           "hd95",   "ref_miou", "ref_mdice",
-      "ref_recall", "ref_precision", "ref_f2", "ref_mem",  "ref_mae"};
-  return names;
-}
 
 std::string history_to_json(const std::vector<EpochRecord>& history) {
   json all = json::array();
@@ -161,12 +169,13 @@ std::vector<EpochRecord> history_from_json(const std::string& text) {
 std::string metrics_csv(const std::vector<EpochRecord>& history) {
   std::ostringstream csv;
   csv << "epoch,lr,train_loss,val_loss";
-  for (const auto& name : validation_metric_names()) csv << ",val_" << name;
+  const auto names = metrics::metric_registry().names();
+  for (const auto& name : names) csv << ",val_" << name;
   csv << ",seconds,images_per_s,frozen_encoder,best\n";
   for (const auto& r : history) {
     csv << r.epoch + 1 << ',' << csv_number(r.lr) << ',' << csv_number(r.train_loss) << ','
         << csv_number(r.val_loss);
-    for (const auto& name : validation_metric_names()) {
+    for (const auto& name : names) {
       const auto it = r.val.find(name);
       csv << ',' << (it == r.val.end() ? "" : csv_number(it->second));
     }
@@ -179,26 +188,22 @@ std::string metrics_csv(const std::vector<EpochRecord>& history) {
 void write_progress_png(const std::string& path, const std::vector<EpochRecord>& history,
                         const std::string& select_metric) {
   namespace plot = utils::plot;
-  std::vector<double> x, train, val, lr, seconds, dice, iou, ref_miou, ref_mdice, best_x, best_y;
-  auto get = [](const EpochRecord& r, const char* key) {
+  auto get = [](const EpochRecord& r, const std::string& key) {
+    if (key == "val_loss") return r.val_loss;
     const auto it = r.val.find(key);
     return it == r.val.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
   };
+  std::vector<double> x, train, val, lr, seconds, selected, best_x, best_y;
   for (const auto& r : history) {
     x.push_back(static_cast<double>(r.epoch + 1));
     train.push_back(r.train_loss);
     val.push_back(r.val_loss);
     lr.push_back(r.lr);
     seconds.push_back(r.seconds);
-    dice.push_back(get(r, "dice"));
-    iou.push_back(get(r, "iou"));
-    ref_miou.push_back(get(r, "ref_miou") / 100.0);
-    ref_mdice.push_back(get(r, "ref_mdice") / 100.0);
+    selected.push_back(get(r, select_metric));
     if (r.best) {
       best_x.push_back(x.back());
-      best_y.push_back(select_metric == "val_loss"           ? r.val_loss
-                       : select_metric.rfind("ref_", 0) == 0 ? get(r, select_metric.c_str()) / 100.0
-                                                             : get(r, select_metric.c_str()));
+      best_y.push_back(selected.back());
     }
   }
   // Validation runs only on some epochs: draw those as dots joined by lines.
@@ -213,16 +218,17 @@ void write_progress_png(const std::string& path, const std::vector<EpochRecord>&
     s.markers = s.x.size() < 30;
     return s;
   };
+  // A fraction is drawn on a right axis from 0 to 1; the loss, or a
+  // distance, on an axis of its own range.
+  const bool fraction =
+      select_metric != "val_loss" && metrics::metric_registry().contains(select_metric) &&
+      metrics::metric(select_metric).traits.unit == metrics::MetricUnit::kFraction;
   plot::Series s_train{"train loss", x, train, plot::colour::kBlue};
   plot::Series s_val = validated(x, val);
   s_val.label = "val loss";
   s_val.colour = plot::colour::kRed;
-  plot::Series s_sel = validated(x, select_metric == "val_loss"    ? val
-                                    : select_metric == "dice"      ? dice
-                                    : select_metric == "iou"       ? iou
-                                    : select_metric == "ref_mdice" ? ref_mdice
-                                                                   : ref_miou);
-  s_sel.label = label_of(select_metric) + (select_metric.rfind("ref_", 0) == 0 ? " / 100" : "");
+  plot::Series s_sel = validated(x, selected);
+  s_sel.label = label_of(select_metric);
   s_sel.colour = plot::colour::kGreen;
   s_sel.right_axis = select_metric != "val_loss";
   plot::Series s_best{"best so far", best_x, best_y, plot::colour::kOrange};
@@ -236,7 +242,7 @@ void write_progress_png(const std::string& path, const std::vector<EpochRecord>&
   losses.y_label = "loss";
   losses.y2_label = label_of(select_metric);
   losses.y2_min = 0.0;
-  losses.y2_max = 1.0;
+  if (fraction) losses.y2_max = 1.0;
   // A validation loss that spikes early (a few random-init epochs) would
   // flatten everything else: the axis stops at 1.5 x the largest training
   // loss, and higher points are drawn at its top.
@@ -248,18 +254,18 @@ void write_progress_png(const std::string& path, const std::vector<EpochRecord>&
   if (train_max > 0) losses.y_max = 1.5 * train_max;
   const cv::Mat top = plot::line_chart(losses, {s_train, s_val, s_sel, s_best}, 900, 320);
 
-  plot::Series v_dice = validated(x, dice), v_iou = validated(x, iou),
-               v_miou = validated(x, ref_miou), v_mdice = validated(x, ref_mdice);
-  v_dice.label = "Dice (foreground mean)";
-  v_dice.colour = plot::colour::kGreen;
-  v_iou.label = "IoU (foreground mean)";
-  v_iou.colour = plot::colour::kBlue;
-  v_miou.label = "mIoU, reference / 100";
-  v_miou.colour = plot::colour::kPurple;
-  v_miou.dashed = true;
-  v_mdice.label = "mDice, reference / 100";
-  v_mdice.colour = plot::colour::kOrange;
-  v_mdice.dashed = true;
+  // The featured fractions, every one a line.
+  std::vector<plot::Series> featured;
+  for (const metrics::Metric* m : metrics::metric_registry().entries()) {
+    if (!m->traits.featured || m->traits.unit != metrics::MetricUnit::kFraction) continue;
+    std::vector<double> values;
+    for (const auto& r : history) values.push_back(get(r, m->name));
+    plot::Series series = validated(x, values);
+    series.label = m->traits.label;
+    series.colour = plot::series_colour(featured.size());
+    series.dashed = m->traits.scope == metrics::MetricScope::kReference;
+    featured.push_back(std::move(series));
+  }
   plot::Axes val_axes;
   val_axes.title = "Validation metrics";
   val_axes.x_label = "epoch";
@@ -267,7 +273,8 @@ void write_progress_png(const std::string& path, const std::vector<EpochRecord>&
   val_axes.y_label = "score";
   val_axes.y_min = 0.0;
   val_axes.y_max = 1.0;
-  const cv::Mat middle = plot::line_chart(val_axes, {v_dice, v_iou, v_miou, v_mdice}, 900, 260);
+  val_axes.legend_right = true;
+  const cv::Mat middle = plot::line_chart(val_axes, featured, 900, 300);
 
   plot::Series s_lr{"learning rate", x, lr, plot::colour::kPurple};
   s_lr.markers = x.size() < 30;
@@ -291,12 +298,21 @@ std::string epoch_line(const EpochRecord& r, int64_t epochs, const std::string& 
   line << "epoch " << r.epoch + 1 << "/" << epochs << "  lr " << std::setprecision(3)
        << std::scientific << r.lr << std::defaultfloat << "  train loss " << fixed(r.train_loss, 4);
   if (!r.val.empty()) {
-    line << "  val loss " << fixed(r.val_loss, 4) << "  Dice " << fixed(r.val.at("dice"), 4)
-         << "  IoU " << fixed(r.val.at("iou"), 4) << "  mIoU(ref) "
-         << fixed(r.val.at("ref_miou"), 2);
-    line << "  best " << label_of(select_metric) << " "
-         << fixed(best_value, select_metric.rfind("ref_", 0) == 0 ? 2 : 4) << " (epoch "
-         << best_epoch + 1 << ")" << (r.best ? " *" : "");
+    line << "  val loss " << fixed(r.val_loss, 4);
+    // The selection metric, then the first featured ones.
+    std::vector<std::string> shown;
+    if (select_metric != "val_loss") shown.push_back(select_metric);
+    for (const metrics::Metric* m : metrics::metric_registry().entries()) {
+      if (shown.size() >= 4) break;
+      if (m->traits.featured && m->name != select_metric) shown.push_back(m->name);
+    }
+    for (const auto& name : shown) {
+      const auto it = r.val.find(name);
+      line << "  " << metrics::metric(name).traits.label << " "
+           << value_text(name, it == r.val.end() ? std::nan("") : it->second);
+    }
+    line << "  best " << label_of(select_metric) << " " << value_text(select_metric, best_value)
+         << " (epoch " << best_epoch + 1 << ")" << (r.best ? " *" : "");
   }
   line << "  " << fixed(r.seconds, 1) << " s, " << fixed(r.images_per_second, 1) << " img/s"
        << (r.frozen_encoder ? "  [encoder frozen]" : "");
@@ -305,14 +321,11 @@ std::string epoch_line(const EpochRecord& r, int64_t epochs, const std::string& 
 
 std::string test_line(const metrics::Summary& s, const std::string& out_dir) {
   std::ostringstream line;
-  const auto& m = s.per_class.mean;
-  line << s.cases << " cases: Dice " << fixed(m.dice.mean, 4) << ", IoU " << fixed(m.iou.mean, 4)
-       << ", HD95 " << fixed(m.hd95.mean, 2) << " " << s.options.distance_unit << " (foreground "
-       << "means); reference mIoU " << fixed(s.reference.miou, 2) << ", mDice "
-       << fixed(s.reference.mdice, 2);
+  line << s.cases
+       << " cases: " << metrics::featured_text(metrics::headline(s), s.options.distance_unit);
   if (const metrics::ObjectBin* all = metrics::all_objects(s)) {
-    line << "; objects: " << all->detected << "/" << all->gt_objects << " found, "
-         << all->false_positives << " false positives";
+    line << "; objects (" << s.match() << "): " << all->detected << "/" << all->gt_objects
+         << " found, " << all->false_positives << " false positives";
   }
   line << "; report: " << out_dir << "/report.html";
   return line.str();
@@ -350,8 +363,9 @@ void write_repeats_summary(const std::filesystem::path& run_dir,
     const auto stat = metrics::summarize_values(values);
     mean[name] = json_number(stat.mean);
     std[name] = json_number(stat.std);
-    md << "| " << name << " | " << fixed(stat.mean, 4) << " ± " << fixed(stat.std, 4) << " | ";
-    for (const double v : values) md << fixed(v, 4) << " | ";
+    md << "| " << name << " | " << value_text(name, stat.mean) << " ± "
+       << value_text(name, stat.std) << " | ";
+    for (const double v : values) md << value_text(name, v) << " | ";
     md << "\n";
   }
   j["mean"] = mean;

@@ -45,10 +45,10 @@ struct PartialEpoch {
 
 /// The trainer's own part of checkpoints/last.state and interrupted.state
 /// (beside the weights, the optimizer and the generators, which io writes).
-/// Version 1 is what every svanet so far wrote; files without a version
-/// are version 1.
+/// Version 1 is what svanet 0.1 wrote (files without a version too): its
+/// history kept the reference metrics x 100, which reading converts.
 struct RunState {
-  static constexpr int64_t kVersion = 1;
+  static constexpr int64_t kVersion = 2;
   int64_t version = kVersion;
   Position next;
   PartialEpoch partial;
@@ -66,14 +66,12 @@ struct RunState {
   static RunState read(const io::TrainingState& in, const std::string& path);
 };
 
-/// The validation metric names of EpochRecord::val, in column order.
-const std::vector<std::string>& validation_metric_names();
-
 std::string history_to_json(const std::vector<EpochRecord>& history);
 std::vector<EpochRecord> history_from_json(const std::string& text);
 
-/// metrics.csv: epoch (1-based), lr, train_loss, val_loss, every validation
-/// metric, seconds, images_per_s, frozen_encoder, best.
+/// metrics.csv: epoch (1-based), lr, train_loss, val_loss, every registered
+/// metric (val_<name>, in registration order), seconds, images_per_s,
+/// frozen_encoder, best.
 std::string metrics_csv(const std::vector<EpochRecord>& history);
 
 /// progress.png: losses with the selection metric, the validation metrics,

@@ -18,7 +18,7 @@
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
-#include "svanet/metrics/reduce.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/models/batch_norm.h"
 #include "svanet/models/registry.h"
 #include "svanet/optim/optimizer.h"
@@ -55,9 +55,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Whether a larger value of the selection metric is better.
+/// Whether a larger value of the selection metric is better (the loss:
+/// lower; a metric: as registered).
 bool higher_is_better(const std::string& metric) {
-  return metric != "val_loss";
+  return metric != "val_loss" && metrics::metric(metric).traits.higher_is_better;
 }
 
 /// Forwards a logger's records to the caller's LogSink.
@@ -812,7 +813,7 @@ TrainResult Trainer::run() {
     const fs::path summary = fs::path(run_evaluation_dir(run_dir_.string(), eo)) / kSummaryJson;
     if (fs::exists(summary)) {
       log_->info("the run is complete; its evaluation is in {}", summary.parent_path().string());
-      result.test = evaluation::read_headline(summary.string());
+      result.test = metrics::headline(evaluation::read_summary(summary.string()));
     } else {
       // Free the training machinery before predicting the test split.
       train_loader_.reset();

@@ -1,14 +1,15 @@
 #include "svanet/evaluation/report.h"
 
+#include "svanet/evaluation/summary.h"
+#include "svanet/metrics/registry.h"
+
 #include "svanet/common/error.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 #include "svanet/version.h"
-#include "utils/json_number.h"
 #include "utils/plot.h"
 
 #include <torch/torch.h>
-#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -27,60 +28,10 @@ using namespace metrics;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using utils::csv_field;
 using utils::csv_number;
-using utils::json_number;
-
-json stat_json(const Stat& s) {
-  return {{"mean", json_number(s.mean)}, {"std", json_number(s.std)}, {"n", s.n}};
-}
-
-json class_json(const ClassSummary& c) {
-  return {{"class", c.class_index},
-          {"name", c.name},
-          {"cases_with_class", c.cases_with_class},
-          {"dice", stat_json(c.dice)},
-          {"iou", stat_json(c.iou)},
-          {"precision", stat_json(c.precision)},
-          {"recall", stat_json(c.recall)},
-          {"f2", stat_json(c.f2)},
-          {"specificity", stat_json(c.specificity)},
-          {"hd95", stat_json(c.hd95)},
-          {"assd", stat_json(c.assd)}};
-}
-
-json default_json(const DefaultMetrics& d) {
-  json out = json::array();
-  for (const auto& c : d.classes) out.push_back(class_json(c));
-  out.push_back(class_json(d.mean));
-  return out;
-}
-
-json reference_json(const ReferenceMetrics& r, const MetricOptions& o) {
-  json classes = json::array();
-  for (size_t c = 0; c < r.iou.size(); ++c) {
-    classes.push_back({{"class", c},
-                       {"name", o.class_name(static_cast<int64_t>(c))},
-                       {"images_with_class", r.images_with_class[c]},
-                       {"iou", json_number(r.iou[c])},
-                       {"dice", json_number(r.dice[c])},
-                       {"recall", json_number(r.recall[c])},
-                       {"precision", json_number(r.precision[c])},
-                       {"f2", json_number(r.f2[c])}});
-  }
-  return {{"images", r.images},
-          {"mIoU", json_number(r.miou)},
-          {"mDice", json_number(r.mdice)},
-          {"mEM", json_number(r.mem)},
-          {"mAE", json_number(r.mae)},
-          {"AvgRecall", json_number(r.avg_recall)},
-          {"AvgPrecision", json_number(r.avg_precision)},
-          {"AvgF2Score", json_number(r.avg_f2)},
-          {"per_class", classes}};
-}
 
 std::string fmt(double v, int digits) {
   if (!std::isfinite(v)) return "&ndash;";
@@ -89,9 +40,9 @@ std::string fmt(double v, int digits) {
   return out.str();
 }
 
-std::string stat_cell(const Stat& s, int digits) {
+std::string stat_cell(const Stat& s, const Metric& m) {
   if (s.n == 0) return "<td>&ndash;</td>";
-  return "<td>" + fmt(s.mean, digits) + " <span class=sd>&plusmn; " + fmt(s.std, digits) +
+  return "<td>" + format_metric(m, s.mean) + " <span class=sd>&plusmn; " + format_metric(m, s.std) +
          "</span> <span class=n>(" + std::to_string(s.n) + ")</span></td>";
 }
 
@@ -199,65 +150,12 @@ figure img{display:block;border:1px solid #ccc;max-width:100%}.note{font-size:12
 
 }  // namespace
 
-std::string summary_json(const Summary& s) {
-  const auto& o = s.options;
-  json classes = json::array();
-  for (int64_t c = 0; c < o.num_classes; ++c) classes.push_back(o.class_name(c));
-  json head = json::object();
-  for (const auto& [k, v] : headline(s)) head[k] = json_number(v);
-  json bins = json::array();
-  for (const auto& b : s.size_bins) {
-    bins.push_back({{"label", b.label},
-                    {"lower_pct", b.lower},
-                    {"upper_pct", json_number(b.upper)},
-                    {"cumulative", b.cumulative},
-                    {"images", b.images},
-                    {"complete", b.complete},
-                    {"reference", reference_json(b.reference, o)},
-                    {"per_class", default_json(b.metrics)}});
-  }
-  json objects = json::array();
-  for (const auto& b : s.objects) {
-    objects.push_back({{"class", b.class_index},
-                       {"class_name", b.class_name},
-                       {"bin", b.label},
-                       {"unit", b.unit},
-                       {"lower", b.lower},
-                       {"upper", json_number(b.upper)},
-                       {"gt_objects", b.gt_objects},
-                       {"detected", b.detected},
-                       {"missed", b.missed},
-                       {"split", b.split},
-                       {"predicted", b.predicted},
-                       {"false_positives", b.false_positives},
-                       {"merged", b.merged},
-                       {"recall", json_number(b.recall)},
-                       {"precision", json_number(b.precision)},
-                       {"f1", json_number(b.f1)},
-                       {"dice", json_number(b.dice)},
-                       {"lesion_dice", json_number(b.lesion_dice)}});
-  }
-  const json options = {
-      {"distance_unit", o.distance_unit},         {"spacing", {o.spacing[0], o.spacing[1]}},
-      {"surface_distances", o.surface_distances}, {"match", o.match.to_string()},
-      {"image_bins_pct", o.image_bins_pct},       {"object_bins", o.object_bin_edges()},
-      {"object_bins_unit", o.object_bin_unit()}};
-  const json j = {{"svanet_version", SVANET_VERSION},
-                  {"cases", s.cases},
-                  {"classes", classes},
-                  {"options", options},
-                  {"headline", head},
-                  {"reference", reference_json(s.reference, o)},
-                  {"per_class", default_json(s.per_class)},
-                  {"size_bins", bins},
-                  {"objects", objects}};
-  return j.dump(1) + "\n";
-}
-
 std::string per_case_csv(const std::vector<CaseRecord>& cases, const MetricOptions& o) {
+  const auto per_case = metrics_of(MetricScope::kCase);
   std::ostringstream out;
-  out << "case,height,width,object_ratio_pct,class,class_name,gt_pixels,pred_pixels,tp,fp,fn,tn,"
-         "dice,iou,precision,recall,f2,specificity,hd95,assd,e_measure,mae\n";
+  out << "case,height,width,object_ratio_pct,class,class_name,gt_pixels,pred_pixels,tp,fp,fn,tn";
+  for (const Metric* m : per_case) out << ',' << csv_field(m->name);
+  out << ",e_measure,mae\n";
   for (const auto& r : cases) {
     for (int64_t c = 1; c < o.num_classes; ++c) {
       const auto& cls = r.classes[static_cast<size_t>(c)];
@@ -265,11 +163,9 @@ std::string per_case_csv(const std::vector<CaseRecord>& cases, const MetricOptio
       out << csv_field(r.id) << ',' << r.height << ',' << r.width << ','
           << csv_number(r.object_ratio) << ',' << c << ',' << csv_field(o.class_name(c)) << ','
           << n.ground_truth() << ',' << n.predicted() << ',' << n.tp << ',' << n.fp << ',' << n.fn
-          << ',' << n.tn << ',' << csv_number(dice(n)) << ',' << csv_number(iou(n)) << ','
-          << csv_number(precision(n)) << ',' << csv_number(recall(n)) << ','
-          << csv_number(f_beta(n, 2.0)) << ',' << csv_number(specificity(n)) << ','
-          << csv_number(cls.hd95) << ',' << csv_number(cls.assd) << ',' << csv_number(r.e_measure)
-          << ',' << csv_number(r.mae) << '\n';
+          << ',' << n.tn;
+      for (const Metric* m : per_case) out << ',' << csv_number(m->factory.per_case(cls));
+      out << ',' << csv_number(r.e_measure) << ',' << csv_number(r.mae) << '\n';
     }
   }
   return out.str();
@@ -294,20 +190,18 @@ std::string per_object_csv(const std::vector<CaseRecord>& cases, const MetricOpt
 }
 
 std::string size_bins_csv(const Summary& s) {
+  std::vector<const Metric*> columns = metrics_of(MetricScope::kReference);
+  for (const Metric* m : metrics_of(MetricScope::kCase)) columns.push_back(m);
   std::ostringstream out;
-  out << "kind,bin,lower_pct,upper_pct,images,complete,mIoU,mDice,mEM,mAE,AvgRecall,AvgPrecision,"
-         "AvgF2Score,dice,iou,precision,recall,hd95\n";
+  out << "kind,bin,lower_pct,upper_pct,images,complete";
+  for (const Metric* m : columns) out << ',' << csv_field(m->name);
+  out << '\n';
   for (const auto& b : s.size_bins) {
-    const auto& r = b.reference;
-    const auto& m = b.metrics.mean;
     out << (b.cumulative ? "cumulative" : "disjoint") << ',' << b.label << ','
         << csv_number(b.lower) << ',' << csv_number(b.upper) << ',' << b.images << ','
-        << (b.complete ? 1 : 0) << ',' << csv_number(r.miou) << ',' << csv_number(r.mdice) << ','
-        << csv_number(r.mem) << ',' << csv_number(r.mae) << ',' << csv_number(r.avg_recall) << ','
-        << csv_number(r.avg_precision) << ',' << csv_number(r.avg_f2) << ','
-        << csv_number(m.dice.mean) << ',' << csv_number(m.iou.mean) << ','
-        << csv_number(m.precision.mean) << ',' << csv_number(m.recall.mean) << ','
-        << csv_number(m.hd95.mean) << '\n';
+        << (b.complete ? 1 : 0);
+    for (const Metric* m : columns) out << ',' << csv_number(metric_value(*m, b));
+    out << '\n';
   }
   return out.str();
 }
@@ -337,23 +231,14 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
        "href=\"per_case.csv\">per_case.csv</a>, <a href=\"per_object.csv\">per_object.csv</a>, "
        "<a href=\"size_bins.csv\">size_bins.csv</a></div>\n";
 
-  // Headline cards.
-  const auto head = headline(s);
-  auto card = [&](const std::string& key, const std::string& label, int digits) {
-    const auto it = head.find(key);
-    if (it == head.end()) return;
-    h << "<div class=card><div class=v>" << fmt(it->second, digits) << "</div><div class=k>"
-      << label << "</div></div>";
-  };
+  // Headline cards: the featured metrics.
   h << "<div class=cards>";
-  card("dice", "Dice (foreground mean)", 3);
-  card("iou", "IoU (foreground mean)", 3);
-  card("hd95", "HD95 (" + unit + ")", 1);
-  card("object_recall", "objects found (recall)", 3);
-  card("object_precision", "object precision", 3);
-  card("object_dice", "per-object Dice", 3);
-  card("ref_miou", "mIoU, paper's definition", 2);
-  card("ref_mdice", "mDice, paper's definition", 2);
+  for (const Metric* m : metric_registry().entries()) {
+    if (!m->traits.featured) continue;
+    h << "<div class=card><div class=v>" << format_metric(*m, metric_value(*m, s), "&ndash;")
+      << "</div><div class=k>" << utils::html_escape(metric_title(*m, o.distance_unit))
+      << "</div></div>";
+  }
   h << "</div>\n";
 
   // The small-object story first: per class, the smallest size bin next to
@@ -362,6 +247,7 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
     const std::string unit_text = o.object_bin_unit() == "%" ? " % of the image" : " px";
     h << "<h2>Small objects first</h2>\n<table><tr><th>class</th><th>smallest objects</th>"
          "<th>found</th><th>recall</th><th>all sizes found</th><th>recall</th></tr>\n";
+    const Metric& recall = metric("object_recall");
     for (size_t i = 0; i < s.objects.size(); ++i) {
       const ObjectBin& first = s.objects[i];
       // Each class's bins start with its smallest and end with "all".
@@ -376,24 +262,26 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
       h << "<tr><td>" << utils::html_escape(name) << "</td><td>" << utils::html_escape(first.label)
         << utils::html_escape(unit_text) << "</td><td>" << first.detected << " of "
         << first.gt_objects << "</td><td>"
-        << (first.gt_objects > 0 ? fmt(first.recall, 3) : std::string("-")) << "</td><td>"
-        << all.detected << " of " << all.gt_objects << "</td><td>"
-        << (all.gt_objects > 0 ? fmt(all.recall, 3) : std::string("-")) << "</td></tr>\n";
+        << format_metric(recall, recall.factory.per_bin(first), "-") << "</td><td>" << all.detected
+        << " of " << all.gt_objects << "</td><td>"
+        << format_metric(recall, recall.factory.per_bin(all), "-") << "</td></tr>\n";
     }
     h << "</table>\n";
   }
 
-  // Default mode per class.
+  // Default mode per class: every per-case metric.
+  const auto per_case = metrics_of(MetricScope::kCase);
   h << "<h2>Per class (each case scored, then averaged)</h2>\n<table><tr><th>class</th>"
-       "<th>cases with it</th><th>Dice</th><th>IoU</th><th>precision</th><th>recall</th><th>F2</th>"
-       "<th>specificity</th><th>HD95 ("
-    << unit << ")</th><th>ASSD (" << unit << ")</th></tr>\n";
+       "<th>cases with it</th>";
+  for (const Metric* m : per_case) {
+    h << "<th>" << utils::html_escape(metric_title(*m, o.distance_unit)) << "</th>";
+  }
+  h << "</tr>\n";
   auto class_row = [&](const ClassSummary& c) {
     h << "<tr><td>" << utils::html_escape(c.name) << "</td><td>"
-      << (c.name == "mean" ? std::string("") : std::to_string(c.cases_with_class)) << "</td>"
-      << stat_cell(c.dice, 3) << stat_cell(c.iou, 3) << stat_cell(c.precision, 3)
-      << stat_cell(c.recall, 3) << stat_cell(c.f2, 3) << stat_cell(c.specificity, 4)
-      << stat_cell(c.hd95, 1) << stat_cell(c.assd, 2) << "</tr>\n";
+      << (c.name == "mean" ? std::string("") : std::to_string(c.cases_with_class)) << "</td>";
+    for (const Metric* m : per_case) h << stat_cell(c.stat(m->name), *m);
+    h << "</tr>\n";
   };
   for (const auto& c : s.per_class.classes) class_row(c);
   if (s.per_class.classes.size() > 1) class_row(s.per_class.mean);
@@ -403,46 +291,53 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
 
   // Objects.
   if (!s.objects.empty()) {
+    const auto per_bin = metrics_of(MetricScope::kObjects);
     h << "<h2>Objects, by size (lesion-wise)</h2>\n";
     const std::string unit_label = o.object_bin_unit() == "%" ? "% of image" : "pixels";
     std::vector<std::string> bins;
-    std::vector<double> recall, dice_values, precision_values, gt_counts;
+    std::vector<double> gt_counts;
+    std::vector<plot::BarGroup> groups;
+    for (const Metric* m : per_bin) {
+      if (m->traits.featured) {
+        groups.push_back({m->traits.label, {}, plot::series_colour(groups.size())});
+      }
+    }
     for (const auto& b : s.objects) {
       if (b.class_index != 0 || b.label == "all") continue;
       bins.push_back(b.label + (b.unit == "%" ? "%" : ""));
-      recall.push_back(b.recall);
-      dice_values.push_back(b.dice);
-      precision_values.push_back(b.precision);
       gt_counts.push_back(static_cast<double>(b.gt_objects));
+      size_t g = 0;
+      for (const Metric* m : per_bin) {
+        if (m->traits.featured) groups[g++].values.push_back(m->factory.per_bin(b));
+      }
     }
-    const cv::Mat detection = plot::bar_chart(
-        "Objects found and their Dice, by object size (" + unit_label + ")", "", bins,
-        {{"recall", recall, plot::colour::kBlue},
-         {"per-object Dice", dice_values, plot::colour::kGreen},
-         {"precision", precision_values, plot::colour::kOrange}},
-        620, 360, 1.0, "%.2f");
+    const cv::Mat detection =
+        plot::bar_chart("Objects by size (" + unit_label + "), matched " + o.match.to_string(), "",
+                        bins, groups, 720, 360, 1.0, "%.2f");
     const cv::Mat counts =
         plot::bar_chart("Ground-truth objects by size (" + unit_label + ")", "objects", bins,
-                        {{"", gt_counts, plot::colour::kGray}}, 480, 360);
+                        {{"", gt_counts, plot::colour::kGray}}, 420, 360);
     h << "<div class=grid><figure><img src=\"" << png_data_url(detection)
       << "\"></figure><figure><img src=\"" << png_data_url(counts) << "\"></figure></div>\n";
     h << "<table><tr><th>class</th><th>size (" << unit_label
       << ")</th><th>objects</th><th>found</th>"
-         "<th>missed</th><th>split</th><th>predicted</th><th>false positives</th><th>merged</th>"
-         "<th>recall</th><th>precision</th><th>F1</th><th>per-object Dice</th><th>lesion-wise "
-         "Dice</th></tr>\n";
+         "<th>missed</th><th>split</th><th>predicted</th><th>false positives</th><th>merged</th>";
+    for (const Metric* m : per_bin) h << "<th>" << utils::html_escape(m->traits.label) << "</th>";
+    h << "</tr>\n";
     for (const auto& b : s.objects) {
       h << "<tr><td>" << utils::html_escape(b.class_name) << "</td><td>"
         << utils::html_escape(b.label) << "</td><td>" << b.gt_objects << "</td><td>" << b.detected
         << "</td><td>" << b.missed << "</td><td>" << b.split << "</td><td>" << b.predicted
-        << "</td><td>" << b.false_positives << "</td><td>" << b.merged << "</td><td>"
-        << fmt(b.recall, 3) << "</td><td>" << fmt(b.precision, 3) << "</td><td>" << fmt(b.f1, 3)
-        << "</td><td>" << fmt(b.dice, 3) << "</td><td>" << fmt(b.lesion_dice, 3) << "</td></tr>\n";
+        << "</td><td>" << b.false_positives << "</td><td>" << b.merged << "</td>";
+      for (const Metric* m : per_bin) {
+        h << "<td>" << format_metric(*m, m->factory.per_bin(b), "&ndash;") << "</td>";
+      }
+      h << "</tr>\n";
     }
     h << "</table><p class=note>An object is an 8-connected component of one class. Matching "
          "rule <b>"
-      << utils::html_escape(o.match.to_string())
-      << "</b>: " << utils::html_escape(o.match.describe())
+      << utils::html_escape(s.match()) << "</b>"
+      << (s.legacy_match.empty() ? ": " + utils::html_escape(o.match.describe()) : std::string())
       << ". Split: an object overlapped by several predicted components; merged: a component "
          "overlapping several objects. Objects are binned by their own size, predicted "
          "components by theirs. Lesion-wise Dice (BraTS 2023) divides the summed per-object Dice "
@@ -462,48 +357,69 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
       plot::bar_chart("Images by largest-object ratio (% of image)", "images", disjoint_labels,
                       {{"", disjoint_counts, plot::colour::kPurple}}, 560, 320);
   h << "<figure><img src=\"" << png_data_url(images_chart) << "\"></figure>\n";
+  // The paper's metrics, then the featured per-case ones.
+  std::vector<const Metric*> bin_columns = metrics_of(MetricScope::kReference);
+  for (const Metric* m : per_case) {
+    if (m->traits.featured) bin_columns.push_back(m);
+  }
   for (const bool cumulative : {true, false}) {
     h << "<h3>" << (cumulative ? "Cumulative (ratio &lt; r, as the official tool)" : "Disjoint")
-      << "</h3><table><tr><th>ratio (%)</th><th>images</th><th>mIoU</th><th>mDice</th><th>mEM</th>"
-         "<th>mAE</th><th>AvgRecall</th><th>AvgPrecision</th><th>AvgF2</th><th>Dice</th>"
-         "<th>IoU</th><th>HD95</th></tr>\n";
+      << "</h3><table><tr><th>ratio (%)</th><th>images</th>";
+    for (const Metric* m : bin_columns) {
+      h << "<th>" << utils::html_escape(metric_title(*m, o.distance_unit)) << "</th>";
+    }
+    h << "</tr>\n";
     for (const auto& b : s.size_bins) {
       if (b.cumulative != cumulative) continue;
-      const auto& r = b.reference;
-      const auto& m = b.metrics.mean;
-      h << "<tr><td>" << utils::html_escape(b.label) << "</td><td>" << b.images << "</td><td>"
-        << fmt(r.miou, 2) << "</td><td>" << fmt(r.mdice, 2) << "</td><td>" << fmt(r.mem, 2)
-        << "</td><td>" << fmt(r.mae, 4) << "</td><td>" << fmt(r.avg_recall, 2) << "</td><td>"
-        << fmt(r.avg_precision, 2) << "</td><td>" << fmt(r.avg_f2, 2) << "</td><td>"
-        << fmt(m.dice.mean, 3) << "</td><td>" << fmt(m.iou.mean, 3) << "</td><td>"
-        << fmt(m.hd95.mean, 1) << "</td></tr>\n";
+      h << "<tr><td>" << utils::html_escape(b.label) << "</td><td>" << b.images << "</td>";
+      for (const Metric* m : bin_columns) {
+        h << "<td>" << format_metric(*m, metric_value(*m, b), "&ndash;") << "</td>";
+      }
+      h << "</tr>\n";
     }
     h << "</table>\n";
   }
   h << "<p class=note>The official ratio: per class, the mask closed with a 2&times;2 kernel "
        "twice, the largest external contour's area over the image area; the image's ratio is "
        "the largest over classes (0 without objects, so empty images are in every cumulative "
-       "bin). mIoU&hellip;AvgF2 (&times;100) follow the paper: pixel counts pooled over the "
-       "images, every class including background, weighted by the number of images containing "
-       "it. mEM and mAE are per image, averaged. Dice, IoU and HD95 are the per-case "
-       "foreground means above.</p>\n";
+       "bin). The metrics marked (paper) follow the paper's definitions, as fractions (the "
+       "paper prints them &times;100): pixel counts pooled over the images, every class "
+       "including background, weighted by the number of images containing it; the E-measure "
+       "and MAE are per image, averaged. The others are the per-case foreground means above.</p>\n";
 
   // Reference mode, per class.
   h << "<h2>The paper's metrics (reference mode)</h2>\n<table><tr><th>class</th><th>images with "
        "it</th><th>IoU</th><th>Dice</th><th>recall</th><th>precision</th><th>F2</th></tr>\n";
-  for (size_t c = 0; c < s.reference.iou.size(); ++c) {
+  const auto& ref = s.reference;
+  for (size_t c = 0; c < ref.iou.size(); ++c) {
     h << "<tr><td>" << utils::html_escape(o.class_name(static_cast<int64_t>(c))) << "</td><td>"
-      << s.reference.images_with_class[c] << "</td><td>" << fmt(100 * s.reference.iou[c], 2)
-      << "</td><td>" << fmt(100 * s.reference.dice[c], 2) << "</td><td>"
-      << fmt(100 * s.reference.recall[c], 2) << "</td><td>"
-      << fmt(100 * s.reference.precision[c], 2) << "</td><td>" << fmt(100 * s.reference.f2[c], 2)
-      << "</td></tr>\n";
+      << ref.images_with_class[c] << "</td>";
+    for (const double v : {ref.iou[c], ref.dice[c], ref.recall[c], ref.precision[c], ref.f2[c]}) {
+      h << "<td>" << fmt(v, 3) << "</td>";
+    }
+    h << "</tr>\n";
   }
-  h << "<tr><th>weighted mean</th><th></th><th>" << fmt(s.reference.miou, 2) << "</th><th>"
-    << fmt(s.reference.mdice, 2) << "</th><th>" << fmt(s.reference.avg_recall, 2) << "</th><th>"
-    << fmt(s.reference.avg_precision, 2) << "</th><th>" << fmt(s.reference.avg_f2, 2)
-    << "</th></tr></table><p class=note>mEM " << fmt(s.reference.mem, 2) << ", mAE "
-    << fmt(s.reference.mae, 4) << ".</p>\n";
+  h << "<tr><th>weighted mean</th><th></th>";
+  for (const char* name : {"ref_miou", "ref_mdice", "ref_recall", "ref_precision", "ref_f2"}) {
+    const Metric& m = metric(name);
+    h << "<th>" << format_metric(m, metric_value(m, s), "&ndash;") << "</th>";
+  }
+  h << "</tr></table>\n";
+
+  // Every registered metric, described.
+  h << "<h2>Every metric</h2>\n<table><tr><th>metric</th><th>name</th><th>value</th><th>better"
+       "</th><th>computed from</th><th>what it is</th><th>reference</th></tr>\n";
+  for (const Metric* m : metric_registry().entries()) {
+    h << "<tr><td>" << utils::html_escape(metric_title(*m, o.distance_unit)) << "</td><td>"
+      << utils::html_escape(m->name) << "</td><td>"
+      << format_metric(*m, metric_value(*m, s), "&ndash;") << "</td><td>"
+      << (m->traits.higher_is_better ? "higher" : "lower") << "</td><td>"
+      << scope_name(m->traits.scope) << "</td><td>" << utils::html_escape(m->description)
+      << "</td><td>" << utils::html_escape(m->traits.reference) << "</td></tr>\n";
+  }
+  h << "</table><p class=note>Fractions in [0, 1]; distances in " << unit
+    << ". summary.json keeps the exact values and describes each metric under "
+       "<code>metrics</code>.</p>\n";
 
   // Overlays.
   if (load && options.overlays > 0) {
@@ -575,7 +491,7 @@ void write_evaluation(const Summary& summary, const std::vector<CaseRecord>& cas
   namespace fs = std::filesystem;
   fs::create_directories(out_dir);
   const fs::path out(out_dir);
-  utils::write_file_atomic((out / "summary.json").string(), summary_json(summary));
+  utils::write_file_atomic((out / "summary.json").string(), summary_to_json(summary));
   utils::write_file_atomic((out / "per_case.csv").string(), per_case_csv(cases, summary.options));
   utils::write_file_atomic((out / "per_object.csv").string(),
                            per_object_csv(cases, summary.options));

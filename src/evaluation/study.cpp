@@ -5,6 +5,7 @@
 #include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
 #include "svanet/evaluation/summary.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/models/profile.h"
 #include "svanet/models/registry.h"
 #include "svanet/utils/atomic_file.h"
@@ -30,21 +31,6 @@ namespace fs = std::filesystem;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Headline metrics of the first section, in order.
-const std::vector<StudyColumn>& overall_columns() {
-  static const std::vector<StudyColumn> columns{
-      {"dice", "Dice", 4},
-      {"iou", "IoU", 4},
-      {"object_recall", "obj. recall", 3},
-      {"object_precision", "obj. precision", 3},
-      {"object_f1", "obj. F1", 3},
-      {"object_dice", "obj. Dice", 3},
-      {"ref_miou", "mIoU (paper)", 2},
-      {"ref_mdice", "mDice (paper)", 2},
-  };
-  return columns;
-}
-
 /// The value of every column of one summary, by key.
 using Values = std::map<std::string, double>;
 
@@ -55,13 +41,31 @@ double find_or_nan(const std::map<std::string, double>& m, const std::string& ke
 
 /// The object-size bins of class 0 (all foreground classes), smallest
 /// first, without "all".
-std::vector<std::string> object_bins_of(const SummaryRecord& s) {
+std::vector<std::string> object_bins_of(const metrics::Summary& s) {
   std::vector<std::string> bins;
   for (const auto& o : s.objects) {
-    if (o.class_index == 0 && o.bin != "all") bins.push_back(o.bin);
+    if (o.class_index == 0 && o.label != "all") bins.push_back(o.label);
   }
   return bins;
 }
+
+/// The featured metrics of the overall table, and those of them the
+/// ultra-small images have (all but the per-object ones).
+std::vector<const metrics::Metric*> featured_metrics(bool per_image) {
+  std::vector<const metrics::Metric*> out;
+  for (const metrics::Metric* m : metrics::metric_registry().entries()) {
+    if (m->traits.featured && (!per_image || m->traits.scope != metrics::MetricScope::kObjects)) {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+/// A summary read for the study, with the file it came from.
+struct StudiedSummary {
+  std::string path;
+  metrics::Summary summary;
+};
 
 /// Median images/s over the epochs of RUN/metrics.csv; NaN without one.
 double training_speed(const fs::path& run) {
@@ -130,10 +134,9 @@ ModelCost model_cost(const fs::path& run) {
 }
 
 /// Every column's value in one summary (cost columns excluded).
-Values summary_values(const SummaryRecord& s, const StudyOptions& options,
-                      const std::vector<std::string>& bins) {
-  Values v;
-  for (const auto& c : overall_columns()) v[c.key] = find_or_nan(s.headline, c.key);
+Values summary_values(const StudiedSummary& file, const StudyOptions& options) {
+  const metrics::Summary& s = file.summary;
+  Values v = metrics::headline(s);
   const auto bin = std::find_if(s.size_bins.begin(), s.size_bins.end(), [&](const auto& b) {
     return b.cumulative && b.label == options.ultra_small_bin;
   });
@@ -142,20 +145,17 @@ Values summary_values(const SummaryRecord& s, const StudyOptions& options,
     for (const auto& b : s.size_bins) {
       if (b.cumulative) labels.push_back(b.label);
     }
-    SVANET_FAIL(s.path, ": no cumulative image-size bin '", options.ultra_small_bin,
+    SVANET_FAIL(file.path, ": no cumulative image-size bin '", options.ultra_small_bin,
                 "' for the ultra-small columns; its bins: ", utils::join(labels, ", "));
   }
-  v["us_dice"] = find_or_nan(bin->foreground, "dice");
-  v["us_iou"] = find_or_nan(bin->foreground, "iou");
-  v["us_ref_miou"] = find_or_nan(bin->reference, "mIoU");
-  v["us_ref_mdice"] = find_or_nan(bin->reference, "mDice");
+  for (const metrics::Metric* m : featured_metrics(true)) {
+    v["us_" + m->name] = metrics::metric_value(*m, *bin);
+  }
   for (const auto& o : s.objects) {
-    if (o.class_index != 0) continue;
-    if (std::find(bins.begin(), bins.end(), o.bin) == bins.end()) continue;
-    v["object_recall_" + o.bin] = find_or_nan(o.values, "recall");
-    v["object_dice_" + o.bin] = find_or_nan(o.values, "dice");
-    v["object_precision_" + o.bin] = find_or_nan(o.values, "precision");
-    v["object_f1_" + o.bin] = find_or_nan(o.values, "f1");
+    if (o.class_index != 0 || o.label == "all") continue;
+    for (const metrics::Metric* m : metrics::metrics_of(metrics::MetricScope::kObjects)) {
+      v[m->name + "_" + o.label] = m->factory.per_bin(o);
+    }
   }
   return v;
 }
@@ -250,24 +250,18 @@ std::string document(const Study& study, bool latex) {
   return out.str();
 }
 
-/// One chart of a per-object metric by object-size bin, a line per run.
-cv::Mat per_bin_chart(const Study& study, const std::string& prefix, const std::string& title) {
-  const size_t section = 1;  // the per-object section
+/// One chart of a per-object section's metric by object-size bin, a line
+/// per run.
+cv::Mat per_bin_chart(const Study& study, size_t section) {
   const auto& columns = study.sections[section].columns;
   utils::plot::Axes axes;
-  axes.title = title;
+  axes.title = study.sections[section].title + " (" + study.split + " split)";
   axes.x_label = "object size (" + study.object_bins_unit +
                  (study.object_bins_unit == "%" ? " of the image" : "") + ")";
   axes.y_min = 0.0;
   axes.y_max = 1.0;
   axes.legend_right = true;
-  std::vector<size_t> picked;
-  for (size_t c = 0; c < columns.size(); ++c) {
-    if (columns[c].key.rfind(prefix, 0) == 0) {
-      picked.push_back(c);
-      axes.x_categories.push_back(columns[c].key.substr(prefix.size()));
-    }
-  }
+  for (const auto& b : study.object_bins) axes.x_categories.push_back(b);
   std::vector<utils::plot::Series> series;
   for (size_t r = 0; r < study.rows.size(); ++r) {
     utils::plot::Series s;
@@ -275,9 +269,9 @@ cv::Mat per_bin_chart(const Study& study, const std::string& prefix, const std::
     s.colour = utils::plot::series_colour(r);
     s.dashed = r >= 10;
     s.markers = true;
-    for (size_t i = 0; i < picked.size(); ++i) {
-      const auto& v = study.rows[r].values[section][picked[i]];
-      s.x.push_back(static_cast<double>(i));
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const auto& v = study.rows[r].values[section][c];
+      s.x.push_back(static_cast<double>(c));
       s.y.push_back(v.n > 0 ? v.mean : kNaN);
     }
     series.push_back(std::move(s));
@@ -292,7 +286,7 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
   Study study;
   study.split = options.split;
   study.ultra_small_bin = options.ultra_small_bin;
-  std::vector<std::vector<SummaryRecord>> summaries;
+  std::vector<std::vector<StudiedSummary>> summaries;
   std::vector<std::string> labels;
   for (const auto& run : runs) {
     SVANET_CHECK(!run.summaries.empty(), run.label, ": no evaluation to study");
@@ -303,69 +297,62 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
                   run.summaries.front(), "); --labels names the rows");
     }
     labels.push_back(run.label);
-    std::vector<SummaryRecord> records;
-    for (const auto& file : run.summaries) {
-      records.push_back(read_summary(file));
-    }
+    std::vector<StudiedSummary> records;
+    for (const auto& file : run.summaries) records.push_back({file, read_summary(file)});
     summaries.push_back(std::move(records));
   }
   const auto& first = summaries.front().front();
-  study.object_bins = object_bins_of(first);
+  study.object_bins = object_bins_of(first.summary);
   for (const auto& row : summaries) {
     for (const auto& s : row) {
-      SVANET_CHECK(object_bins_of(s) == study.object_bins, s.path, ": its object-size bins (",
-                   utils::join(object_bins_of(s), ", "), ") differ from those of ", first.path,
-                   " (", utils::join(study.object_bins, ", "),
+      SVANET_CHECK(object_bins_of(s.summary) == study.object_bins, s.path,
+                   ": its object-size bins (", utils::join(object_bins_of(s.summary), ", "),
+                   ") differ from those of ", first.path, " (",
+                   utils::join(study.object_bins, ", "),
                    "); evaluate every run with the same --object-bins");
-    }
-  }
-  for (const auto& row : summaries) {
-    for (const auto& s : row) {
-      SVANET_CHECK(s.match == first.match, s.path, ": its objects were matched by ", s.match,
-                   ", those of ", first.path, " by ", first.match,
+      SVANET_CHECK(s.summary.match() == first.summary.match(), s.path,
+                   ": its objects were matched by ", s.summary.match(), ", those of ", first.path,
+                   " by ", first.summary.match(),
                    "; object counts under different rules do not compare (evaluate every run "
                    "with the same --match)");
     }
   }
-  study.match = first.match;
-  study.object_bins_unit = first.object_bins_unit;
-  for (const auto& o : first.objects) {
-    if (o.class_index == 0 && o.bin != "all") {
-      const double count = find_or_nan(o.values, "gt_objects");
-      study.object_counts.push_back(std::isfinite(count) ? static_cast<int64_t>(count) : 0);
-    }
+  study.match = first.summary.match();
+  study.object_bins_unit = first.summary.options.object_bin_unit();
+  for (const auto& o : first.summary.objects) {
+    if (o.class_index == 0 && o.label != "all") study.object_counts.push_back(o.gt_objects);
   }
-  for (const auto& b : first.size_bins) {
+  for (const auto& b : first.summary.size_bins) {
     if (b.cumulative && b.label == options.ultra_small_bin) study.ultra_small_images = b.images;
   }
 
-  StudySection overall{"Overall and ultra-small images", overall_columns()};
+  const std::string unit = first.summary.options.distance_unit;
+  StudySection overall{"Overall and ultra-small images", {}, ""};
+  for (const metrics::Metric* m : featured_metrics(false)) {
+    overall.columns.push_back({m->name, metrics::metric_title(*m, unit), m->traits.digits});
+  }
   const std::string us = options.ultra_small_bin + " %";
-  overall.columns.push_back({"us_dice", "Dice " + us, 4});
-  overall.columns.push_back({"us_iou", "IoU " + us, 4});
-  overall.columns.push_back({"us_ref_miou", "mIoU (paper) " + us, 2});
-  overall.columns.push_back({"us_ref_mdice", "mDice (paper) " + us, 2});
-  StudySection objects{"Per object, by object size", {}};
-  for (const auto& b : study.object_bins) {
-    objects.columns.push_back({"object_recall_" + b, "recall " + b, 3});
+  for (const metrics::Metric* m : featured_metrics(true)) {
+    overall.columns.push_back(
+        {"us_" + m->name, metrics::metric_title(*m, unit) + " " + us, m->traits.digits});
   }
-  for (const auto& b : study.object_bins) {
-    objects.columns.push_back({"object_dice_" + b, "Dice " + b, 3});
-  }
-  // Predicted components are binned by their own size, so a bin's
+  study.sections.push_back(overall);
+  // One section per featured per-object metric, a column per object-size
+  // bin. Predicted components are binned by their own size, so a bin's
   // precision is that of the predictions of that size.
-  StudySection detection{"Per object, by object size: precision and F1", {}};
-  for (const auto& b : study.object_bins) {
-    detection.columns.push_back({"object_precision_" + b, "precision " + b, 3});
+  for (const metrics::Metric* m : featured_metrics(false)) {
+    if (m->traits.scope != metrics::MetricScope::kObjects) continue;
+    StudySection section{"Per object, by object size: " + m->traits.label, {}, m->name};
+    for (const auto& b : study.object_bins) {
+      section.columns.push_back({m->name + "_" + b, m->traits.label + " " + b, m->traits.digits});
+    }
+    study.sections.push_back(section);
   }
-  for (const auto& b : study.object_bins) {
-    detection.columns.push_back({"object_f1_" + b, "F1 " + b, 3});
-  }
-  StudySection cost{"Model and training cost",
-                    {{"parameters_m", "parameters (M)", 3},
-                     {"gmacs", "GMACs per image", 2},
-                     {"train_images_per_s", "training images/s", 1}}};
-  study.sections = {overall, objects, detection, cost};
+  study.sections.push_back({"Model and training cost",
+                            {{"parameters_m", "parameters (M)", 3},
+                             {"gmacs", "GMACs per image", 2},
+                             {"train_images_per_s", "training images/s", 1}},
+                            ""});
 
   for (size_t r = 0; r < runs.size(); ++r) {
     StudyRow row;
@@ -373,7 +360,7 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
     std::vector<Values> values;
     for (const auto& s : summaries[r]) {
       row.summaries.push_back(s.path);
-      Values v = summary_values(s, options, study.object_bins);
+      Values v = summary_values(s, options);
       const fs::path run = fs::path(s.path).parent_path().parent_path();
       v["train_images_per_s"] = training_speed(run);
       values.push_back(std::move(v));
@@ -415,12 +402,13 @@ std::string Study::markdown() const {
   std::ostringstream out;
   out << "# Study: " << rows.size() << " run(s), " << split
       << " split\n\nMean ± sample standard deviation over each run's repeats (n). Overall: "
-         "svanet's metrics (foreground means; obj. = per object, objects matched by "
-      << match << ") and the paper's mIoU and mDice (x 100, background included). "
+         "the featured metrics of the registry (per-case metrics as foreground means; "
+         "object metrics with objects matched by "
+      << match << "; (paper): the paper's definitions as fractions, background included). "
       << ultra_small_bin << " %: the " << ultra_small_images
       << " images whose foreground covers under " << ultra_small_bin.substr(1)
-      << " % of the image. Per object: recall and Dice of the "
-         "objects in each size bin, precision of the predicted components of that size and F1 ("
+      << " % of the image. Per object: each featured object metric by size bin, objects binned "
+         "by their size and predicted components by theirs ("
       << object_bins_unit << (object_bins_unit == "%" ? " of the image" : "")
       << "), all foreground classes together";
   if (!object_counts.empty()) {
@@ -483,10 +471,11 @@ void write_study(const Study& study, const std::string& out_dir) {
   utils::write_file_atomic((out / "study.md").string(), study.markdown());
   utils::write_file_atomic((out / "study.csv").string(), study.csv());
   utils::write_file_atomic((out / "study.tex").string(), study.latex());
-  const std::string of = " (" + study.split + " split)";
-  const cv::Mat chart = utils::plot::stack_vertical(
-      {per_bin_chart(study, "object_recall_", "Per-object recall by object size" + of),
-       per_bin_chart(study, "object_dice_", "Per-object Dice by object size" + of)});
+  std::vector<cv::Mat> charts;
+  for (size_t s = 0; s < study.sections.size(); ++s) {
+    if (!study.sections[s].object_metric.empty()) charts.push_back(per_bin_chart(study, s));
+  }
+  const cv::Mat chart = utils::plot::stack_vertical(charts);
   data::write_mat((out / "study.png").string(), chart);
 }
 

@@ -1,5 +1,7 @@
 #include "svanet/metrics/reduce.h"
 
+#include "svanet/metrics/registry.h"
+
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -20,10 +22,11 @@ std::string format_edge(double v) {
 }
 
 /// The mean over foreground classes, as a Stat with n = contributing classes.
-Stat class_mean(const std::vector<ClassSummary>& classes, Stat ClassSummary::*field) {
+Stat class_mean(const std::vector<ClassSummary>& classes, const std::string& metric) {
   std::vector<double> means;
   for (const auto& c : classes) {
-    if ((c.*field).n > 0) means.push_back((c.*field).mean);
+    const Stat s = c.stat(metric);
+    if (s.n > 0) means.push_back(s.mean);
   }
   return summarize_values(means);
 }
@@ -98,59 +101,52 @@ ReferenceMetrics reference_metrics(const std::vector<const CaseRecord*>& cases,
     mprec += w * r.precision[k];
     mf2 += w * r.f2[k];
   }
-  const double scale = weights > 0 ? 100.0 / weights : kNaN;
+  const double scale = weights > 0 ? 1.0 / weights : kNaN;
   r.miou = miou * scale;
   r.mdice = mdice * scale;
   r.avg_recall = mrec * scale;
   r.avg_precision = mprec * scale;
   r.avg_f2 = mf2 * scale;
-  r.mem = scored > 0 ? 100.0 * em / static_cast<double>(scored) : kNaN;
+  r.mem = scored > 0 ? em / static_cast<double>(scored) : kNaN;
   r.mae = scored > 0 ? ae / static_cast<double>(scored) : kNaN;
   return r;
 }
 
+Stat ClassSummary::stat(const std::string& metric) const {
+  const auto it = values.find(metric);
+  return it == values.end() ? Stat{kNaN, kNaN, 0} : it->second;
+}
+
 DefaultMetrics default_metrics(const std::vector<const CaseRecord*>& cases,
                                const MetricOptions& options) {
+  std::vector<const Metric*> per_case;
+  for (const Metric* m : metric_registry().entries()) {
+    if (m->traits.scope == MetricScope::kCase && m->factory.per_case) per_case.push_back(m);
+  }
   DefaultMetrics out;
   for (int64_t k = 1; k < options.num_classes; ++k) {
     ClassSummary s;
     s.class_index = k;
     s.name = options.class_name(k);
-    std::vector<double> dsc, jac, prec, rec, f2, spec, hd, as;
+    std::vector<std::vector<double>> values(per_case.size());
     for (const CaseRecord* record : cases) {
       const ClassRecord& cls = record->classes[static_cast<size_t>(k)];
       if (cls.counts.ground_truth() > 0) ++s.cases_with_class;
-      dsc.push_back(dice(cls.counts));
-      jac.push_back(iou(cls.counts));
-      prec.push_back(precision(cls.counts));
-      rec.push_back(recall(cls.counts));
-      f2.push_back(f_beta(cls.counts, 2.0));
-      spec.push_back(specificity(cls.counts));
-      hd.push_back(cls.hd95);
-      as.push_back(cls.assd);
+      for (size_t i = 0; i < per_case.size(); ++i) {
+        values[i].push_back(per_case[i]->factory.per_case(cls));
+      }
     }
-    s.dice = summarize_values(dsc);
-    s.iou = summarize_values(jac);
-    s.precision = summarize_values(prec);
-    s.recall = summarize_values(rec);
-    s.f2 = summarize_values(f2);
-    s.specificity = summarize_values(spec);
-    s.hd95 = summarize_values(hd);
-    s.assd = summarize_values(as);
+    for (size_t i = 0; i < per_case.size(); ++i) {
+      s.values[per_case[i]->name] = summarize_values(values[i]);
+    }
     out.classes.push_back(s);
   }
   ClassSummary& m = out.mean;
   m.class_index = 0;
   m.name = "mean";
   for (const auto& c : out.classes) m.cases_with_class += c.cases_with_class;
-  m.dice = class_mean(out.classes, &ClassSummary::dice);
-  m.iou = class_mean(out.classes, &ClassSummary::iou);
-  m.precision = class_mean(out.classes, &ClassSummary::precision);
-  m.recall = class_mean(out.classes, &ClassSummary::recall);
-  m.f2 = class_mean(out.classes, &ClassSummary::f2);
-  m.specificity = class_mean(out.classes, &ClassSummary::specificity);
-  m.hd95 = class_mean(out.classes, &ClassSummary::hd95);
-  m.assd = class_mean(out.classes, &ClassSummary::assd);
+  for (const Metric* metric : per_case)
+    m.values[metric->name] = class_mean(out.classes, metric->name);
   return out;
 }
 
@@ -300,11 +296,6 @@ std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
       }
     }
     for (ObjectBin& bin : bins) {
-      bin.recall = object_recall(bin);
-      bin.precision = object_precision(bin);
-      bin.f1 = object_f1(bin);
-      bin.dice = object_dice(bin);
-      bin.lesion_dice = lesion_dice(bin);
       out.push_back(bin);
     }
     if (options.num_classes == 2) break;  // "all" is the only foreground class
@@ -334,28 +325,8 @@ const ObjectBin* all_objects(const Summary& s) {
   return nullptr;
 }
 
-std::map<std::string, double> headline(const Summary& s) {
-  const auto& m = s.per_class.mean;
-  std::map<std::string, double> out = {{"dice", m.dice.mean},
-                                       {"iou", m.iou.mean},
-                                       {"precision", m.precision.mean},
-                                       {"recall", m.recall.mean},
-                                       {"hd95", m.hd95.mean},
-                                       {"assd", m.assd.mean},
-                                       {"ref_miou", s.reference.miou},
-                                       {"ref_mdice", s.reference.mdice},
-                                       {"ref_recall", s.reference.avg_recall},
-                                       {"ref_precision", s.reference.avg_precision},
-                                       {"ref_f2", s.reference.avg_f2},
-                                       {"ref_mem", s.reference.mem},
-                                       {"ref_mae", s.reference.mae}};
-  if (const ObjectBin* all = all_objects(s)) {
-    out["object_recall"] = all->recall;
-    out["object_precision"] = all->precision;
-    out["object_f1"] = all->f1;
-    out["object_dice"] = all->dice;
-  }
-  return out;
+std::string Summary::match() const {
+  return legacy_match.empty() ? options.match.to_string() : legacy_match;
 }
 
 }  // namespace svanet::metrics

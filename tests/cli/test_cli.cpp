@@ -8,6 +8,8 @@
 #include "svanet/data/image_io.h"
 #include "svanet/io/checkpoint.h"
 #include "svanet/io/pytorch_file.h"
+#include "svanet/metrics/registry.h"
+#include "svanet/utils/atomic_file.h"
 #include "svanet/utils/text.h"
 
 #include <nlohmann/json.hpp>
@@ -290,7 +292,8 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   auto r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
                " --class-names background,lesion --out " + out.string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("3 cases; foreground means: Dice"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 cases\nper case (foreground means): Dice 0.926"), std::string::npos)
+      << r.output;
   for (const char* f :
        {"summary.json", "per_case.csv", "per_object.csv", "size_bins.csv", "report.html"}) {
     EXPECT_TRUE(std::filesystem::exists(out / f)) << f;
@@ -298,8 +301,8 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   const auto summary = nlohmann::json::parse(std::ifstream(out / "summary.json"));
   const auto& all = summary.at("objects").back();
   EXPECT_EQ(all.at("bin"), "all");
-  EXPECT_EQ(all.at("gt_objects").get<int>(), 6);
-  EXPECT_EQ(all.at("detected").get<int>(), 3);
+  EXPECT_EQ(all.at("counts").at("gt_objects").get<int>(), 6);
+  EXPECT_EQ(all.at("counts").at("detected").get<int>(), 3);
   // Dice of each case: 2 * 56 / (65 + 56) with the dot.
   EXPECT_NEAR(summary.at("per_class").at(0).at("dice").at("mean").get<double>(), 112.0 / 121.0,
               1e-9);
@@ -326,9 +329,12 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
   r = run("compare " + out.string() + " " + strict.string() +
           " --metrics dice,object_recall --out " + (dir.path() / "table").string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("| run | n | dice | object_recall |"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("| eval | 1 | 0.9256 | 0.5000 |"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("| strict | 1 | 0.9256 | 0.0000 |"), std::string::npos) << r.output;
+  // Each metric with its decimals; the rules differ, so they are a column.
+  EXPECT_NE(r.output.find("| run | n | match | dice | object_recall |"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("| eval | 1 | iou:0.1 | 0.926 | 0.500 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| strict | 1 | iou:0.9 | 0.926 | 0.000 |"), std::string::npos)
+      << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "table" / "compare.tex"));
   // Earlier results are not replaced unless asked.
   r = run("evaluate --pred " + pred.string() + " --gt " + gt.string() +
@@ -449,7 +455,7 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
       return nlohmann::json();
     };
     expect_cell(rows[i], "us_ref_miou_mean", each([&](const nlohmann::json& s) {
-                  return json_value(ultra_small(s)["reference"]["mIoU"]);
+                  return json_value(ultra_small(s)["reference"]["metrics"]["ref_miou"]);
                 }));
     expect_cell(rows[i], "us_dice_mean", each([&](const nlohmann::json& s) {
                   // A local: a range-for over a member of a temporary reads freed memory.
@@ -464,11 +470,13 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
       if (o["class"] != 0 || o["bin"] == "all") continue;
       const std::string bin = o["bin"].get<std::string>();
       ++bins;
-      for (const char* metric : {"recall", "dice"}) {
-        expect_cell(rows[i], "object_" + std::string(metric) + "_" + bin + "_mean",
+      for (const char* metric : {"object_recall", "object_dice"}) {
+        expect_cell(rows[i], std::string(metric) + "_" + bin + "_mean",
                     each([&](const nlohmann::json& s) {
                       for (const auto& x : s["objects"]) {
-                        if (x["class"] == 0 && x["bin"] == bin) return json_value(x[metric]);
+                        if (x["class"] == 0 && x["bin"] == bin) {
+                          return json_value(x["metrics"][metric]);
+                        }
                       }
                       return std::nan("");
                     }));
@@ -488,11 +496,15 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
   EXPECT_EQ(rows[0].at("dice_difference"), "0");
   EXPECT_NEAR(std::stod(rows[1].at("dice_difference")),
               std::stod(rows[1].at("dice_mean")) - std::stod(rows[0].at("dice_mean")), 1e-12);
-  // The chart: recall and Dice panels, one line per run.
+  // The chart: a panel per featured object metric, one line per run.
+  int panels = 0;
+  for (const auto* m : metrics::metrics_of(metrics::MetricScope::kObjects)) {
+    panels += m->traits.featured ? 1 : 0;
+  }
   const cv::Mat png = cv::imread((out / "study.png").string());
   ASSERT_FALSE(png.empty());
   EXPECT_EQ(png.cols, 900);
-  EXPECT_EQ(png.rows, 660);
+  EXPECT_EQ(png.rows, 330 * panels);
   const std::string tex = [&] {
     std::ifstream in(out / "study.tex");
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -533,6 +545,30 @@ TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {
   r = run("checkpoint-info " + out.string());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("epoch:         1 (of training)"), std::string::npos) << r.output;
+  // One unit everywhere: the paper's mIoU (svanet 0.1 wrote it x 100 in some
+  // places) as a fraction with three decimals in metrics.csv and the
+  // checkpoint (the validation), and in summary.json and the report of an
+  // evaluation of the same checkpoint on the same split.
+  {
+    const auto& miou = metrics::metric("ref_miou");
+    const double validated = std::stod(read_csv(out / "metrics.csv").back().at("val_ref_miou"));
+    EXPECT_GT(validated, 0.0);
+    EXPECT_LT(validated, 1.0);
+    EXPECT_NE(r.output.find("(ref_miou) = " + metrics::format_metric(miou, validated)),
+              std::string::npos)
+        << r.output;
+    const auto val = dir.path() / "eval_val";
+    auto e = run("evaluate -r " + out.string() +
+                 " --split val --threshold argmax --precision fp32" + " -o " + val.string());
+    ASSERT_EQ(e.status, 0) << e.output;
+    const double evaluated = read_json(val / "summary.json")["headline"]["ref_miou"].get<double>();
+    EXPECT_NEAR(evaluated, validated, 0.01);
+    const std::string text = metrics::format_metric(miou, evaluated);
+    EXPECT_NE(utils::read_file((val / "report.html").string())
+                  .find("<td>ref_miou</td><td>" + text + "</td>"),
+              std::string::npos);
+    EXPECT_NE(e.output.find("mIoU (paper) " + text), std::string::npos) << e.output;
+  }
   // The tiny-objects tool (when built: -DSVANET_BUILD_TOOLS=OFF leaves it out).
   if (!std::string(SVANET_TINY_OBJECTS_PATH).empty()) {
     // The tiny-objects tool: the official columns, one row per cumulative ratio.

@@ -213,7 +213,7 @@ TEST(Evaluate, SlidingModeScoresWhatPredictWrites) {
   eo.mode = "resize";
   eo.out = (dir.path() / "eval_resize").string();
   const auto resized = engine::evaluate_run(run.string(), eo);
-  EXPECT_NEAR(resized.summary.reference.mdice, sliding.summary.reference.mdice, 2.0);
+  EXPECT_NEAR(resized.summary.reference.mdice, sliding.summary.reference.mdice, 0.02);
   eo.mode = "slide";
   eo.out = (dir.path() / "eval_slide").string();
   ASSERT_THROWS_WITH(engine::evaluate_run(run.string(), eo), "unknown inference mode 'slide'");
@@ -375,8 +375,8 @@ TEST(Calibrate, ChoosesEachClasssBestThresholdOnTheValidationSplitAlone) {
     EXPECT_EQ(c.argmax.detected, bin.detected) << c.name;
     EXPECT_EQ(c.argmax.predicted, bin.predicted) << c.name;
     EXPECT_EQ(c.argmax.false_positives, bin.false_positives) << c.name;
-    EXPECT_TRUE(same_value(c.argmax.recall, bin.recall)) << c.name;
-    EXPECT_TRUE(same_value(c.argmax.precision, bin.precision)) << c.name;
+    EXPECT_TRUE(same_value(c.argmax.recall, metrics::object_recall(bin))) << c.name;
+    EXPECT_TRUE(same_value(c.argmax.precision, metrics::object_precision(bin))) << c.name;
   }
   // Evaluating with the calibrated thresholds uses them (and the test
   // split, whose images were damaged, cannot be evaluated).
@@ -776,11 +776,11 @@ TEST(Trainer, RefusesADatasetWithErrorsAndListsThem) {
 TEST(Trainer, ADamagedOrNewerTrainingStateNamesTheFileAndTheEntry) {
   TempDir dir;
   const fs::path run = dir.path() / "run";
-  auto config = tiny_config(2, {"evaluate.after_training=false"});
+  auto config = tiny_config(2, {"evaluate.after_training=false", "train.select_metric=ref_miou"});
   engine::train(config, run.string());
   const fs::path state = run / "checkpoints" / "last.state";
   const auto saved = io::load_training_state(state.string());
-  EXPECT_EQ(saved.values.at("run_state_version"), 1.0);
+  EXPECT_EQ(saved.values.at("run_state_version"), 2.0);
   auto damaged = saved;
   damaged.values.erase("partial_steps");
   io::save_training_state(state.string(), damaged);
@@ -790,11 +790,30 @@ TEST(Trainer, ADamagedOrNewerTrainingStateNamesTheFileAndTheEntry) {
   newer.values["run_state_version"] = 7;
   io::save_training_state(state.string(), newer);
   ASSERT_THROWS_WITH(engine::resume(run.string()), "training state version 7 is not supported");
-  // A state written before the version entry existed reads as version 1.
+  // A state written before the version entry existed reads as version 1,
+  // svanet 0.1's: its reference metrics, x 100 there, become fractions.
   auto older = saved;
   older.values.erase("run_state_version");
+  auto history = nlohmann::json::parse(saved.texts.at("history"));
+  for (auto& epoch : history) {
+    for (auto& [name, value] : epoch["val"].items()) {
+      if (name.rfind("ref_", 0) == 0 && name != "ref_mae") value = value.get<double>() * 100;
+    }
+  }
+  older.texts["history"] = history.dump();
+  ASSERT_EQ(saved.texts.at("select_metric"), "ref_miou");
+  older.values["best_value"] = saved.values.at("best_value") * 100;
   io::save_training_state(state.string(), older);
-  EXPECT_TRUE(engine::resume(run.string()).completed);
+  const auto resumed = engine::resume(run.string());
+  EXPECT_TRUE(resumed.completed);
+  const auto original = nlohmann::json::parse(saved.texts.at("history"));
+  ASSERT_EQ(resumed.history.size(), original.size());
+  for (size_t i = 0; i < original.size(); ++i) {
+    EXPECT_NEAR(resumed.history[i].val.at("ref_miou"), original[i]["val"]["ref_miou"].get<double>(),
+                1e-12);
+    EXPECT_DOUBLE_EQ(resumed.history[i].val.at("dice"), original[i]["val"]["dice"].get<double>());
+  }
+  EXPECT_NEAR(resumed.best_value, saved.values.at("best_value"), 1e-12);
 }
 
 TEST(Trainer, RepeatsWriteMeanAndStd) {

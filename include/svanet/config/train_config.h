@@ -68,8 +68,9 @@ struct TrainSection {
   bool fix_norm_statistics = false;
   /// Validate every N epochs (and after the last).
   int64_t validate_every = 1;
-  /// What selects the best checkpoint: ref_miou (official), ref_mdice, dice,
-  /// iou (default-mode foreground means) or val_loss.
+  /// What selects the best checkpoint: any registered metric (`svanet list
+  /// metrics`; ref_miou is the official recipe's, object_f1 or object_pq
+  /// aim at small objects), in its direction, or val_loss.
   std::string select_metric = "ref_miou";
   /// Clip the gradients' global norm; 0 = off.
   double grad_clip = 0.0;

@@ -19,8 +19,14 @@ struct CompareTables {
   std::string markdown, csv, latex;
 };
 
-/// The table of `metrics` (headline names) over `rows`. A summary without
-/// one of the metrics is an error naming the file and the metric.
+/// The table of `metrics` (registered names, svanet/metrics/registry.h)
+/// over `rows`, each with its decimals; an unknown name is an error listing
+/// the registered ones. A value a summary lacks (a metric it predates) is
+/// n/a. When the rows' objects were matched by different rules, a `match`
+/// column says by which (the CSV always has it).
 CompareTables compare(const std::vector<CompareRow>& rows, const std::vector<std::string>& metrics);
+
+/// The featured metrics: `svanet compare`'s default columns.
+std::vector<std::string> default_compare_metrics();
 
 }  // namespace svanet::evaluation

@@ -37,19 +37,21 @@ struct ReportOptions {
   int64_t overlays = 6;
 };
 
-/// summary.json: top-level keys svanet_version, cases, classes, options,
-/// headline, reference, per_class, size_bins, objects.
-std::string summary_json(const metrics::Summary& summary);
+/// per_case.csv: one row per case and foreground class, every per-case
+/// metric of the registry a column.
 std::string per_case_csv(const std::vector<metrics::CaseRecord>& cases,
                          const metrics::MetricOptions& options);
 std::string per_object_csv(const std::vector<metrics::CaseRecord>& cases,
                            const metrics::MetricOptions& options);
+/// size_bins.csv: one row per image-size bin, the reference and per-case
+/// metrics of the registry (the latter as foreground means) its columns.
 std::string size_bins_csv(const metrics::Summary& summary);
 std::string report_html(const metrics::Summary& summary,
                         const std::vector<metrics::CaseRecord>& cases, const ReportOptions& options,
                         const CaseLoader& load);
 
-/// Writes the five files into `out_dir` (created), atomically.
+/// Writes the five files (summary.json by evaluation::summary_to_json) into
+/// `out_dir` (created), atomically.
 void write_evaluation(const metrics::Summary& summary,
                       const std::vector<metrics::CaseRecord>& cases, const std::string& out_dir,
                       const ReportOptions& options, const CaseLoader& load);

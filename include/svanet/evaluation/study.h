@@ -1,12 +1,12 @@
 #pragma once
 /// @file
-/// A study side by side (`svanet study`): one row per run (the mean ±
-/// sample standard deviation over its repeats), with the overall metrics,
-/// the ultra-small images' metrics in the paper's and svanet's definitions,
-/// per-object recall and Dice by object size, and each model's parameters,
-/// MACs and training speed; the differences to a reference row; as
-/// Markdown, CSV and LaTeX, and study.png (per-object recall and Dice by
-/// object size, one line per run).
+/// A study side by side (`svanet study`): one row per run (the mean and
+/// sample standard deviation over its repeats), with the featured metrics
+/// of the registry (svanet/metrics/registry.h) overall and on the
+/// ultra-small images, each featured per-object metric by object size, and
+/// each model's parameters, MACs and training speed; the differences to a
+/// reference row; as Markdown, CSV and LaTeX, and study.png (each featured
+/// per-object metric by object size, one line per run).
 ///
 ///     svanet::evaluation::StudyOptions options;
 ///     options.reference = "full";
@@ -47,7 +47,8 @@ struct StudyOptions {
 
 /// One column of the tables.
 struct StudyColumn {
-  /// The CSV name, e.g. "dice", "us_ref_miou", "object_recall_<0.1".
+  /// The CSV name: a metric's ("dice"), on the ultra-small images
+  /// ("us_ref_miou"), or by object size ("object_recall_<0.1").
   std::string key;
   /// The header in the Markdown and LaTeX tables.
   std::string title;
@@ -59,6 +60,9 @@ struct StudyColumn {
 struct StudySection {
   std::string title;
   std::vector<StudyColumn> columns;
+  /// A per-object section: the metric its columns give by object-size bin
+  /// (charted in study.png); empty for the others.
+  std::string object_metric;
 };
 
 struct StudyRow {

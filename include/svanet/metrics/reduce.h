@@ -8,14 +8,17 @@
 ///   (OFFICIAL.md section c), what compares with the paper's tables. Pixel
 ///   counts are pooled over all cases per class, background included; the
 ///   class values are averaged with weights = the number of images whose
-///   ground truth contains the class; the means are x 100. The official
-///   code's 1e-7 guards are kept, so an empty denominator gives 0. mEM and
+///   ground truth contains the class. Every value is a fraction (the paper
+///   prints them x 100). The official code's 1e-7 guards are kept, so an
+///   empty denominator gives 0. mEM and
 ///   mAE are corrected: computed per image and averaged over images (the
 ///   official code averages the E-measure per batch, divides the training
 ///   MAE by the epoch number and the tiny-object MAE by N twice).
-/// - Default mode (`default_metrics`): per case and per foreground class,
-///   averaged over cases; NaN values (the rules of counts.h and surface.h)
-///   are left out and the number of cases behind each mean is given.
+/// - Default mode (`default_metrics`): every per-case metric of the
+///   registry (svanet/metrics/registry.h) per case and per foreground
+///   class, averaged over cases; NaN values (the rules of counts.h and
+///   surface.h) are left out and the number of cases behind each mean is
+///   given.
 /// - Size bins (`image_size_bins`): the paper's image-level grouping by the
 ///   official largest-object ratio, cumulative (`ratio < r`, empty images
 ///   included, as the official tool) and disjoint, in both modes.
@@ -41,12 +44,11 @@ Stat summarize_values(const std::vector<double>& values);
 
 struct ReferenceMetrics {
   int64_t images = 0;
-  /// Weighted class means x 100 (the paper's numbers).
+  /// Weighted class means (the paper's numbers / 100).
   double miou = 0.0, mdice = 0.0, avg_recall = 0.0, avg_precision = 0.0, avg_f2 = 0.0;
-  /// Mean E-measure x 100.
+  /// Mean E-measure.
   double mem = 0.0;
-  /// Mean absolute error of the binary foreground, a fraction (as the
-  /// official tiny-object table).
+  /// Mean absolute error of the binary foreground.
   double mae = 0.0;
   /// Per class, background first, as fractions.
   std::vector<double> iou, dice, recall, precision, f2;
@@ -64,7 +66,11 @@ struct ClassSummary {
   std::string name;
   /// Cases whose ground truth contains the class.
   int64_t cases_with_class = 0;
-  Stat dice, iou, precision, recall, f2, specificity, hd95, assd;
+  /// Every per-case metric over the cases, by its registered name.
+  std::map<std::string, Stat> values;
+
+  /// The metric's statistics; n = 0 (and NaN) when it was not computed.
+  Stat stat(const std::string& metric) const;
 };
 
 struct DefaultMetrics {
@@ -142,8 +148,6 @@ struct ObjectBin : ObjectCounts {
   std::string unit = "%";
   int64_t class_index = 0;
   std::string class_name;
-  /// The metrics of the counts (the functions above).
-  double recall = 0.0, precision = 0.0, f1 = 0.0, dice = 0.0, lesion_dice = 0.0;
 };
 
 /// Labels of bins with these edges: "<e0", "e0-e1", ..., ">=e_last".
@@ -162,15 +166,16 @@ struct Summary {
   DefaultMetrics per_class;
   std::vector<ImageBin> size_bins;
   std::vector<ObjectBin> objects;
+  /// Read from a summary.json of svanet 0.1 whose objects were matched by a
+  /// rule this svanet no longer has (the union of the overlapping
+  /// components at IoU >= T): "union-iou:T"; empty otherwise.
+  std::string legacy_match;
+
+  /// The matching rule of the objects: options.match, or legacy_match.
+  std::string match() const;
 };
 
 Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options);
-
-/// The headline numbers of a summary by name: dice, iou, precision, recall,
-/// hd95, assd (default mode, foreground means), ref_miou, ref_mdice,
-/// ref_recall, ref_precision, ref_f2, ref_mem, ref_mae (reference mode),
-/// object_recall, object_precision, object_f1, object_dice (all objects).
-std::map<std::string, double> headline(const Summary& summary);
 
 /// The object bin of all foreground classes and all sizes.
 const ObjectBin* all_objects(const Summary& summary);

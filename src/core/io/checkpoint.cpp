@@ -163,6 +163,7 @@ CheckpointMeta parse_meta(const Reader& root, const std::string& path) {
                  path, ": 'metrics' must map names to numbers");
     meta.metrics[k->text] = v->kind == Kind::kInt ? static_cast<double>(v->integer) : v->number;
   }
+  meta.metrics_version = root.has("metrics_version") ? root.integer("metrics_version") : 1;
   meta.created = root.text("created");
   if (root.has("note")) meta.note = root.text("note");
   // Calibrated checkpoints only (files from before calibration lack them).
@@ -224,6 +225,7 @@ void save_checkpoint(const std::string& path, const models::SegmentationModelImp
   auto metrics = py_dict();
   for (const auto& [k, v] : meta.metrics) py_set(metrics, k, py_float(v));
   py_set(root, "metrics", metrics);
+  py_set(root, "metrics_version", py_int(meta.metrics_version));
   py_set(root, "created", py_str(utc_now()));
   py_set(root, "note", py_str(meta.note));
   if (!meta.thresholds.empty()) {

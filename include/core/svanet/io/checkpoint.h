@@ -6,7 +6,8 @@
 ///     format: "svanet.checkpoint", version: 1, svanet_version: "...",
 ///     model: {name, num_classes, in_channels, image_size, options: {...}},
 ///     classes: [...], normalization: {mode, mean, std},
-///     epoch: int, metrics: {name: value}, created: ISO-8601 time,
+///     epoch: int, metrics: {name: value}, metrics_version: 2,
+///     created: ISO-8601 time,
 ///     state_dict: OrderedDict(name -> tensor)
 ///
 /// so that inference rebuilds the model with no flags. Training state for
@@ -41,6 +42,10 @@ struct CheckpointMeta {
   /// Last completed training epoch (0-based), -1 when not from training.
   int64_t epoch = -1;
   std::map<std::string, double> metrics;
+  /// How `metrics` are written: 2, every ratio a fraction; 1 (files
+  /// without `metrics_version`, svanet 0.1), the reference metrics (ref_*
+  /// but ref_mae) x 100.
+  int64_t metrics_version = 2;
   /// When the file was written (UTC, ISO 8601).
   std::string created;
   /// Free-form provenance, e.g. "converted from official checkpoint X".
