@@ -34,6 +34,7 @@ struct EvaluateArgs {
   std::string run, checkpoint = "best", split = "test", out, device = "auto";
   std::string pred, gt, data, dataset, classes, images, spacing, object_bins, object_bins_px;
   std::string match;
+  std::optional<double> surface_tolerance;
   std::string mode, tta, threshold, precision;
   double overlap = -1.0;  // < 0: the run config's
   bool flip = false, no_surface = false, overwrite = false;
@@ -111,6 +112,7 @@ int run_evaluate(const EvaluateArgs& a) {
     o.overlays = a.overlays;
     if (!a.match.empty()) o.match = metrics::MatchRule::parse(a.match);
     if (a.no_surface) o.surface_distances = false;
+    o.surface_tolerance = a.surface_tolerance;
     if (!a.object_bins.empty()) o.object_bins_pct = edges(a.object_bins);
     if (!a.object_bins_px.empty()) o.object_bins_px = edges(a.object_bins_px);
     result = engine::evaluate_run(a.run, o);
@@ -137,6 +139,7 @@ int run_evaluate(const EvaluateArgs& a) {
     o.images_dir = a.images;
     if (!a.match.empty()) o.metrics.match = metrics::MatchRule::parse(a.match);
     o.metrics.surface_distances = !a.no_surface;
+    o.metrics.surface_tolerance = a.surface_tolerance;
     if (!a.spacing.empty()) {
       const auto parts = utils::split(a.spacing, ',');
       SVANET_CHECK(parts.size() == 2, "--spacing expects ROW,COLUMN in mm, got '", a.spacing, "'");
@@ -319,7 +322,12 @@ Command register_evaluate(CLI::App& app) {
   sub->add_option("--spacing", a->spacing, "Pixel spacing ROW,COLUMN in mm for HD95 and ASSD");
   add_match_flag(sub, a->match)->default_str("run config's, else iou:0.1");
   add_retired_flag(sub, "--iou-threshold", "--match (iou:T pairs objects one to one)");
-  sub->add_flag("--no-surface", a->no_surface, "Skip HD95 and ASSD");
+  sub->add_flag("--no-surface", a->no_surface, "Skip HD95, ASSD and the surface Dice");
+  sub->add_option_function<double>(
+         "--surface-tolerance", [a](double v) { a->surface_tolerance = v; },
+         "The surface Dice's tolerance, in pixels (mm with --spacing)")
+      ->check(non_negative_number())
+      ->default_str("one pixel");
   sub->add_option("--object-bins", a->object_bins,
                   "Object-size bin edges in % of the image (default 0.1,0.5,1,5)");
   sub->add_option("--object-bins-px", a->object_bins_px,

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace svanet::config {
 
@@ -57,6 +58,31 @@ void decode_check_every(TrainSection& t, const YAML::Node& node, const Origins& 
   SVANET_CHECK(steps >= 1, origins.where(node, path), ": ", path,
                " is auto or a number of steps (at least 1), got '", text, "'");
   t.check_every = steps;
+}
+
+void decode_surface_tolerance(EvaluateSection& e, const YAML::Node& node, const Origins& origins,
+                              const std::string& path) {
+  const std::string text = node_text(node, origins, path, false);
+  if (text == "auto") {
+    e.surface_tolerance.reset();
+    return;
+  }
+  double pixels = -1.0;
+  try {
+    pixels = utils::parse_double(text);
+  } catch (const Error&) {
+  }
+  SVANET_CHECK(std::isfinite(pixels) && pixels >= 0, origins.where(node, path), ": ", path,
+               " is auto or a distance in pixels (0 or more), got '", text, "'");
+  e.surface_tolerance = pixels;
+}
+
+void encode_surface_tolerance(YAML::Emitter& out, const EvaluateSection& e) {
+  if (e.surface_tolerance) {
+    out << *e.surface_tolerance;
+  } else {
+    out << "auto";
+  }
 }
 
 void encode_check_every(YAML::Emitter& out, const TrainSection& t) {
@@ -165,6 +191,7 @@ const Section<EvaluateSection>& evaluate_section() {
           .value("object_bins_pct", SVANET_MEMBER(object_bins_pct))
           .value("object_bins_px", SVANET_MEMBER(object_bins_px))
           .value("surface_distances", SVANET_MEMBER(surface_distances))
+          .custom("surface_tolerance", Shape{}, decode_surface_tolerance, encode_surface_tolerance)
           .value("overlays", SVANET_MEMBER(overlays), at_least<int64_t>(0))
           .value("save_predictions", SVANET_MEMBER(save_predictions))
           .choice("mode", SVANET_MEMBER(mode), {"resize", "sliding", "auto"})

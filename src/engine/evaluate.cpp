@@ -35,6 +35,7 @@ metrics::MetricOptions evaluation_metric_options(const config::EvaluateSection& 
   o.num_classes = static_cast<int64_t>(classes.size());
   o.class_names = classes;
   o.surface_distances = e.surface_distances;
+  o.surface_tolerance = e.surface_tolerance;
   o.match = metrics::MatchRule::parse(e.match);
   o.image_bins_pct = e.image_bins_pct;
   o.object_bins_pct = e.object_bins_pct;
@@ -298,6 +299,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   auto mo = evaluation_metric_options(e, index.definition.classes);
   if (options.match) mo.match = *options.match;
   if (options.surface_distances) mo.surface_distances = *options.surface_distances;
+  if (options.surface_tolerance) mo.surface_tolerance = *options.surface_tolerance;
   if (options.object_bins_pct) mo.object_bins_pct = *options.object_bins_pct;
   if (options.object_bins_px) mo.object_bins_px = *options.object_bins_px;
   metrics::Evaluator evaluator(mo);

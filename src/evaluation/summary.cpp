@@ -206,6 +206,7 @@ json options_json(const MetricOptions& o, const Summary& s) {
           {"distance_unit", o.distance_unit},
           {"spacing", {o.spacing[0], o.spacing[1]}},
           {"surface_distances", o.surface_distances},
+          {"surface_tolerance", o.tolerance()},
           {"objects", o.objects},
           {"image_bins_pct", o.image_bins_pct},
           {"object_bins", o.object_bin_edges()},
@@ -224,6 +225,9 @@ void options_from_json(const json& j, Summary& s) {
   SVANET_CHECK(spacing.size() == 2, "'spacing' holds ", spacing.size(), " values, not 2");
   o.spacing = {spacing[0], spacing[1]};
   o.surface_distances = opts.at("surface_distances").get<bool>();
+  if (opts.contains("surface_tolerance")) {
+    o.surface_tolerance = opts.at("surface_tolerance").get<double>();
+  }
   o.objects = opts.value("objects", true);
   o.image_bins_pct = opts.at("image_bins_pct").get<std::vector<double>>();
   const auto edges = opts.at("object_bins").get<std::vector<double>>();

@@ -130,6 +130,8 @@ void MetricOptions::validate() const {
   SVANET_CHECK(class_names.empty() || static_cast<int64_t>(class_names.size()) == num_classes,
                "metrics: ", class_names.size(), " class names for ", num_classes, " classes");
   SVANET_CHECK(spacing[0] > 0 && spacing[1] > 0, "metrics: the pixel spacing must be positive");
+  SVANET_CHECK(!surface_tolerance || (std::isfinite(*surface_tolerance) && *surface_tolerance >= 0),
+               "metrics: the surface Dice's tolerance must be 0 or more");
   try {
     match.validate();
   } catch (const Error& e) {
@@ -147,6 +149,10 @@ void MetricOptions::validate() const {
                "metrics: object size bins must be positive and increasing");
   SVANET_CHECK(object_bins_px.empty() || increasing(object_bins_px),
                "metrics: object size bins in pixels must be positive and increasing");
+}
+
+double MetricOptions::tolerance() const {
+  return surface_tolerance.value_or(std::max(spacing[0], spacing[1]));
 }
 
 const std::vector<double>& MetricOptions::object_bin_edges() const {
@@ -224,7 +230,7 @@ CaseRecord analyze_case(const std::string& id, const torch::Tensor& pred, const 
   for (int64_t c = 1; c < options.num_classes; ++c) {
     auto& cls = record.classes[static_cast<size_t>(c)];
     if (cls.counts.tp + cls.counts.fp + cls.counts.fn == 0) {
-      cls.hd95 = cls.assd = std::numeric_limits<double>::quiet_NaN();
+      cls.hd95 = cls.assd = cls.nsd = std::numeric_limits<double>::quiet_NaN();
       continue;
     }
     for (size_t i = 0; i < n; ++i) {
@@ -232,11 +238,13 @@ CaseRecord analyze_case(const std::string& id, const torch::Tensor& pred, const 
       pc[i] = pd[i] == c && gd[i] != kIgnore ? 1 : 0;
     }
     if (options.surface_distances) {
-      const auto d = detail::surface_distance(pc.data(), gc.data(), rows, cols, options.spacing);
+      const auto d = detail::surface_distance(pc.data(), gc.data(), rows, cols, options.spacing,
+                                              options.tolerance());
       cls.hd95 = d.hd95;
       cls.assd = d.assd;
+      cls.nsd = d.surface_dice;
     } else {
-      cls.hd95 = cls.assd = std::numeric_limits<double>::quiet_NaN();
+      cls.hd95 = cls.assd = cls.nsd = std::numeric_limits<double>::quiet_NaN();
     }
     if (options.objects) {
       const cv::Mat pm(rows, cols, CV_8UC1, pc.data());

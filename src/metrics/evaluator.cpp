@@ -23,7 +23,9 @@ Counts counts_from_json(const json& j) {
 
 json record_to_json(const CaseRecord& r) {
   json classes = json::array();
-  for (const auto& c : r.classes) classes.push_back({counts_to_json(c.counts), c.hd95, c.assd});
+  for (const auto& c : r.classes) {
+    classes.push_back({counts_to_json(c.counts), c.hd95, c.assd, c.nsd});
+  }
   json reference = json::array();
   for (const auto& c : r.reference_counts) reference.push_back(counts_to_json(c));
   json objects = json::array();
@@ -45,7 +47,8 @@ CaseRecord record_from_json(const json& j) {
   r.width = j.at("w").get<int64_t>();
   r.object_ratio = j.at("ratio").get<double>();
   for (const auto& c : j.at("classes")) {
-    r.classes.push_back({counts_from_json(c.at(0)), c.at(1).get<double>(), c.at(2).get<double>()});
+    r.classes.push_back({counts_from_json(c.at(0)), c.at(1).get<double>(), c.at(2).get<double>(),
+                         c.at(3).get<double>()});
   }
   for (const auto& c : j.at("reference")) r.reference_counts.push_back(counts_from_json(c));
   r.e_measure = j.at("em").get<double>();

@@ -19,10 +19,10 @@ namespace svanet::metrics::detail {
 void squared_distance_transform(const uint8_t* set, int rows, int cols, const Spacing& spacing,
                                 std::vector<double>& out);
 
-/// HD95, ASSD and Hausdorff between the non-zero pixels of two planes, with
-/// the empty-region rules of surface.h.
+/// HD95, ASSD, Hausdorff and the surface Dice at `tolerance` between the
+/// non-zero pixels of two planes, with the empty-region rules of surface.h.
 SurfaceDistance surface_distance(const uint8_t* pred, const uint8_t* gt, int rows, int cols,
-                                 const Spacing& spacing);
+                                 const Spacing& spacing, double tolerance);
 
 /// Object matching of one class between two binary CV_8UC1 masks (non-zero
 /// = the class); records as match_objects.

@@ -265,6 +265,21 @@ double lesion_dice(const ObjectCounts& c) {
   return ratio(c.dice_sum, static_cast<double>(c.gt_objects + c.false_positives));
 }
 
+double panoptic_quality(const ObjectCounts& c) {
+  return ratio(c.iou_sum, static_cast<double>(c.detected) +
+                              0.5 * static_cast<double>(c.missed + c.false_positives));
+}
+
+double segmentation_quality(const ObjectCounts& c) {
+  return ratio(c.iou_sum, static_cast<double>(c.detected));
+}
+
+double recognition_quality(const ObjectCounts& c) {
+  return ratio(
+      static_cast<double>(c.detected),
+      static_cast<double>(c.detected) + 0.5 * static_cast<double>(c.missed + c.false_positives));
+}
+
 std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
                                    const MetricOptions& options) {
   const auto& edges = options.object_bin_edges();

@@ -98,6 +98,13 @@ void add_builtin(MetricRegistry& r) {
              "assd", "ASSD", "average symmetric surface distance, per case and class",
              [](const ClassRecord& c) { return c.assd; },
              cited("MONAI's compute_average_surface_distance(symmetric=True)", distance())));
+  add(r, per_case(
+             "nsd", "surface Dice",
+             "normalised surface Dice: the share of both boundaries within the tolerance "
+             "(options.surface_tolerance) of the other, per case and class",
+             [](const ClassRecord& c) { return c.nsd; },
+             featured(cited("Nikolov et al., J Med Internet Res 2021; MONAI's "
+                            "compute_surface_dice; Metrics Reloaded's boundary metric"))));
 
   // Per object, under the matching rule.
   const std::string objects =
@@ -112,6 +119,16 @@ void add_builtin(MetricRegistry& r) {
   add(r, per_bin("object_dice", "per-object Dice",
                  "the mean Dice of the ground-truth objects (missed ones 0)", object_dice,
                  featured(cited(objects))));
+  add(r, per_bin("object_pq", "PQ",
+                 "panoptic quality: summed IoU of the detected objects / (detected + missed / 2 + "
+                 "false positives / 2)",
+                 panoptic_quality,
+                 featured(cited("Kirillov et al., CVPR 2019; panoptica (BrainLesion/panoptica)"))));
+  add(r, per_bin("object_sq", "SQ", "segmentation quality: the mean IoU of the detected objects",
+                 segmentation_quality, cited("Kirillov et al., CVPR 2019")));
+  add(r, per_bin("object_rq", "RQ",
+                 "recognition quality: detected / (detected + missed / 2 + false positives / 2)",
+                 recognition_quality, cited("Kirillov et al., CVPR 2019")));
   add(r, per_bin("object_lesion_dice", "lesion-wise Dice",
                  "summed per-object Dice / (objects + false positives)", lesion_dice,
                  cited("BraTS 2023 lesion-wise Dice")));

@@ -118,7 +118,7 @@ double percentile(std::vector<double>& values, double q) {
 }
 
 SurfaceDistance surface_distance(const uint8_t* pred, const uint8_t* gt, int rows, int cols,
-                                 const Spacing& spacing) {
+                                 const Spacing& spacing, double tolerance) {
   // The bounding box of both regions: every boundary pixel and every nearest
   // boundary pixel lies inside it, so the transforms can be cropped to it.
   int top = rows, bottom = -1, left = cols, right = -1;
@@ -139,11 +139,11 @@ SurfaceDistance surface_distance(const uint8_t* pred, const uint8_t* gt, int row
   SurfaceDistance out;
   if (!any_pred && !any_gt) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    return {nan, nan, nan};
+    return {nan, nan, nan, nan};
   }
   if (!any_pred || !any_gt) {
     const double diagonal = std::hypot(rows * spacing[0], cols * spacing[1]);
-    return {diagonal, diagonal, diagonal};
+    return {diagonal, diagonal, diagonal, 0.0};
   }
   const int h = bottom - top + 1, w = right - left + 1;
   const ptrdiff_t origin = static_cast<ptrdiff_t>(top) * cols + left;
@@ -160,8 +160,20 @@ SurfaceDistance surface_distance(const uint8_t* pred, const uint8_t* gt, int row
     if (edge_gt[i] != 0) gt_to_pred.push_back(std::sqrt(to_pred[i]));
   }
   double sum = 0.0;
-  for (const double d : pred_to_gt) sum += d;
-  for (const double d : gt_to_pred) sum += d;
+  // Within the tolerance, with room for the rounding of sqrt (a distance of
+  // exactly t, 3 px diagonally say, counts).
+  const double reach = tolerance * (1.0 + 1e-12);
+  int64_t within = 0;
+  for (const double d : pred_to_gt) {
+    sum += d;
+    within += d <= reach ? 1 : 0;
+  }
+  for (const double d : gt_to_pred) {
+    sum += d;
+    within += d <= reach ? 1 : 0;
+  }
+  out.surface_dice =
+      static_cast<double>(within) / static_cast<double>(pred_to_gt.size() + gt_to_pred.size());
   out.assd = sum / static_cast<double>(pred_to_gt.size() + gt_to_pred.size());
   out.hausdorff = std::max(*std::max_element(pred_to_gt.begin(), pred_to_gt.end()),
                            *std::max_element(gt_to_pred.begin(), gt_to_pred.end()));
@@ -181,14 +193,15 @@ torch::Tensor as_plane(const torch::Tensor& mask, const char* what) {
 }  // namespace
 
 SurfaceDistance surface_distance(const torch::Tensor& pred, const torch::Tensor& gt,
-                                 const Spacing& spacing) {
+                                 const Spacing& spacing, double tolerance) {
   const auto p = as_plane(pred, "pred");
   const auto g = as_plane(gt, "gt");
   TORCH_CHECK(p.sizes() == g.sizes(), "pred and gt differ in size: ", p.sizes(), " vs ", g.sizes());
   TORCH_CHECK(spacing[0] > 0 && spacing[1] > 0, "spacing must be positive");
+  TORCH_CHECK(tolerance >= 0, "the surface Dice's tolerance must be 0 or more");
   return detail::surface_distance(p.data_ptr<uint8_t>(), g.data_ptr<uint8_t>(),
-                                  static_cast<int>(p.size(0)), static_cast<int>(p.size(1)),
-                                  spacing);
+                                  static_cast<int>(p.size(0)), static_cast<int>(p.size(1)), spacing,
+                                  tolerance);
 }
 
 torch::Tensor distance_transform(const torch::Tensor& mask, const Spacing& spacing) {

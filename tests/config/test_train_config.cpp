@@ -81,6 +81,36 @@ TEST(TrainConfig, CheckEveryIsAutoOrAPositiveNumberOfSteps) {
                      "got 'often'");
 }
 
+TEST(TrainConfig, TheEvaluationsMetricKeysAreCheckedAndOldRunConfigsStillLoad) {
+  const auto c = parse_train_config(kConfig, "small.yaml",
+                                    {"evaluate.match=overlap:3", "evaluate.surface_tolerance=2",
+                                     "train.select_metric=object_pq"});
+  EXPECT_EQ(c.evaluate.match, "overlap:3");
+  EXPECT_EQ(c.evaluate.surface_tolerance.value_or(0), 2.0);
+  EXPECT_EQ(c.train.select_metric, "object_pq");
+  // Written back as read; defaults: one to one at IoU 0.1, a one-pixel tolerance.
+  const auto again = parse_train_config(config::to_yaml(c), "again.yaml");
+  EXPECT_EQ(again.evaluate.match, "overlap:3");
+  EXPECT_EQ(again.evaluate.surface_tolerance.value_or(0), 2.0);
+  const auto defaults = parse_train_config(kConfig, "small.yaml");
+  EXPECT_EQ(defaults.evaluate.match, "iou:0.1");
+  EXPECT_FALSE(defaults.evaluate.surface_tolerance.has_value());
+  EXPECT_EQ(config::to_yaml(defaults).find("iou_threshold"), std::string::npos);
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"evaluate.match=iou:0"}),
+                     "evaluate.match matching rule 'iou:0': the IoU must be in (0, 1]");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"evaluate.surface_tolerance=-1"}),
+                     "evaluate.surface_tolerance is auto or a distance in pixels");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "small.yaml", {"train.select_metric=dcie"}),
+                     "train.select_metric is val_loss or a metric, got 'dcie' (did you mean "
+                     "'dice'?)");
+  // svanet 0.1 wrote evaluate.iou_threshold: 0 into every run's config.yaml:
+  // read (and dropped); any other value names what replaced it.
+  EXPECT_EQ(parse_train_config(kConfig, "old.yaml", {"evaluate.iou_threshold=0"}).evaluate.match,
+            "iou:0.1");
+  ASSERT_THROWS_WITH(parse_train_config(kConfig, "old.yaml", {"evaluate.iou_threshold=0.5"}),
+                     "evaluate.iou_threshold was replaced by evaluate.match");
+}
+
 TEST(TrainConfig, SetOverridesApplyBeforeParsing) {
   const auto c = parse_train_config(
       kConfig, "small.yaml",

@@ -115,6 +115,8 @@ TEST(SummaryJson, ReadsTheFilesOfSvanet01) {
   // A metric it did not keep is undefined, not made up.
   ASSERT_NE(metrics::all_objects(s), nullptr);
   EXPECT_TRUE(std::isnan(metrics::all_objects(s)->iou_sum));
+  EXPECT_TRUE(std::isnan(h.at("object_pq")));
+  EXPECT_TRUE(std::isnan(h.at("nsd")));
   // With an IoU threshold, svanet 0.1 matched by a rule this svanet lacks:
   // the rule is named as such.
   auto strict = old;

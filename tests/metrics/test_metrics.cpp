@@ -6,6 +6,7 @@
 
 #include "svanet/metrics/evaluator.h"
 #include "svanet/metrics/objects.h"
+#include "svanet/metrics/registry.h"
 #include "svanet/utils/components.h"
 
 #include <torch/torch.h>
@@ -181,7 +182,45 @@ TEST(Metrics, SurfaceDistancesMatchBruteForceOnRandomMasks) {
         d.hausdorff,
         std::max(*std::max_element(pg.begin(), pg.end()), *std::max_element(gp.begin(), gp.end())),
         1e-9);
+    // The surface Dice at a few tolerances: boundary pixels within reach.
+    for (const double t : {0.0, 1.0, 1.5, 3.0}) {
+      double within = 0;
+      for (double v : pg) within += v <= t + 1e-9 ? 1 : 0;
+      for (double v : gp) within += v <= t + 1e-9 ? 1 : 0;
+      EXPECT_DOUBLE_EQ(metrics::surface_distance(pred, gt, spacing, t).surface_dice,
+                       within / static_cast<double>(pg.size() + gp.size()))
+          << "tolerance " << t << ", trial " << trial;
+    }
   }
+}
+
+TEST(Metrics, SurfaceDiceOnTheWorkedExample) {
+  // Boundary distances pred -> gt {0, 0, 0, 1} and gt -> pred {0, 0, 0, 1}.
+  EXPECT_DOUBLE_EQ(metrics::surface_distance(example_pred(), example_gt()).surface_dice, 1.0);
+  EXPECT_DOUBLE_EQ(
+      metrics::surface_distance(example_pred(), example_gt(), {1.0, 1.0}, 0.5).surface_dice,
+      6.0 / 8.0);
+  // In mm (0.5 mm rows, 2 mm columns): {0, 0, 0, 2} and {0, 0, 0, 0.5}.
+  EXPECT_DOUBLE_EQ(
+      metrics::surface_distance(example_pred(), example_gt(), {0.5, 2.0}, 1.0).surface_dice,
+      7.0 / 8.0);
+  // Empty: undefined when both are, 0 for a miss or a false alarm.
+  const auto empty = torch::zeros({4, 4}, torch::kByte);
+  EXPECT_TRUE(std::isnan(metrics::surface_distance(empty, empty).surface_dice));
+  EXPECT_DOUBLE_EQ(metrics::surface_distance(empty, example_gt()).surface_dice, 0.0);
+  EXPECT_DOUBLE_EQ(metrics::surface_distance(example_pred(), empty).surface_dice, 0.0);
+  // Through the evaluator: the default tolerance is one pixel, or the
+  // larger spacing.
+  MetricOptions options;
+  metrics::Evaluator evaluator(options);
+  evaluator.add("x", example_pred(), example_gt());
+  EXPECT_DOUBLE_EQ(evaluator.aggregate().per_class.mean.stat("nsd").mean, 1.0);
+  options.spacing = {0.5, 2.0};
+  EXPECT_DOUBLE_EQ(options.tolerance(), 2.0);
+  options.surface_tolerance = 0.5;
+  metrics::Evaluator strict(options);
+  strict.add("x", example_pred(), example_gt());
+  EXPECT_DOUBLE_EQ(strict.aggregate().per_class.mean.stat("nsd").mean, 7.0 / 8.0);
 }
 
 TEST(Metrics, DistanceTransformIsExactWithAnisotropicSpacing) {
@@ -459,6 +498,16 @@ TEST(Metrics, OneToOneMatchingOnDrawnShapes) {
   EXPECT_DOUBLE_EQ(metrics::object_precision(all), 0.6);
   EXPECT_DOUBLE_EQ(metrics::object_f1(all), 0.6);
   EXPECT_DOUBLE_EQ(metrics::object_dice(all), (1.0 + 8.0 / 14.0 + 0.5) / 5.0);
+  // Panoptic quality: IoUs 1 (A), 0.4 (B) and 2/6 (E) over 3 + 2/2 + 2/2.
+  const double iou_sum = 1.0 + 0.4 + 2.0 / 6.0;
+  EXPECT_DOUBLE_EQ(all.iou_sum, iou_sum);
+  EXPECT_DOUBLE_EQ(metrics::panoptic_quality(all), iou_sum / 5.0);
+  EXPECT_DOUBLE_EQ(metrics::segmentation_quality(all), iou_sum / 3.0);
+  EXPECT_DOUBLE_EQ(metrics::recognition_quality(all), 0.6);
+  EXPECT_DOUBLE_EQ(metrics::segmentation_quality(all) * metrics::recognition_quality(all),
+                   metrics::panoptic_quality(all));
+  // The headline's object_pq is that of every object.
+  EXPECT_DOUBLE_EQ(metrics::headline(summary).at("object_pq"), iou_sum / 5.0);
 }
 
 TEST(Metrics, AHigherIouTurnsWeakPairsIntoMisses) {
@@ -488,6 +537,7 @@ TEST(Metrics, AFloodFindsNothingUnderTheDefaultRule) {
   EXPECT_DOUBLE_EQ(metrics::object_recall(all), 0.0);
   EXPECT_DOUBLE_EQ(metrics::object_precision(all), 0.0);
   EXPECT_DOUBLE_EQ(metrics::object_f1(all), 0.0);
+  EXPECT_DOUBLE_EQ(metrics::panoptic_quality(all), 0.0);
   // Any overlap, the rule svanet 0.1 used by default, finds all six at
   // precision 1: why it is not the default.
   MetricOptions overlap;

@@ -112,6 +112,9 @@ struct EvaluateSection {
   /// Object-size bin edges in pixels; when not empty, used instead.
   std::vector<double> object_bins_px;
   bool surface_distances = true;
+  /// The surface Dice's tolerance in pixels; empty = auto (written `auto`):
+  /// one pixel.
+  std::optional<double> surface_tolerance;
   /// Overlays in the HTML report (worst cases and missed small objects, each).
   int64_t overlays = 6;
   /// Write each prediction as a palette PNG.

@@ -52,6 +52,8 @@ struct EvaluateOptions {
   /// The matching rule (the config's evaluate.match when unset).
   std::optional<metrics::MatchRule> match;
   std::optional<bool> surface_distances;
+  /// The surface Dice's tolerance in pixels (the config's when unset).
+  std::optional<double> surface_tolerance;
   std::optional<std::vector<double>> object_bins_pct, object_bins_px;
 };
 

@@ -15,6 +15,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,11 @@ struct MetricOptions {
   Spacing spacing{1.0, 1.0};
   /// Units of the distances ("px" or "mm"), for reports.
   std::string distance_unit = "px";
-  /// Boundary distances (the costliest part; off for quick validation).
+  /// Boundary distances and the surface Dice (the costliest part).
   bool surface_distances = true;
+  /// The surface Dice's tolerance, in the distances' unit; unset: one pixel
+  /// (the larger spacing).
+  std::optional<double> surface_tolerance;
   /// Per-object matching.
   bool objects = true;
   /// How objects are paired (objects.h): one to one at IoU 0.1 by default.
@@ -55,6 +59,9 @@ struct MetricOptions {
   /// or above the last).
   size_t object_bin(const ObjectRecord& object) const;
 
+  /// The surface Dice's tolerance in use.
+  double tolerance() const;
+
   /// The name of class `c` (class_names, or "class_<c>").
   std::string class_name(int64_t c) const;
   /// Throws svanet::Error naming the problem when options are inconsistent.
@@ -68,6 +75,8 @@ struct ClassRecord {
   /// class is absent from both sides.
   double hd95 = 0.0;
   double assd = 0.0;
+  /// Normalised surface Dice at the options' tolerance (surface.h's rules).
+  double nsd = 0.0;
 };
 
 /// Everything about one case.

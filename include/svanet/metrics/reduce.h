@@ -136,6 +136,15 @@ double object_dice(const ObjectCounts& c);
 /// BraTS 2023's lesion-wise Dice: the summed Dice over (objects + false
 /// positives).
 double lesion_dice(const ObjectCounts& c);
+/// Panoptic quality (Kirillov et al., CVPR 2019): the summed IoU of the
+/// detected objects over (detected + missed / 2 + false positives / 2),
+/// which is SQ x RQ; NaN with neither objects nor components.
+double panoptic_quality(const ObjectCounts& c);
+/// Segmentation quality: the mean IoU of the detected objects.
+double segmentation_quality(const ObjectCounts& c);
+/// Recognition quality: detected / (detected + missed / 2 + false
+/// positives / 2), the detection F1 when matching is one to one.
+double recognition_quality(const ObjectCounts& c);
 
 /// Per-object detection in one object-size bin of one class (0 = all
 /// foreground classes). Objects are binned by their own area, predicted

@@ -10,12 +10,17 @@
 /// outside); d(A -> B) are the Euclidean distances from every boundary pixel
 /// of A to the nearest boundary pixel of B. HD95 = max(P95(d(P -> G)),
 /// P95(d(G -> P))) with linear interpolation between ranks; ASSD = the mean
-/// of d(P -> G) and d(G -> P) taken together.
+/// of d(P -> G) and d(G -> P) taken together. The normalised surface Dice
+/// (NSD, Nikolov et al., J Med Internet Res 2021; MONAI's
+/// `compute_surface_dice`) at a tolerance t is the share of both boundaries'
+/// pixels within t of the other boundary: (#{d(P -> G) <= t} + #{d(G -> P)
+/// <= t}) / (|P's boundary| + |G's boundary|). Boundaries are counted in
+/// pixels (as MONAI's default), not in surface length.
 ///
 /// Empty regions (written rules, unlike MONAI's NaN/inf, see MONAI #9095):
 /// both empty gives NaN (the case is excluded from means); exactly one empty
 /// — a missed object or a false alarm — gives the worst case, the image
-/// diagonal, for every distance.
+/// diagonal, for every distance, and a surface Dice of 0.
 
 #include <torch/types.h>
 
@@ -31,11 +36,14 @@ struct SurfaceDistance {
   double assd = 0.0;
   /// The plain (100th percentile) Hausdorff distance.
   double hausdorff = 0.0;
+  /// The normalised surface Dice at the tolerance asked for.
+  double surface_dice = 0.0;
 };
 
 /// Distances between two (H, W) masks (non-zero = inside).
+/// `tolerance` (in the spacing's unit) is the surface Dice's.
 SurfaceDistance surface_distance(const torch::Tensor& pred, const torch::Tensor& gt,
-                                 const Spacing& spacing = {1.0, 1.0});
+                                 const Spacing& spacing = {1.0, 1.0}, double tolerance = 1.0);
 
 /// Exact Euclidean distance from every pixel of an (H, W) mask to the
 /// nearest non-zero pixel (0 on them; +inf everywhere when there are none),
