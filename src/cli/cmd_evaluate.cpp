@@ -72,6 +72,7 @@ void print_summary(const metrics::Summary& s, const std::string& out_dir) {
                 static_cast<long long>(b.gt_objects), static_cast<long long>(b.detected),
                 static_cast<long long>(b.false_positives), values.c_str());
   }
+  for (const auto& warning : metrics::coverage_warnings(s)) spdlog::warn("{}", warning);
   std::printf(
       "wrote summary.json, per_case.csv, per_object.csv, size_bins.csv and report.html to "
       "%s\n",

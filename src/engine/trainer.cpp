@@ -825,6 +825,9 @@ TrainResult Trainer::run() {
       const auto evaluation = evaluate_run(run_dir_.string(), eo);
       result.test = metrics::headline(evaluation.summary);
       log_->info("{}", test_line(evaluation.summary, evaluation.out_dir));
+      for (const auto& warning : metrics::coverage_warnings(evaluation.summary)) {
+        log_->warn("{}", warning);
+      }
     }
   }
   result.completed = true;

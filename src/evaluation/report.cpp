@@ -146,6 +146,7 @@ th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}.sd{color:#8
 figure img{display:block;border:1px solid #ccc;max-width:100%}.note{font-size:12px;color:#555;max-width:900px}
 .key span{display:inline-block;width:12px;height:12px;margin:0 4px -1px 12px}
 .key span:first-child{margin-left:0}
+.warn{border:2px solid #d33;background:#fff3f3;border-radius:8px;padding:10px 16px;margin:14px 0;font-size:14px}
 )";
 
 }  // namespace
@@ -231,6 +232,12 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
        "href=\"per_case.csv\">per_case.csv</a>, <a href=\"per_object.csv\">per_object.csv</a>, "
        "<a href=\"size_bins.csv\">size_bins.csv</a></div>\n";
 
+  // What the coverage says first: a flood or an empty prediction makes
+  // every number below mean something else.
+  for (const auto& warning : coverage_warnings(s)) {
+    h << "<div class=warn><b>Warning.</b> " << utils::html_escape(warning) << "</div>\n";
+  }
+
   // Headline cards: the featured metrics.
   h << "<div class=cards>";
   for (const Metric* m : metric_registry().entries()) {
@@ -242,12 +249,19 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
   h << "</div>\n";
 
   // The small-object story first: per class, the smallest size bin next to
-  // all sizes (an overall recall hides a smallest bin that is never found).
+  // all sizes (an overall recall hides a smallest bin that is never found),
+  // led by the scores a flood or a scatter of false alarms cannot inflate.
   if (!s.objects.empty()) {
     const std::string unit_text = o.object_bin_unit() == "%" ? " % of the image" : " px";
-    h << "<h2>Small objects first</h2>\n<table><tr><th>class</th><th>smallest objects</th>"
-         "<th>found</th><th>recall</th><th>all sizes found</th><th>recall</th></tr>\n";
-    const Metric& recall = metric("object_recall");
+    const Metric* scores[] = {&metric("object_f1"), &metric("object_pq"), &metric("object_recall"),
+                              &metric("object_precision")};
+    h << "<h2>Small objects first</h2>\n<table><tr><th rowspan=2>class</th><th colspan=6>the "
+         "smallest objects</th><th colspan=5>all sizes</th></tr>\n<tr><th>size</th>";
+    for (int part = 0; part < 2; ++part) {
+      for (const Metric* m : scores) h << "<th>" << utils::html_escape(m->traits.label) << "</th>";
+      h << "<th>found</th>";
+    }
+    h << "</tr>\n";
     for (size_t i = 0; i < s.objects.size(); ++i) {
       const ObjectBin& first = s.objects[i];
       // Each class's bins start with its smallest and end with "all".
@@ -260,13 +274,19 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
                                : o.num_classes == 2   ? o.class_name(1)
                                                       : "all classes";
       h << "<tr><td>" << utils::html_escape(name) << "</td><td>" << utils::html_escape(first.label)
-        << utils::html_escape(unit_text) << "</td><td>" << first.detected << " of "
-        << first.gt_objects << "</td><td>"
-        << format_metric(recall, recall.factory.per_bin(first), "-") << "</td><td>" << all.detected
-        << " of " << all.gt_objects << "</td><td>"
-        << format_metric(recall, recall.factory.per_bin(all), "-") << "</td></tr>\n";
+        << utils::html_escape(unit_text) << "</td>";
+      for (const ObjectBin* bin : {&first, &all}) {
+        for (const Metric* m : scores) {
+          h << "<td>" << format_metric(*m, m->factory.per_bin(*bin), "-") << "</td>";
+        }
+        h << "<td>" << bin->detected << " of " << bin->gt_objects << "</td>";
+      }
+      h << "</tr>\n";
     }
-    h << "</table>\n";
+    h << "</table><p class=note>F1 and panoptic quality (PQ) fall with every false positive, "
+         "recall does not: a prediction that floods the image or scatters false alarms can "
+         "have a high recall, not a high F1 or PQ. Objects matched by "
+      << utils::html_escape(s.match()) << " (below).</p>\n";
   }
 
   // Default mode per class: every per-case metric.

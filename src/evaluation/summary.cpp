@@ -201,6 +201,24 @@ ObjectBin object_bin_from_json(const json& j, int64_t version) {
   return b;
 }
 
+json coverage_json(const Coverage& c) {
+  return {{"pixels", c.pixels},
+          {"gt_pixels", c.gt_pixels},
+          {"predicted_pixels", c.predicted_pixels},
+          {"flooded_cases", c.flooded_cases},
+          {"empty_cases", c.empty_cases}};
+}
+
+Coverage coverage_from_json(const json& j) {
+  Coverage c;
+  c.pixels = j.at("pixels").get<int64_t>();
+  c.gt_pixels = j.at("gt_pixels").get<int64_t>();
+  c.predicted_pixels = j.at("predicted_pixels").get<int64_t>();
+  c.flooded_cases = j.at("flooded_cases").get<int64_t>();
+  c.empty_cases = j.at("empty_cases").get<int64_t>();
+  return c;
+}
+
 json options_json(const MetricOptions& o, const Summary& s) {
   return {{"match", s.match()},
           {"distance_unit", o.distance_unit},
@@ -288,6 +306,8 @@ std::string summary_to_json(const Summary& s) {
                   {"options", options_json(o, s)},
                   {"metrics", described},
                   {"headline", head},
+                  {"coverage", coverage_json(s.coverage)},
+                  {"warnings", coverage_warnings(s)},
                   {"reference", reference_json(s.reference, o)},
                   {"per_class", default_json(s.per_class)},
                   {"size_bins", bins},
@@ -318,6 +338,9 @@ Summary summary_from_json(const std::string& text, const std::string& path) {
     options_from_json(j, s);
     entry = "cases";
     s.cases = j.at("cases").get<int64_t>();
+    // svanet 0.1 did not record it: unknown (no warnings).
+    entry = "coverage";
+    if (version >= 2) s.coverage = coverage_from_json(j.at("coverage"));
     entry = "reference";
     s.reference = reference_from_json(j.at("reference"), version);
     entry = "per_class";

@@ -318,6 +318,67 @@ std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
   return out;
 }
 
+Coverage coverage(const std::vector<const CaseRecord*>& cases) {
+  Coverage c;
+  for (const CaseRecord* r : cases) {
+    if (r->classes.empty()) continue;
+    const int64_t pixels = r->classes[0].counts.total();
+    int64_t gt = 0, predicted = 0;
+    for (size_t k = 1; k < r->classes.size(); ++k) {
+      gt += r->classes[k].counts.ground_truth();
+      predicted += r->classes[k].counts.predicted();
+    }
+    c.pixels += pixels;
+    c.gt_pixels += gt;
+    c.predicted_pixels += predicted;
+    c.flooded_cases += 2 * predicted > pixels ? 1 : 0;
+    c.empty_cases += gt > 0 && predicted == 0 ? 1 : 0;
+  }
+  return c;
+}
+
+std::vector<std::string> coverage_warnings(const Summary& s) {
+  const Coverage& c = s.coverage;
+  std::vector<std::string> out;
+  if (c.pixels == 0) return out;
+  const auto pct = [&](int64_t n) {
+    std::ostringstream text;
+    text.precision(3);
+    text << 100.0 * static_cast<double>(n) / static_cast<double>(c.pixels) << " %";
+    return text.str();
+  };
+  const std::string shares =
+      pct(c.predicted_pixels) + " of the pixels, the ground truth " + pct(c.gt_pixels);
+  const std::string why =
+      "an any-overlap rule would count every object it touches as found; under the rule in "
+      "force (" +
+      s.match() + ") a component that pairs with no object is a false positive";
+  if (2 * c.predicted_pixels > c.pixels) {
+    out.push_back("A flood: the prediction labels over half of all pixels foreground (" + shares +
+                  "); " + why + ".");
+  } else if (c.predicted_pixels > 3 * c.gt_pixels && c.predicted_pixels > 0) {
+    std::ostringstream times;
+    times.precision(3);
+    times << (c.gt_pixels > 0
+                  ? static_cast<double>(c.predicted_pixels) / static_cast<double>(c.gt_pixels)
+                  : std::numeric_limits<double>::infinity());
+    out.push_back("The prediction covers " + times.str() +
+                  " times the ground truth's foreground (" + shares + "); " + why + ".");
+  }
+  if (c.flooded_cases > 0) {
+    out.push_back(std::to_string(c.flooded_cases) + " of " + std::to_string(s.cases) +
+                  " images are over half foreground in the prediction.");
+  }
+  if (c.predicted_pixels == 0 && c.gt_pixels > 0) {
+    out.push_back("Nothing was predicted: every object is missed (the ground truth labels " +
+                  pct(c.gt_pixels) + " of the pixels foreground).");
+  } else if (c.empty_cases > 0) {
+    out.push_back("In " + std::to_string(c.empty_cases) + " of " + std::to_string(s.cases) +
+                  " images with ground-truth foreground nothing was predicted.");
+  }
+  return out;
+}
+
 Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options) {
   options.validate();
   std::vector<const CaseRecord*> all;
@@ -329,6 +390,7 @@ Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& opt
   s.reference = reference_metrics(all, options.num_classes);
   s.per_class = default_metrics(all, options);
   s.size_bins = image_size_bins(all, options);
+  s.coverage = coverage(all);
   if (options.objects) s.objects = object_bins(all, options);
   return s;
 }

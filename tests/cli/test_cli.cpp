@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace svanet::test {
 namespace {
@@ -312,10 +313,15 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
     std::ifstream in(out / "report.html");
     return std::string(std::istreambuf_iterator<char>(in), {});
   }();
-  EXPECT_NE(report.find("<tr><td>lesion</td><td>&lt;0.1 % of the image</td><td>0 of 3</td><td>"
-                        "0.000</td><td>3 of 6</td><td>0.500</td></tr>"),
+  // Smallest bin: nothing predicted that small (no precision, no F1), PQ 0,
+  // recall 0. All sizes: the squares at IoU 56/64, the dots missed: recall
+  // 0.5, precision 1, F1 2/3, PQ 3 * 0.875 / (3 + 3/2).
+  EXPECT_NE(report.find("<tr><td>lesion</td><td>&lt;0.1 % of the image</td><td>-</td><td>0.000</td>"
+                        "<td>0.000</td><td>-</td><td>0 of 3</td><td>0.667</td><td>0.583</td>"
+                        "<td>0.500</td><td>1.000</td><td>3 of 6</td></tr>"),
             std::string::npos)
-      << report.substr(0, 4000);
+      << report.substr(0, 6000);
+  EXPECT_EQ(report.find("class=warn"), std::string::npos);
   EXPECT_NE(report.find("3 ground-truth objects were not found; the gallery shows 3 of them."),
             std::string::npos);
   EXPECT_NE(report.find("<a href=\"per_object.csv\">per_object.csv</a>"), std::string::npos);
@@ -523,6 +529,75 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
   r = run("study " + two.string() + " " + two.string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("two runs are labelled 'two'"), std::string::npos) << r.output;
+}
+
+TEST(Cli, AFloodingModelFindsNothingInEvaluateAndCalibrateAndTheReportSaysSo) {
+  TempDir dir;
+  const auto data = dir.path() / "data";
+  ASSERT_EQ(run("demo-data -o " + data.string() + " --count 16 --size 64").status, 0);
+  const auto config = dir.path() / "tiny.yaml";
+  std::ofstream(config) << "model: {name: svanet_test, image_size: 64}\n"
+                        << "data: {root: " << data.string()
+                        << ", dataset: demo, batch_size: 4, augment: {size: 64}}\n"
+                        << "train: {epochs: 1, device: cpu}\n"
+                        << "evaluate: {overlays: 0, after_training: false, precision: fp32}\n";
+  const auto run_dir = dir.path() / "run";
+  auto r = run("train -c " + config.string() + " -o " + run_dir.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  // The model made to label every pixel 'lesion' (class 1): its classifier's
+  // bias for the class raised far above the others.
+  const auto best = (run_dir / "checkpoints" / "best.pt").string();
+  auto loaded = io::load_checkpoint(best);
+  torch::Tensor bias;
+  for (const auto& p : loaded.model->named_parameters()) {
+    if (p.value().dim() == 1 && p.value().size(0) == 3) bias = p.value();
+  }
+  ASSERT_TRUE(bias.defined());
+  {
+    torch::NoGradGuard no_grad;
+    bias[1].add_(1000.0);
+  }
+  io::save_checkpoint(best, *loaded.model, loaded.meta);
+
+  const auto eval = dir.path() / "eval";
+  r = run("evaluate -r " + run_dir.string() + " --split val --threshold argmax -o " +
+          eval.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto summary = read_json(eval / "summary.json");
+  ASSERT_EQ(summary["coverage"]["predicted_pixels"], summary["coverage"]["pixels"]);
+  nlohmann::json lesion;
+  for (const auto& b : summary["objects"]) {
+    if (b["class"] == 1 && b["bin"] == "all") lesion = b;
+  }
+  ASSERT_FALSE(lesion.is_null());
+  // Under the default rule a flood finds nothing and is a false positive.
+  EXPECT_GT(lesion["counts"]["gt_objects"].get<int>(), 0);
+  EXPECT_EQ(lesion["counts"]["detected"].get<int>(), 0);
+  EXPECT_EQ(lesion["metrics"]["object_recall"].get<double>(), 0.0);
+  EXPECT_EQ(lesion["metrics"]["object_precision"].get<double>(), 0.0);
+  // The console, summary.json and the report say it is a flood.
+  EXPECT_NE(r.output.find("warning: A flood: the prediction labels over half of all pixels"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(summary["warnings"][0].get<std::string>().find("A flood"), std::string::npos);
+  const std::string report = utils::read_file((eval / "report.html").string());
+  EXPECT_NE(report.find("<div class=warn><b>Warning.</b> A flood: the prediction labels over "
+                        "half of all pixels foreground (100 % of the pixels"),
+            std::string::npos);
+  // Calibration counts the same on the same split: its argmax row.
+  r = run("calibrate " + run_dir.string() + " --dry-run --grid 0.5");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto at = r.output.find("lesion:\n");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const auto row_at = r.output.find("  argmax", at);
+  std::istringstream row(r.output.substr(row_at, r.output.find('\n', row_at) - row_at));
+  std::string label, objects, found, predicted, recall, precision;
+  row >> label >> objects >> found >> predicted >> recall >> precision;
+  EXPECT_EQ(objects, std::to_string(lesion["counts"]["gt_objects"].get<int>()));
+  EXPECT_EQ(found, "0");
+  EXPECT_EQ(predicted, std::to_string(lesion["counts"]["predicted"].get<int>()));
+  EXPECT_EQ(recall, "0.000") << r.output;
+  EXPECT_EQ(precision, "0.000") << r.output;
 }
 
 TEST(Cli, TheDemoTrainsEvaluatesAndTheTinyObjectToolReadsIt) {

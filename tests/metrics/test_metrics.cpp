@@ -549,6 +549,53 @@ TEST(Metrics, AFloodFindsNothingUnderTheDefaultRule) {
   EXPECT_DOUBLE_EQ(metrics::object_precision(fooled), 1.0);
 }
 
+TEST(Metrics, TheCoverageWarnsOfAFloodAndOfNothingPredicted) {
+  // Six 3 x 3 objects on 64 x 64 (54 pixels, 1.3 %).
+  auto gt = torch::zeros({64, 64}, torch::kByte);
+  for (int64_t i = 0; i < 6; ++i) gt.slice(0, 4 + 10 * i, 7 + 10 * i).slice(1, 5, 8).fill_(1);
+  auto warnings = [&](const torch::Tensor& pred) {
+    metrics::Evaluator evaluator(MetricOptions{});
+    evaluator.add("a", pred, gt);
+    evaluator.add("b", gt, gt);  // one good case beside it
+    const auto summary = evaluator.aggregate();
+    return std::make_pair(summary.coverage, metrics::coverage_warnings(summary));
+  };
+  const auto [good, none] = warnings(gt);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(good.pixels, 2 * 4096);
+  EXPECT_EQ(good.gt_pixels, 108);
+  EXPECT_EQ(good.predicted_pixels, 108);
+  // Every pixel predicted in one of the two images.
+  const auto [flood, flooded] = warnings(torch::ones({64, 64}, torch::kByte));
+  EXPECT_EQ(flood.flooded_cases, 1);
+  ASSERT_EQ(flooded.size(), 2u);
+  EXPECT_EQ(flooded[0].rfind("A flood: the prediction labels over half of all pixels foreground "
+                             "(50.7 % of the pixels, the ground truth 1.32 %)",
+                             0),
+            0u)
+      << flooded[0];
+  EXPECT_NE(flooded[0].find("under the rule in force (iou:0.1)"), std::string::npos);
+  EXPECT_EQ(flooded[1], "1 of 2 images are over half foreground in the prediction.");
+  // Each object predicted 7 x 7 in one image: (6 * 49 + 54) / 108 = 3.22 times.
+  auto wide = torch::zeros({64, 64}, torch::kByte);
+  for (int64_t i = 0; i < 6; ++i) wide.slice(0, 2 + 10 * i, 9 + 10 * i).slice(1, 3, 10).fill_(1);
+  const auto [loose, widened] = warnings(wide);
+  ASSERT_EQ(widened.size(), 1u);
+  EXPECT_EQ(widened[0].rfind("The prediction covers 3.22 times the ground truth's foreground", 0),
+            0u)
+      << widened[0];
+  // Nothing predicted in one image of two, then in both.
+  const auto [half, empty] = warnings(torch::zeros({64, 64}, torch::kByte));
+  EXPECT_EQ(half.empty_cases, 1);
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0], "In 1 of 2 images with ground-truth foreground nothing was predicted.");
+  metrics::Evaluator nothing(MetricOptions{});
+  nothing.add("a", torch::zeros({64, 64}, torch::kByte), gt);
+  const auto all_empty = metrics::coverage_warnings(nothing.aggregate());
+  ASSERT_EQ(all_empty.size(), 1u);
+  EXPECT_EQ(all_empty[0].rfind("Nothing was predicted: every object is missed", 0), 0u);
+}
+
 TEST(Metrics, BratsDilatedOverlapOnAHandComputedCase) {
   // Two ground-truth dots one pixel apart, a 2x2 square; predicted: a dot
   // between the two, a 2x2 square shifted one column (2 pixels shared), a

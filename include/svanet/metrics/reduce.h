@@ -167,6 +167,20 @@ std::vector<std::string> bin_labels(const std::vector<double>& edges);
 std::vector<ObjectBin> object_bins(const std::vector<const CaseRecord*>& cases,
                                    const MetricOptions& options);
 
+/// How much of the images each side labels foreground (any foreground
+/// class, ignored pixels left out): what tells a flood or an empty
+/// prediction apart from a segmentation, whatever the matching rule.
+struct Coverage {
+  /// Labelled pixels, and those the ground truth and the prediction label
+  /// foreground; 0 pixels when unknown (a summary of svanet 0.1).
+  int64_t pixels = 0, gt_pixels = 0, predicted_pixels = 0;
+  /// Cases whose prediction labels over half their pixels foreground, and
+  /// cases with ground-truth foreground but none predicted.
+  int64_t flooded_cases = 0, empty_cases = 0;
+};
+
+Coverage coverage(const std::vector<const CaseRecord*>& cases);
+
 /// Every reduction of a set of cases.
 struct Summary {
   MetricOptions options;
@@ -175,6 +189,7 @@ struct Summary {
   DefaultMetrics per_class;
   std::vector<ImageBin> size_bins;
   std::vector<ObjectBin> objects;
+  Coverage coverage;
   /// Read from a summary.json of svanet 0.1 whose objects were matched by a
   /// rule this svanet no longer has (the union of the overlapping
   /// components at IoU >= T): "union-iou:T"; empty otherwise.
@@ -185,6 +200,13 @@ struct Summary {
 };
 
 Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options);
+
+/// What the coverage says about the prediction, one sentence each, for the
+/// report's warning cards, the console and summary.json: a flood (the
+/// prediction covers over 3 times the ground truth's foreground, or over
+/// half the pixels), images flooded one by one, nothing predicted. Empty
+/// when none applies or the coverage is unknown.
+std::vector<std::string> coverage_warnings(const Summary& summary);
 
 /// The object bin of all foreground classes and all sizes.
 const ObjectBin* all_objects(const Summary& summary);
