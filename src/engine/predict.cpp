@@ -7,13 +7,13 @@
 #include "svanet/engine/trainer.h"
 #include "svanet/inference/thresholds.h"
 #include "svanet/utils/atomic_file.h"
+#include "svanet/utils/components.h"
 #include "svanet/utils/text.h"
 
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -91,24 +91,30 @@ std::vector<ClassCounts> remove_small_objects(torch::Tensor& labels, int64_t cla
                                               int64_t min_size) {
   SVANET_CHECK(labels.dim() == 2 && labels.scalar_type() == torch::kUInt8,
                "remove_small_objects: labels must be (H, W) uint8");
-  std::vector<ClassCounts> counts(static_cast<size_t>(classes));
   labels = labels.contiguous();
-  cv::Mat map(static_cast<int>(labels.size(0)), static_cast<int>(labels.size(1)), CV_8UC1,
-              labels.data_ptr<uint8_t>());
-  for (int64_t c = 1; c < classes; ++c) {
-    const cv::Mat mask = map == static_cast<int>(c);
-    cv::Mat components, stats, centroids;
-    const int n = cv::connectedComponentsWithStats(mask, components, stats, centroids, 8, CV_32S);
-    auto& count = counts[static_cast<size_t>(c)];
-    for (int k = 1; k < n; ++k) {
-      const int64_t area = stats.at<int>(k, cv::CC_STAT_AREA);
-      if (min_size > 0 && area < min_size) {
-        map.setTo(0, components == k);
-        continue;
-      }
-      ++count.objects;
-      count.pixels += area;
-      count.largest = std::max(count.largest, area);
+  // The objects the evaluation counts: 8-connected, each class on its own.
+  const auto objects = utils::label_objects(labels, classes);
+  std::vector<ClassCounts> counts(static_cast<size_t>(classes));
+  std::vector<uint8_t> removed(static_cast<size_t>(objects.count()), 0);
+  bool any_removed = false;
+  for (int64_t k = 0; k < objects.count(); ++k) {
+    const auto i = static_cast<size_t>(k);
+    const int64_t area = objects.area[i];
+    if (min_size > 0 && area < min_size) {
+      removed[i] = 1;
+      any_removed = true;
+      continue;
+    }
+    auto& count = counts[static_cast<size_t>(objects.label[i])];
+    ++count.objects;
+    count.pixels += area;
+    count.largest = std::max(count.largest, area);
+  }
+  if (any_removed) {
+    const int64_t* id = objects.ids.data_ptr<int64_t>();
+    uint8_t* label = labels.data_ptr<uint8_t>();
+    for (int64_t p = 0; p < labels.numel(); ++p) {
+      if (id[p] > 0 && removed[static_cast<size_t>(id[p] - 1)] != 0) label[p] = 0;
     }
   }
   int64_t foreground = 0;
