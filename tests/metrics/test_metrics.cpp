@@ -574,8 +574,19 @@ TEST(Metrics, TheCoverageWarnsOfAFloodAndOfNothingPredicted) {
                              0),
             0u)
       << flooded[0];
-  EXPECT_NE(flooded[0].find("under the rule in force (iou:0.1)"), std::string::npos);
+  EXPECT_NE(flooded[0].find("under the rule in force (iou:0.1) a component that pairs with no "
+                            "object is a false positive"),
+            std::string::npos);
   EXPECT_EQ(flooded[1], "1 of 2 images are over half foreground in the prediction.");
+  // Under any overlap the warning says the object metrics overstate it.
+  MetricOptions overlap;
+  overlap.match = metrics::MatchRule::parse("overlap");
+  metrics::Evaluator gamed(overlap);
+  gamed.add("a", torch::ones({64, 64}, torch::kByte), gt);
+  EXPECT_NE(metrics::coverage_warnings(gamed.aggregate())[0].find(
+                "under the rule in force (overlap) it finds every object it touches, so the "
+                "object metrics overstate it"),
+            std::string::npos);
   // Each object predicted 7 x 7 in one image: (6 * 49 + 54) / 108 = 3.22 times.
   auto wide = torch::zeros({64, 64}, torch::kByte);
   for (int64_t i = 0; i < 6; ++i) wide.slice(0, 2 + 10 * i, 9 + 10 * i).slice(1, 3, 10).fill_(1);
