@@ -59,14 +59,12 @@ void print_summary(const metrics::Summary& s, const std::string& out_dir) {
   }
   std::printf("objects by size (%s), matched %s:\n",
               s.options.object_bin_unit() == "%" ? "% of the image" : "pixels", s.match().c_str());
-  const auto objects = metrics::metrics_of(metrics::MetricScope::kObjects);
+  const auto objects = metrics::featured_metrics(metrics::MetricScope::kObjects);
   for (const auto& b : s.objects) {
     if (b.class_index != 0) continue;
     std::string values;
     for (const metrics::Metric* m : objects) {
-      if (m->traits.featured) {
-        values += ", " + m->traits.label + " " + metrics::format_metric(*m, m->factory.per_bin(b));
-      }
+      values += ", " + m->traits.label + " " + metrics::format_metric(*m, m->factory.per_bin(b));
     }
     std::printf("  %-9s %5lld objects, %5lld found, %5lld false positives%s\n", b.label.c_str(),
                 static_cast<long long>(b.gt_objects), static_cast<long long>(b.detected),

@@ -181,7 +181,12 @@ const Section<EvaluateSection>& evaluate_section() {
           .value("match", SVANET_MEMBER(match), a_match_rule())
           .retired("iou_threshold",
                    [](const std::string& v) {
-                     return v == "0" ? std::string()
+                     double t = 1.0;
+                     try {
+                       t = utils::parse_double(v);
+                     } catch (const Error&) {
+                     }
+                     return t == 0.0 ? std::string()
                                      : "was replaced by evaluate.match (iou:T pairs objects one "
                                        "to one at IoU >= T; overlap is the old any-overlap "
                                        "rule), got '" +

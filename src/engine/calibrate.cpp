@@ -101,7 +101,7 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
   SVANET_CHECK(options.metric == "object_f1" || options.metric == "dice",
                "calibration metric is object_f1 or dice, got '", options.metric, "'");
   const metrics::MatchRule rule =
-      options.match.value_or(metrics::MatchRule::parse(config.evaluate.match));
+      options.match ? *options.match : metrics::MatchRule::parse(config.evaluate.match);
   rule.validate();
   const std::vector<double> grid = options.grid.empty() ? default_threshold_grid() : options.grid;
   for (double t : grid) {

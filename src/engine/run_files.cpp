@@ -256,8 +256,8 @@ void write_progress_png(const std::string& path, const std::vector<EpochRecord>&
 
   // The featured fractions, every one a line.
   std::vector<plot::Series> featured;
-  for (const metrics::Metric* m : metrics::metric_registry().entries()) {
-    if (!m->traits.featured || m->traits.unit != metrics::MetricUnit::kFraction) continue;
+  for (const metrics::Metric* m : metrics::featured_metrics()) {
+    if (m->traits.unit != metrics::MetricUnit::kFraction) continue;
     std::vector<double> values;
     for (const auto& r : history) values.push_back(get(r, m->name));
     plot::Series series = validated(x, values);
@@ -302,9 +302,9 @@ std::string epoch_line(const EpochRecord& r, int64_t epochs, const std::string& 
     // The selection metric, then the first featured ones.
     std::vector<std::string> shown;
     if (select_metric != "val_loss") shown.push_back(select_metric);
-    for (const metrics::Metric* m : metrics::metric_registry().entries()) {
+    for (const metrics::Metric* m : metrics::featured_metrics()) {
       if (shown.size() >= 4) break;
-      if (m->traits.featured && m->name != select_metric) shown.push_back(m->name);
+      if (m->name != select_metric) shown.push_back(m->name);
     }
     for (const auto& name : shown) {
       const auto it = r.val.find(name);

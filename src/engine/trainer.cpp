@@ -813,7 +813,15 @@ TrainResult Trainer::run() {
     const fs::path summary = fs::path(run_evaluation_dir(run_dir_.string(), eo)) / kSummaryJson;
     if (fs::exists(summary)) {
       log_->info("the run is complete; its evaluation is in {}", summary.parent_path().string());
-      result.test = metrics::headline(evaluation::read_summary(summary.string()));
+      const auto evaluated = evaluation::read_summary(summary.string());
+      const std::string rule = metrics::MatchRule::parse(config_.evaluate.match).to_string();
+      if (evaluated.match() != rule) {
+        log_->warn(
+            "its objects were matched by {} (an older evaluation), the run's rule is {}; `svanet "
+            "evaluate -r {} --overwrite` scores them again",
+            evaluated.match(), rule, run_dir_.string());
+      }
+      result.test = metrics::headline(evaluated);
     } else {
       // Free the training machinery before predicting the test split.
       train_loader_.reset();

@@ -23,9 +23,7 @@ std::string latex_escaped(const std::string& text) {
 
 std::vector<std::string> default_compare_metrics() {
   std::vector<std::string> names;
-  for (const metrics::Metric* m : metrics::metric_registry().entries()) {
-    if (m->traits.featured) names.push_back(m->name);
-  }
+  for (const metrics::Metric* m : metrics::featured_metrics()) names.push_back(m->name);
   return names;
 }
 

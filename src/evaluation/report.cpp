@@ -240,8 +240,7 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
 
   // Headline cards: the featured metrics.
   h << "<div class=cards>";
-  for (const Metric* m : metric_registry().entries()) {
-    if (!m->traits.featured) continue;
+  for (const Metric* m : featured_metrics()) {
     h << "<div class=card><div class=v>" << format_metric(*m, metric_value(*m, s), "&ndash;")
       << "</div><div class=k>" << utils::html_escape(metric_title(*m, o.distance_unit))
       << "</div></div>";
@@ -284,9 +283,15 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
       h << "</tr>\n";
     }
     h << "</table><p class=note>F1 and panoptic quality (PQ) fall with every false positive, "
-         "recall does not: a prediction that floods the image or scatters false alarms can "
-         "have a high recall, not a high F1 or PQ. Objects matched by "
-      << utils::html_escape(s.match()) << " (below).</p>\n";
+         "recall does not: a prediction that scatters false alarms can have a high recall, "
+         "not a high F1 or PQ. Objects matched by "
+      << utils::html_escape(s.match()) << " (below)"
+      << (s.legacy_match.empty() && o.match.kind == MatchRule::Kind::kOverlap
+              ? ": under this rule one component that floods the image finds every object it "
+                "touches and is no false positive, so it can score well here too"
+              : ": under this rule a component that floods the image pairs with no small "
+                "object and is a false positive")
+      << ".</p>\n";
   }
 
   // Default mode per class: every per-case metric.
@@ -317,23 +322,21 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
     std::vector<std::string> bins;
     std::vector<double> gt_counts;
     std::vector<plot::BarGroup> groups;
-    for (const Metric* m : per_bin) {
-      if (m->traits.featured) {
-        groups.push_back({m->traits.label, {}, plot::series_colour(groups.size())});
-      }
+    const auto charted = featured_metrics(MetricScope::kObjects);
+    for (const Metric* m : charted) {
+      groups.push_back({m->traits.label, {}, plot::series_colour(groups.size())});
     }
     for (const auto& b : s.objects) {
       if (b.class_index != 0 || b.label == "all") continue;
       bins.push_back(b.label + (b.unit == "%" ? "%" : ""));
       gt_counts.push_back(static_cast<double>(b.gt_objects));
-      size_t g = 0;
-      for (const Metric* m : per_bin) {
-        if (m->traits.featured) groups[g++].values.push_back(m->factory.per_bin(b));
+      for (size_t g = 0; g < charted.size(); ++g) {
+        groups[g].values.push_back(charted[g]->factory.per_bin(b));
       }
     }
     const cv::Mat detection =
-        plot::bar_chart("Objects by size (" + unit_label + "), matched " + o.match.to_string(), "",
-                        bins, groups, 720, 360, 1.0, "%.2f");
+        plot::bar_chart("Objects by size (" + unit_label + "), matched " + s.match(), "", bins,
+                        groups, 720, 360, 1.0, "%.2f");
     const cv::Mat counts =
         plot::bar_chart("Ground-truth objects by size (" + unit_label + ")", "objects", bins,
                         {{"", gt_counts, plot::colour::kGray}}, 420, 360);
@@ -379,9 +382,7 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
   h << "<figure><img src=\"" << png_data_url(images_chart) << "\"></figure>\n";
   // The paper's metrics, then the featured per-case ones.
   std::vector<const Metric*> bin_columns = metrics_of(MetricScope::kReference);
-  for (const Metric* m : per_case) {
-    if (m->traits.featured) bin_columns.push_back(m);
-  }
+  for (const Metric* m : featured_metrics(MetricScope::kCase)) bin_columns.push_back(m);
   for (const bool cumulative : {true, false}) {
     h << "<h3>" << (cumulative ? "Cumulative (ratio &lt; r, as the official tool)" : "Disjoint")
       << "</h3><table><tr><th>ratio (%)</th><th>images</th>";

@@ -49,14 +49,12 @@ std::vector<std::string> object_bins_of(const metrics::Summary& s) {
   return bins;
 }
 
-/// The featured metrics of the overall table, and those of them the
-/// ultra-small images have (all but the per-object ones).
-std::vector<const metrics::Metric*> featured_metrics(bool per_image) {
+/// The featured metrics the ultra-small images have (all but the
+/// per-object ones).
+std::vector<const metrics::Metric*> per_image_featured() {
   std::vector<const metrics::Metric*> out;
-  for (const metrics::Metric* m : metrics::metric_registry().entries()) {
-    if (m->traits.featured && (!per_image || m->traits.scope != metrics::MetricScope::kObjects)) {
-      out.push_back(m);
-    }
+  for (const metrics::Metric* m : metrics::featured_metrics()) {
+    if (m->traits.scope != metrics::MetricScope::kObjects) out.push_back(m);
   }
   return out;
 }
@@ -148,7 +146,7 @@ Values summary_values(const StudiedSummary& file, const StudyOptions& options) {
     SVANET_FAIL(file.path, ": no cumulative image-size bin '", options.ultra_small_bin,
                 "' for the ultra-small columns; its bins: ", utils::join(labels, ", "));
   }
-  for (const metrics::Metric* m : featured_metrics(true)) {
+  for (const metrics::Metric* m : per_image_featured()) {
     v["us_" + m->name] = metrics::metric_value(*m, *bin);
   }
   for (const auto& o : s.objects) {
@@ -328,11 +326,11 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
 
   const std::string unit = first.summary.options.distance_unit;
   StudySection overall{"Overall and ultra-small images", {}, ""};
-  for (const metrics::Metric* m : featured_metrics(false)) {
+  for (const metrics::Metric* m : metrics::featured_metrics()) {
     overall.columns.push_back({m->name, metrics::metric_title(*m, unit), m->traits.digits});
   }
   const std::string us = options.ultra_small_bin + " %";
-  for (const metrics::Metric* m : featured_metrics(true)) {
+  for (const metrics::Metric* m : per_image_featured()) {
     overall.columns.push_back(
         {"us_" + m->name, metrics::metric_title(*m, unit) + " " + us, m->traits.digits});
   }
@@ -340,8 +338,7 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
   // One section per featured per-object metric, a column per object-size
   // bin. Predicted components are binned by their own size, so a bin's
   // precision is that of the predictions of that size.
-  for (const metrics::Metric* m : featured_metrics(false)) {
-    if (m->traits.scope != metrics::MetricScope::kObjects) continue;
+  for (const metrics::Metric* m : metrics::featured_metrics(metrics::MetricScope::kObjects)) {
     StudySection section{"Per object, by object size: " + m->traits.label, {}, m->name};
     for (const auto& b : study.object_bins) {
       section.columns.push_back({m->name + "_" + b, m->traits.label + " " + b, m->traits.digits});

@@ -77,9 +77,7 @@ DefaultMetrics default_from_json(const json& j) {
 template <typename Value>
 json metric_values(MetricScope scope, const Value& value) {
   json out = json::object();
-  for (const Metric* m : metric_registry().entries()) {
-    if (m->traits.scope == scope) out[m->name] = json_number(value(*m));
-  }
+  for (const Metric* m : metrics_of(scope)) out[m->name] = json_number(value(*m));
   return out;
 }
 
@@ -151,8 +149,8 @@ json counts_json(const ObjectCounts& c) {
           {"true_positives", c.true_positives},
           {"false_positives", c.false_positives},
           {"merged", c.merged},
-          {"dice_sum", c.dice_sum},
-          {"iou_sum", c.iou_sum}};
+          {"dice_sum", json_number(c.dice_sum)},
+          {"iou_sum", json_number(c.iou_sum)}};
 }
 
 void counts_from_json(const json& j, int64_t version, ObjectCounts& c) {
@@ -166,8 +164,8 @@ void counts_from_json(const json& j, int64_t version, ObjectCounts& c) {
   c.merged = n.at("merged").get<int64_t>();
   if (version >= 2) {
     c.true_positives = n.at("true_positives").get<int64_t>();
-    c.dice_sum = n.at("dice_sum").get<double>();
-    c.iou_sum = n.at("iou_sum").get<double>();
+    c.dice_sum = json_number(n.at("dice_sum"));
+    c.iou_sum = json_number(n.at("iou_sum"));
   } else {
     // svanet 0.1 kept the mean per-object Dice, not the IoU.
     c.true_positives = c.predicted - c.false_positives;
@@ -255,7 +253,14 @@ void options_from_json(const json& j, Summary& s) {
     o.object_bins_pct = edges;
   }
   if (opts.contains("match")) {
-    o.match = MatchRule::parse(opts.at("match").get<std::string>());
+    const auto rule = opts.at("match").get<std::string>();
+    // A version 1 file converted and written again keeps its rule's name.
+    if (rule.rfind("union-iou:", 0) == 0) {
+      o.match = MatchRule::parse("overlap");
+      s.legacy_match = rule;
+    } else {
+      o.match = MatchRule::parse(rule);
+    }
   } else {
     // svanet 0.1: any overlap, or the union of the overlapping components
     // at IoU >= T, a rule this svanet does not have.
@@ -324,13 +329,20 @@ Summary summary_from_json(const std::string& text, const std::string& path) {
   }
   SVANET_CHECK(j.is_object(), path, ": not an svanet evaluation summary (not a JSON object)");
   // svanet 0.1 wrote no format and no version.
-  const int64_t version =
-      j.contains("version") && j["version"].is_number_integer() ? j["version"].get<int64_t>() : 1;
+  int64_t version = 1;
+  if (j.contains("version")) {
+    const auto& v = j["version"];
+    SVANET_CHECK(v.is_number() && v.get<double>() == std::floor(v.get<double>()), path,
+                 ": 'version' must be a whole number, got ", v.dump());
+    version = static_cast<int64_t>(v.get<double>());
+  }
   SVANET_CHECK(version >= 1 && version <= kSummaryVersion, path, ": summary version ", version,
                " is not supported by svanet ", SVANET_VERSION, " (reads 1 to ", kSummaryVersion,
                ")");
-  SVANET_CHECK(version == 1 || j.value("format", "") == kFormat, path,
-               ": not an svanet evaluation summary (format '", j.value("format", ""), "')");
+  const std::string format =
+      j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "";
+  SVANET_CHECK(version == 1 || format == kFormat, path,
+               ": not an svanet evaluation summary (format '", format, "')");
   Summary s;
   // The entry being read, for the message when it is missing or malformed.
   std::string entry = "options";

@@ -252,8 +252,11 @@ double object_precision(const ObjectCounts& c) {
 }
 
 double object_f1(const ObjectCounts& c) {
+  if (c.gt_objects == 0 && c.predicted == 0) return kNaN;
+  // Objects but nothing predicted, or the reverse: nothing found, F1 0 (not
+  // NaN, which the means over images would skip).
+  if (c.gt_objects == 0 || c.predicted == 0) return 0.0;
   const double r = object_recall(c), p = object_precision(c);
-  if (std::isnan(r) || std::isnan(p)) return kNaN;
   return r + p > 0 ? 2.0 * p * r / (p + r) : 0.0;
 }
 
@@ -351,7 +354,7 @@ std::vector<std::string> coverage_warnings(const Summary& s) {
       pct(c.predicted_pixels) + " of the pixels, the ground truth " + pct(c.gt_pixels);
   // Whether the rule in force lets one component find every object it touches.
   const bool any_overlap =
-      !s.legacy_match.empty() || s.options.match.kind == MatchRule::Kind::kOverlap;
+      s.legacy_match.empty() && s.options.match.kind == MatchRule::Kind::kOverlap;
   const std::string why =
       any_overlap ? "under the rule in force (" + s.match() +
                         ") it finds every object it touches, so the object metrics overstate it "
@@ -362,12 +365,13 @@ std::vector<std::string> coverage_warnings(const Summary& s) {
   if (2 * c.predicted_pixels > c.pixels) {
     out.push_back("A flood: the prediction labels over half of all pixels foreground (" + shares +
                   "); " + why + ".");
-  } else if (c.predicted_pixels > 3 * c.gt_pixels && c.predicted_pixels > 0) {
+  } else if (c.gt_pixels == 0 && c.predicted_pixels > 0) {
+    out.push_back("The prediction labels " + pct(c.predicted_pixels) +
+                  " of the pixels foreground where the ground truth has none; " + why + ".");
+  } else if (c.predicted_pixels > 3 * c.gt_pixels) {
     std::ostringstream times;
     times.precision(3);
-    times << (c.gt_pixels > 0
-                  ? static_cast<double>(c.predicted_pixels) / static_cast<double>(c.gt_pixels)
-                  : std::numeric_limits<double>::infinity());
+    times << static_cast<double>(c.predicted_pixels) / static_cast<double>(c.gt_pixels);
     out.push_back("The prediction covers " + times.str() +
                   " times the ground truth's foreground (" + shares + "); " + why + ".");
   }

@@ -195,6 +195,14 @@ std::vector<const Metric*> metrics_of(MetricScope scope) {
   return out;
 }
 
+std::vector<const Metric*> featured_metrics(std::optional<MetricScope> scope) {
+  std::vector<const Metric*> out;
+  for (const Metric* m : metric_registry().entries()) {
+    if (m->traits.featured && (!scope || m->traits.scope == *scope)) out.push_back(m);
+  }
+  return out;
+}
+
 const Metric& metric(const std::string& name) {
   return metric_registry().get(name);
 }
@@ -242,8 +250,7 @@ std::string metric_title(const Metric& m, const std::string& distance_unit) {
 std::string featured_text(const std::map<std::string, double>& values,
                           const std::string& distance_unit) {
   std::string out;
-  for (const Metric* m : metric_registry().entries()) {
-    if (!m->traits.featured) continue;
+  for (const Metric* m : featured_metrics()) {
     const auto it = values.find(m->name);
     out += (out.empty() ? "" : ", ") + metric_title(*m, distance_unit) + " " +
            format_metric(*m, it == values.end() ? kNaN : it->second);

@@ -313,13 +313,14 @@ TEST(Cli, EvaluatesMaskFoldersAndComparesEvaluations) {
     std::ifstream in(out / "report.html");
     return std::string(std::istreambuf_iterator<char>(in), {});
   }();
-  // Smallest bin: nothing predicted that small (no precision, no F1), PQ 0,
+  // Smallest bin: nothing predicted that small (F1 0, no precision), PQ 0,
   // recall 0. All sizes: the squares at IoU 56/64, the dots missed: recall
   // 0.5, precision 1, F1 2/3, PQ 3 * 0.875 / (3 + 3/2).
-  EXPECT_NE(report.find("<tr><td>lesion</td><td>&lt;0.1 % of the image</td><td>-</td><td>0.000</td>"
-                        "<td>0.000</td><td>-</td><td>0 of 3</td><td>0.667</td><td>0.583</td>"
-                        "<td>0.500</td><td>1.000</td><td>3 of 6</td></tr>"),
-            std::string::npos)
+  EXPECT_NE(
+      report.find("<tr><td>lesion</td><td>&lt;0.1 % of the image</td><td>0.000</td><td>0.000</td>"
+                  "<td>0.000</td><td>-</td><td>0 of 3</td><td>0.667</td><td>0.583</td>"
+                  "<td>0.500</td><td>1.000</td><td>3 of 6</td></tr>"),
+      std::string::npos)
       << report.substr(0, 6000);
   EXPECT_EQ(report.find("class=warn"), std::string::npos);
   EXPECT_NE(report.find("3 ground-truth objects were not found; the gallery shows 3 of them."),

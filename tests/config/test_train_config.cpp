@@ -107,6 +107,8 @@ TEST(TrainConfig, TheEvaluationsMetricKeysAreCheckedAndOldRunConfigsStillLoad) {
   // read (and dropped); any other value names what replaced it.
   EXPECT_EQ(parse_train_config(kConfig, "old.yaml", {"evaluate.iou_threshold=0"}).evaluate.match,
             "iou:0.1");
+  EXPECT_EQ(parse_train_config(kConfig, "old.yaml", {"evaluate.iou_threshold=0.0"}).evaluate.match,
+            "iou:0.1");
   ASSERT_THROWS_WITH(parse_train_config(kConfig, "old.yaml", {"evaluate.iou_threshold=0.5"}),
                      "evaluate.iou_threshold was replaced by evaluate.match");
 }

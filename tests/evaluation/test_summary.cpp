@@ -123,6 +123,17 @@ TEST(SummaryJson, ReadsTheFilesOfSvanet01) {
   strict["options"]["match_iou_threshold"] = 0.5;
   const auto legacy = evaluation::summary_from_json(strict.dump(), "strict.json");
   EXPECT_EQ(legacy.match(), "union-iou:0.5");
+  // Converted files are written as version 2 and read back the same, their
+  // rule and the IoU they lack included.
+  for (const auto* converted : {&s, &legacy}) {
+    const std::string text = evaluation::summary_to_json(*converted);
+    const auto errors = schema_errors(schema(), json::parse(text));
+    EXPECT_TRUE(errors.empty()) << utils::join(errors, "\n");
+    const auto again = evaluation::summary_from_json(text, "again.json");
+    EXPECT_EQ(again.match(), converted->match());
+    EXPECT_TRUE(std::isnan(metrics::all_objects(again)->iou_sum));
+    EXPECT_EQ(evaluation::summary_to_json(again), text);
+  }
 }
 
 TEST(SummaryJson, TheAnyOverlapRuleReproducesSvanet01sObjectCounts) {
@@ -172,6 +183,9 @@ TEST(SummaryJson, ANewerOrDamagedFileIsNamedWithTheEntry) {
   j["version"] = 3;
   ASSERT_THROWS_WITH(evaluation::summary_from_json(j.dump(), "eval/summary.json"),
                      "eval/summary.json: summary version 3 is not supported");
+  j["version"] = "two";
+  ASSERT_THROWS_WITH(evaluation::summary_from_json(j.dump(), "eval/summary.json"),
+                     "eval/summary.json: 'version' must be a whole number, got \"two\"");
   j["version"] = 2;
   j.erase("size_bins");
   ASSERT_THROWS_WITH(evaluation::summary_from_json(j.dump(), "eval/summary.json"),

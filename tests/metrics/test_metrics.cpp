@@ -510,6 +510,18 @@ TEST(Metrics, OneToOneMatchingOnDrawnShapes) {
   EXPECT_DOUBLE_EQ(metrics::headline(summary).at("object_pq"), iou_sum / 5.0);
 }
 
+TEST(Metrics, ObjectF1IsZeroWhenOneSideIsEmptyAndUndefinedOnlyWithNeither) {
+  metrics::ObjectCounts missed;
+  missed.gt_objects = missed.missed = 4;
+  EXPECT_DOUBLE_EQ(metrics::object_recall(missed), 0.0);
+  EXPECT_TRUE(std::isnan(metrics::object_precision(missed)));  // nothing predicted
+  EXPECT_DOUBLE_EQ(metrics::object_f1(missed), 0.0);           // not skipped by a mean
+  metrics::ObjectCounts alarms;
+  alarms.predicted = alarms.false_positives = 2;
+  EXPECT_DOUBLE_EQ(metrics::object_f1(alarms), 0.0);
+  EXPECT_TRUE(std::isnan(metrics::object_f1(metrics::ObjectCounts{})));
+}
+
 TEST(Metrics, AHigherIouTurnsWeakPairsIntoMisses) {
   const Scene s = drawn_scene();
   const auto objects =

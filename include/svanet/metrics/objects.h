@@ -52,8 +52,8 @@ struct ObjectRecord {
   /// Ground truth: detected. Prediction: a true positive.
   bool matched = false;
   /// `iou:T`: against its matched partner or, unmatched, the component (or
-  /// object) of the other side that overlaps it most (0 without one: how
-  /// near it came). `overlap`: against the union of its partners.
+  /// object) of the other side it has the highest IoU with (0 without one:
+  /// how near it came). `overlap`: against the union of its partners.
   double dice = 0.0;
   double iou = 0.0;
   /// Overlapping (`overlap:D`: touching the dilation) components of the

@@ -20,15 +20,16 @@
 ///     svanet::metrics::register_metric(m);
 ///
 /// One unit convention: every ratio is a fraction in [0, 1] (the paper's
-/// x100 numbers included), shown with three decimals; distances are in
-/// pixels, or in mm with a pixel spacing. JSON and CSV files keep the exact
-/// values.
+/// x100 numbers included), shown with three decimals (four for specificity
+/// and the MAE, which sit within 0.01 of 1 and 0); distances are in pixels,
+/// or in mm with a pixel spacing. JSON and CSV files keep the exact values.
 
 #include "svanet/metrics/reduce.h"
 #include "svanet/registry/registry.h"
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,8 @@ struct MetricTraits {
   std::string label;
   MetricUnit unit = MetricUnit::kFraction;
   bool higher_is_better = true;
-  /// Decimals shown: 3 for every fraction (files keep the exact value).
+  /// Decimals shown: 3 for a fraction, 4 where it sits near 0 or 1, 2 for a
+  /// distance (files keep the exact value).
   int digits = 3;
   /// Shown on the report's cards and in progress.png's validation panel,
   /// `svanet study`'s overall table and `svanet compare`'s default columns.
@@ -99,6 +101,8 @@ void register_metric(Metric m);
 
 /// The registered metrics of one scope, in registration order.
 std::vector<const Metric*> metrics_of(MetricScope scope);
+/// The featured metrics, in registration order (of one scope when given).
+std::vector<const Metric*> featured_metrics(std::optional<MetricScope> scope = std::nullopt);
 
 /// The entry named `name`; an unknown name throws svanet::Error listing
 /// the registered ones.
