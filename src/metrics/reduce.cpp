@@ -252,12 +252,15 @@ double object_precision(const ObjectCounts& c) {
 }
 
 double object_f1(const ObjectCounts& c) {
-  if (c.gt_objects == 0 && c.predicted == 0) return kNaN;
-  // Objects but nothing predicted, or the reverse: nothing found, F1 0 (not
-  // NaN, which the means over images would skip).
-  if (c.gt_objects == 0 || c.predicted == 0) return 0.0;
   const double r = object_recall(c), p = object_precision(c);
-  return r + p > 0 ? 2.0 * p * r / (p + r) : 0.0;
+  // A recall or precision of 0 makes the harmonic mean 0 whatever the other
+  // is: objects and nothing found (nothing predicted, say), or only false
+  // positives. Not NaN, which the means over images would skip.
+  if (r == 0.0 || p == 0.0) return 0.0;
+  // A bin can hold true-positive components without objects of its size
+  // (they matched smaller or larger ones), or the reverse: undefined.
+  if (std::isnan(r) || std::isnan(p)) return kNaN;
+  return 2.0 * p * r / (p + r);
 }
 
 double object_dice(const ObjectCounts& c) {

@@ -409,15 +409,23 @@ double json_value(const nlohmann::json& v) {
   return v.is_null() ? std::nan("") : v.get<double>();
 }
 
-TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
-  TempDir dir;
+/// 16 demo images of 64² in DIR/data and DIR/tiny.yaml, a one-epoch
+/// training of the test model on them with the evaluate section `evaluate`.
+std::filesystem::path write_tiny_demo(const TempDir& dir, const std::string& evaluate) {
   const auto data = dir.path() / "data";
-  ASSERT_EQ(run("demo-data -o " + data.string() + " --count 16 --size 64").status, 0);
+  const auto r = run("demo-data -o " + data.string() + " --count 16 --size 64");
+  EXPECT_EQ(r.status, 0) << r.output;
   const auto config = dir.path() / "tiny.yaml";
   std::ofstream(config) << "model: {name: svanet_test, image_size: 64}\n"
                         << "data: {root: " << data.string()
                         << ", dataset: demo, batch_size: 4, augment: {size: 64}}\n"
-                        << "train: {epochs: 1, device: cpu}\nevaluate: {overlays: 0}\n";
+                        << "train: {epochs: 1, device: cpu}\nevaluate: " << evaluate << "\n";
+  return config;
+}
+
+TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
+  TempDir dir;
+  const auto config = write_tiny_demo(dir, "{overlays: 0}");
   // One run of two repeats, one of one (without Monte Carlo attention).
   const auto two = dir.path() / "runs" / "two", one = dir.path() / "runs" / "one";
   auto r = run("train -c " + config.string() + " --set train.repeats=2 -o " + two.string());
@@ -534,14 +542,7 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
 
 TEST(Cli, AFloodingModelFindsNothingInEvaluateAndCalibrateAndTheReportSaysSo) {
   TempDir dir;
-  const auto data = dir.path() / "data";
-  ASSERT_EQ(run("demo-data -o " + data.string() + " --count 16 --size 64").status, 0);
-  const auto config = dir.path() / "tiny.yaml";
-  std::ofstream(config) << "model: {name: svanet_test, image_size: 64}\n"
-                        << "data: {root: " << data.string()
-                        << ", dataset: demo, batch_size: 4, augment: {size: 64}}\n"
-                        << "train: {epochs: 1, device: cpu}\n"
-                        << "evaluate: {overlays: 0, after_training: false, precision: fp32}\n";
+  const auto config = write_tiny_demo(dir, "{overlays: 0, after_training: false, precision: fp32}");
   const auto run_dir = dir.path() / "run";
   auto r = run("train -c " + config.string() + " -o " + run_dir.string());
   ASSERT_EQ(r.status, 0) << r.output;

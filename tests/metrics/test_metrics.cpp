@@ -510,7 +510,7 @@ TEST(Metrics, OneToOneMatchingOnDrawnShapes) {
   EXPECT_DOUBLE_EQ(metrics::headline(summary).at("object_pq"), iou_sum / 5.0);
 }
 
-TEST(Metrics, ObjectF1IsZeroWhenOneSideIsEmptyAndUndefinedOnlyWithNeither) {
+TEST(Metrics, ObjectF1IsZeroWhenRecallOrPrecisionIsZeroAndUndefinedOtherwise) {
   metrics::ObjectCounts missed;
   missed.gt_objects = missed.missed = 4;
   EXPECT_DOUBLE_EQ(metrics::object_recall(missed), 0.0);
@@ -520,6 +520,16 @@ TEST(Metrics, ObjectF1IsZeroWhenOneSideIsEmptyAndUndefinedOnlyWithNeither) {
   alarms.predicted = alarms.false_positives = 2;
   EXPECT_DOUBLE_EQ(metrics::object_f1(alarms), 0.0);
   EXPECT_TRUE(std::isnan(metrics::object_f1(metrics::ObjectCounts{})));
+  // A size bin whose components all matched objects of another bin: its
+  // precision is 1 and it has no objects of its own, so no F1.
+  metrics::ObjectCounts elsewhere;
+  elsewhere.predicted = elsewhere.true_positives = 3;
+  EXPECT_DOUBLE_EQ(metrics::object_precision(elsewhere), 1.0);
+  EXPECT_TRUE(std::isnan(metrics::object_f1(elsewhere)));
+  // And the reverse: objects of the bin found by components of other sizes.
+  metrics::ObjectCounts found;
+  found.gt_objects = found.detected = 2;
+  EXPECT_TRUE(std::isnan(metrics::object_f1(found)));
 }
 
 TEST(Metrics, AHigherIouTurnsWeakPairsIntoMisses) {
@@ -661,20 +671,25 @@ TEST(Metrics, BratsDilatedOverlapOnAHandComputedCase) {
   EXPECT_EQ(one.false_positives, 2);
 }
 
-TEST(Metrics, OneToOneMatchingIsAMaximalMatchingAboveTheThreshold) {
-  // On random speckle, against brute force over the components: every pair
+TEST(Metrics, OneToOneMatchingIsMaximalAndItsPanopticQualityMatchesBruteForce) {
+  // On random speckle (every other trial a prediction that is the ground
+  // truth with 8 % of its pixels flipped, so that pairs above IoU 0.5
+  // occur), against brute force over the components: every pair
   // reaches the threshold, each object and component is used once, no
   // unmatched object and unmatched component could still pair, and above
   // IoU 0.5 (where at most one partner can qualify) exactly the objects
-  // with a qualifying component are found.
+  // with a qualifying component are found, and the panoptic quality is
+  // that of the qualifying pairs.
   std::mt19937 rng(5);
-  std::bernoulli_distribution on(0.3);
+  std::bernoulli_distribution on(0.3), flip(0.08);
+  double pairs_above_half = 0.0;  // so that the PQ check is not vacuous
   for (const double t : {0.1, 0.3, 0.6}) {
     for (int trial = 0; trial < 10; ++trial) {
       auto gt = torch::zeros({24, 24}, torch::kByte), pred = torch::zeros({24, 24}, torch::kByte);
       for (int64_t i = 0; i < gt.numel(); ++i) {
-        gt.view(-1)[i] = on(rng) ? 1 : 0;
-        pred.view(-1)[i] = on(rng) ? 1 : 0;
+        const bool g_on = on(rng);
+        gt.view(-1)[i] = g_on ? 1 : 0;
+        pred.view(-1)[i] = (trial % 2 == 1 ? g_on != flip(rng) : on(rng)) ? 1 : 0;
       }
       const auto g = utils::label_objects(gt, 2), p = utils::label_objects(pred, 2);
       const auto gi = g.ids[0], pi = p.ids[0];
@@ -710,8 +725,34 @@ TEST(Metrics, OneToOneMatchingIsAMaximalMatchingAboveTheThreshold) {
           EXPECT_GE(records[static_cast<size_t>(a)].iou, t);
         }
       }
+      if (t > 0.5) {
+        // Panoptic quality as Kirillov et al. define it: above IoU 0.5 the
+        // qualifying pairs are unique, PQ = their summed IoU / (TP + FN / 2
+        // + FP / 2), SQ their mean IoU, RQ = TP / (TP + FN / 2 + FP / 2).
+        double tp = 0.0, iou_sum = 0.0;
+        for (const auto& row : iou) {
+          for (const double v : row) {
+            if (v >= t) {
+              tp += 1.0;
+              iou_sum += v;
+            }
+          }
+        }
+        pairs_above_half += tp;
+        const double fn = static_cast<double>(g.count()) - tp;
+        const double fp = static_cast<double>(p.count()) - tp;
+        const double denominator = tp + 0.5 * (fn + fp);
+        if (denominator > 0) {
+          EXPECT_NEAR(metrics::panoptic_quality(counts), iou_sum / denominator, 1e-12);
+          EXPECT_NEAR(metrics::recognition_quality(counts), tp / denominator, 1e-12);
+        }
+        if (tp > 0) {
+          EXPECT_NEAR(metrics::segmentation_quality(counts), iou_sum / tp, 1e-12);
+        }
+      }
     }
   }
+  EXPECT_GT(pairs_above_half, 10.0);
 }
 
 TEST(Metrics, MatchingRulesParseAndSayWhatIsWrong) {

@@ -129,9 +129,10 @@ ObjectCounts count_objects(const std::vector<ObjectRecord>& records);
 double object_recall(const ObjectCounts& c);
 /// true positives / predicted: NaN without predicted components.
 double object_precision(const ObjectCounts& c);
-/// The harmonic mean of recall and precision: 0 when both are 0, or when
-/// there are objects but nothing was predicted (or the reverse); NaN only
-/// with neither.
+/// The harmonic mean of recall and precision: 0 when either is 0, even if
+/// the other is undefined (objects but nothing predicted, or only false
+/// positives); NaN when one is undefined and the other is not 0 (a size
+/// bin whose components all matched objects of other sizes).
 double object_f1(const ObjectCounts& c);
 /// The mean per-object Dice over the ground-truth objects (missed = 0).
 double object_dice(const ObjectCounts& c);
