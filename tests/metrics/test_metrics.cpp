@@ -551,7 +551,8 @@ TEST(Metrics, AFloodFindsNothingUnderTheDefaultRule) {
   const auto flood = torch::ones({64, 64}, torch::kByte);
   metrics::Evaluator evaluator(MetricOptions{});
   evaluator.add("flood", flood, gt);
-  const auto& all = *metrics::all_objects(evaluator.aggregate());
+  const auto summary = evaluator.aggregate();
+  const auto& all = *metrics::all_objects(summary);
   EXPECT_EQ(all.gt_objects, 6);
   EXPECT_EQ(all.detected, 0);
   EXPECT_EQ(all.predicted, 1);
@@ -566,7 +567,8 @@ TEST(Metrics, AFloodFindsNothingUnderTheDefaultRule) {
   overlap.match = metrics::MatchRule::parse("overlap");
   metrics::Evaluator gamed(overlap);
   gamed.add("flood", flood, gt);
-  const auto& fooled = *metrics::all_objects(gamed.aggregate());
+  const auto gamed_summary = gamed.aggregate();
+  const auto& fooled = *metrics::all_objects(gamed_summary);
   EXPECT_DOUBLE_EQ(metrics::object_recall(fooled), 1.0);
   EXPECT_DOUBLE_EQ(metrics::object_precision(fooled), 1.0);
 }

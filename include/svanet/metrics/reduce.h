@@ -213,5 +213,7 @@ std::vector<std::string> coverage_warnings(const Summary& summary);
 
 /// The object bin of all foreground classes and all sizes.
 const ObjectBin* all_objects(const Summary& summary);
+/// A pointer into a temporary summary would dangle.
+const ObjectBin* all_objects(Summary&& summary) = delete;
 
 }  // namespace svanet::metrics
