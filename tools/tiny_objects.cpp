@@ -195,6 +195,7 @@ int run(const Options& o) {
     if (repeats.empty()) repeats.push_back(run);
     const std::string exp = run.lexically_normal().filename().string();
     std::vector<Evaluated> results;
+    results.reserve(repeats.size());
     for (const auto& r : repeats) results.push_back(evaluate(r, o));
     for (size_t k = 0; k < results.size(); ++k) {
       for (const auto& [ratio, m] : results[k].ratios)
@@ -227,6 +228,7 @@ int run(const Options& o) {
       const auto& label = results.front().objects[b].first;
       auto stat = [&](const std::string& key) {
         std::vector<double> values;
+        values.reserve(results.size());
         for (const auto& r : results) values.push_back(r.objects.at(b).second.at(key));
         return svanet::metrics::summarize_values(values);
       };

@@ -195,10 +195,11 @@ void print_schema(const OptionSchema& schema, int indent) {
     std::string type = o.choices.empty() ? option_type_name(o.type) : utils::join(o.choices, "|");
     const bool list = is_list(o.type);
     std::string value = o.default_value;
-    if (list) value = "[" + value + "]";
+    if (list) value.insert(0, "[").append("]");
     if (!list && value.empty()) value = "(none)";
-    std::printf("%*s%-24s %-24s %s\n", indent, "", o.name.c_str(), (type + " = " + value).c_str(),
-                o.help.c_str());
+    type += " = ";
+    type += value;
+    std::printf("%*s%-24s %-24s %s\n", indent, "", o.name.c_str(), type.c_str(), o.help.c_str());
   }
 }
 

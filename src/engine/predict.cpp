@@ -111,8 +111,8 @@ std::vector<ClassCounts> remove_small_objects(torch::Tensor& labels, int64_t cla
     count.largest = std::max(count.largest, area);
   }
   if (any_removed) {
-    const int64_t* id = objects.ids.data_ptr<int64_t>();
-    uint8_t* label = labels.data_ptr<uint8_t>();
+    const auto* id = objects.ids.data_ptr<int64_t>();
+    auto* label = labels.data_ptr<uint8_t>();
     for (int64_t p = 0; p < labels.numel(); ++p) {
       if (id[p] > 0 && removed[static_cast<size_t>(id[p] - 1)] != 0) label[p] = 0;
     }

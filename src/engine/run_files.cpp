@@ -259,6 +259,7 @@ void write_progress_png(const std::string& path, const std::vector<EpochRecord>&
   for (const metrics::Metric* m : metrics::featured_metrics()) {
     if (m->traits.unit != metrics::MetricUnit::kFraction) continue;
     std::vector<double> values;
+    values.reserve(history.size());
     for (const auto& r : history) values.push_back(get(r, m->name));
     plot::Series series = validated(x, values);
     series.label = m->traits.label;

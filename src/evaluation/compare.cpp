@@ -51,6 +51,7 @@ CompareTables compare(const std::vector<CompareRow>& rows, const std::vector<std
       }
     }
     std::vector<metrics::Stat> row_stats;
+    row_stats.reserve(values.size());
     for (const auto& v : values) row_stats.push_back(metrics::summarize_values(v));
     stats.push_back(std::move(row_stats));
     rules.push_back(utils::join(row_rules, " "));

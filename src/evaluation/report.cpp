@@ -323,6 +323,7 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
     std::vector<double> gt_counts;
     std::vector<plot::BarGroup> groups;
     const auto charted = featured_metrics(MetricScope::kObjects);
+    groups.reserve(charted.size());
     for (const Metric* m : charted) {
       groups.push_back({m->traits.label, {}, plot::series_colour(groups.size())});
     }
