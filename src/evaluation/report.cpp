@@ -286,7 +286,7 @@ std::string report_html(const Summary& s, const std::vector<CaseRecord>& cases,
          "recall does not: a prediction that scatters false alarms can have a high recall, "
          "not a high F1 or PQ. Objects matched by "
       << utils::html_escape(s.match()) << " (below)"
-      << (s.legacy_match.empty() && o.match.kind == MatchRule::Kind::kOverlap
+      << (s.matched_by_any_overlap()
               ? ": under this rule one component that floods the image finds every object it "
                 "touches and is no false positive, so it can score well here too"
               : ": under this rule a component that floods the image pairs with no small "

@@ -355,16 +355,14 @@ std::vector<std::string> coverage_warnings(const Summary& s) {
   };
   const std::string shares =
       pct(c.predicted_pixels) + " of the pixels, the ground truth " + pct(c.gt_pixels);
-  // Whether the rule in force lets one component find every object it touches.
-  const bool any_overlap =
-      s.legacy_match.empty() && s.options.match.kind == MatchRule::Kind::kOverlap;
   const std::string why =
-      any_overlap ? "under the rule in force (" + s.match() +
-                        ") it finds every object it touches, so the object metrics overstate it "
-                        "(--match iou:0.1 pairs objects one to one)"
-                  : "under the rule in force (" + s.match() +
-                        ") a component that pairs with no object is a false positive, so the "
-                        "object metrics do not reward it";
+      s.matched_by_any_overlap()
+          ? "under the rule in force (" + s.match() +
+                ") it finds every object it touches, so the object metrics overstate it "
+                "(--match iou:0.1 pairs objects one to one)"
+          : "under the rule in force (" + s.match() +
+                ") a component that pairs with no object is a false positive, so the "
+                "object metrics do not reward it";
   if (2 * c.predicted_pixels > c.pixels) {
     out.push_back("A flood: the prediction labels over half of all pixels foreground (" + shares +
                   "); " + why + ".");
@@ -417,6 +415,12 @@ const ObjectBin* all_objects(const Summary& s) {
 
 std::string Summary::match() const {
   return legacy_match.empty() ? options.match.to_string() : legacy_match;
+}
+
+bool Summary::matched_by_any_overlap() const {
+  // svanet 0.1's union rule needed IoU >= T with the union of the
+  // overlapping components, which a flood does not reach.
+  return legacy_match.empty() && options.match.kind == MatchRule::Kind::kOverlap;
 }
 
 }  // namespace svanet::metrics

@@ -200,6 +200,9 @@ struct Summary {
 
   /// The matching rule of the objects: options.match, or legacy_match.
   std::string match() const;
+  /// Whether that rule lets one predicted component find every object it
+  /// touches (`overlap[:D]`), so that a flood can score well.
+  bool matched_by_any_overlap() const;
 };
 
 Summary summarize(const std::vector<CaseRecord>& cases, const MetricOptions& options);
