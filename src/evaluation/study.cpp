@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 namespace svanet::evaluation {
@@ -65,32 +66,46 @@ struct StudiedSummary {
   metrics::Summary summary;
 };
 
-/// Median images/s over the epochs of RUN/metrics.csv; NaN without one.
-double training_speed(const fs::path& run) {
+/// Column `name` of RUN/metrics.csv, one value per epoch; empty without the file.
+std::vector<double> epoch_column(const fs::path& run, const std::string& name) {
   const fs::path csv = run / "metrics.csv";
-  if (!fs::exists(csv)) return kNaN;
+  if (!fs::exists(csv)) return {};
   const auto lines = utils::split(utils::read_file(csv.string()), '\n');
-  if (lines.empty()) return kNaN;
+  if (lines.empty()) return {};
   const auto header = utils::split(lines.front(), ',');
-  const auto column = std::find(header.begin(), header.end(), "images_per_s");
-  SVANET_CHECK(column != header.end(), csv.string(), ": no images_per_s column");
+  const auto column = std::find(header.begin(), header.end(), name);
+  SVANET_CHECK(column != header.end(), csv.string(), ": no ", name, " column");
   const auto index = static_cast<size_t>(column - header.begin());
-  std::vector<double> speeds;
+  std::vector<double> values;
   for (size_t i = 1; i < lines.size(); ++i) {
     if (utils::trim(lines[i]).empty()) continue;
     const auto cells = utils::split(lines[i], ',');
     SVANET_CHECK(index < cells.size(), csv.string(), ":", i + 1, ": expected ", header.size(),
                  " columns, got ", cells.size());
     try {
-      speeds.push_back(std::stod(cells[index]));
+      values.push_back(std::stod(cells[index]));
     } catch (const std::exception&) {
-      SVANET_FAIL(csv.string(), ":", i + 1, ": images_per_s '", cells[index], "' is not a number");
+      SVANET_FAIL(csv.string(), ":", i + 1, ": ", name, " '", cells[index], "' is not a number");
     }
   }
+  return values;
+}
+
+/// Median images/s over the epochs of RUN/metrics.csv; NaN without one.
+double training_speed(const fs::path& run) {
+  auto speeds = epoch_column(run, "images_per_s");
   if (speeds.empty()) return kNaN;
   std::sort(speeds.begin(), speeds.end());
   const size_t n = speeds.size();
   return n % 2 == 1 ? speeds[n / 2] : 0.5 * (speeds[n / 2 - 1] + speeds[n / 2]);
+}
+
+/// Minutes of training steps (the epochs' seconds in RUN/metrics.csv;
+/// validation not included); NaN without the file.
+double training_minutes(const fs::path& run) {
+  const auto seconds = epoch_column(run, "seconds");
+  if (seconds.empty()) return kNaN;
+  return std::accumulate(seconds.begin(), seconds.end(), 0.0) / 60.0;
 }
 
 struct ModelCost {
@@ -348,7 +363,8 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
   study.sections.push_back({"Model and training cost",
                             {{"parameters_m", "parameters (M)", 3},
                              {"gmacs", "GMACs per image", 2},
-                             {"train_images_per_s", "training images/s", 1}},
+                             {"train_images_per_s", "training images/s", 1},
+                             {"train_minutes", "training minutes", 1}},
                             ""});
 
   for (size_t r = 0; r < runs.size(); ++r) {
@@ -360,6 +376,7 @@ Study make_study(const std::vector<StudyRun>& runs, const StudyOptions& options)
       Values v = summary_values(s, options);
       const fs::path run = fs::path(s.path).parent_path().parent_path();
       v["train_images_per_s"] = training_speed(run);
+      v["train_minutes"] = training_minutes(run);
       values.push_back(std::move(v));
     }
     if (options.model_cost) {
@@ -416,7 +433,9 @@ std::string Study::markdown() const {
     out << ")";
   }
   out << ". Cost: parameters and multiply-accumulates of one forward pass at each model's image "
-         "size; training images/s is the median over epochs.\n\n";
+         "size; training images/s is the median over epochs, training minutes the sum of the "
+         "epochs' "
+         "training steps (validation, calibration and the test evaluation not included).\n\n";
   out << document(*this, false);
   return out.str();
 }

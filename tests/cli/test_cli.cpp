@@ -504,6 +504,15 @@ TEST(Cli, AStudyTabulatesItsRunsAsTheirSummariesSayAndDrawsThem) {
       speeds.push_back(std::stod(read_csv(run_dir / "metrics.csv").front().at("images_per_s")));
     }
     expect_cell(rows[i], "train_images_per_s_mean", speeds);
+    // Training minutes: the sum of metrics.csv's seconds.
+    std::vector<double> minutes;
+    for (const auto& run_dir : runs[i]) {
+      double total = 0;
+      for (const auto& row : read_csv(run_dir / "metrics.csv"))
+        total += std::stod(row.at("seconds"));
+      minutes.push_back(total / 60.0);
+    }
+    expect_cell(rows[i], "train_minutes_mean", minutes);
     EXPECT_GT(std::stod(rows[i].at("gmacs_mean")), 0.0);
   }
   // The model without MCAttn is smaller; differences are row minus reference.
