@@ -5,6 +5,7 @@
 /// configs, the trainer, metrics and evaluation.
 ///
 /// Opt-in: svanet/data/opencv.h (cv::Mat in and out; needs OpenCV's headers).
+/// Opt-in: svanet/data/convert_writer.h (writing a dataset converter; needs OpenCV's headers).
 
 #include "svanet/core.h"
 
@@ -13,6 +14,7 @@
 #include "svanet/config/train_config.h"
 #include "svanet/data/augment.h"
 #include "svanet/data/check.h"
+#include "svanet/data/convert.h"
 #include "svanet/data/dataset.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/image_io.h"

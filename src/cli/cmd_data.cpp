@@ -2,6 +2,7 @@
 
 #include "svanet/common/error.h"
 #include "svanet/data/check.h"
+#include "svanet/data/convert.h"
 #include "svanet/data/demo.h"
 #include "svanet/data/stats.h"
 #include "svanet/data/volumes.h"
@@ -126,6 +127,48 @@ int run_demo_data(const DemoArgs& args) {
   return 0;
 }
 
+struct ConvertDatasetArgs {
+  std::string name, src, out;
+  std::vector<std::string> options;
+  bool overwrite = false;
+};
+
+int run_convert_dataset(const ConvertDatasetArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  OptionMap options;
+  for (const auto& item : args.options) {
+    const auto eq = item.find('=');
+    SVANET_CHECK(eq != std::string::npos && eq > 0, "--param '", item,
+                 "': expected KEY=VALUE (svanet list converters shows each converter's options)");
+    options[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  data::ConvertOptions how;
+  how.overwrite = args.overwrite;
+  const auto s = data::convert_dataset(args.name, args.src, args.out, options, how);
+  std::string images;
+  for (const auto& [split, n] : s.images) {
+    images += (images.empty() ? "" : ", ") + split + " " + std::to_string(n);
+  }
+  std::string objects;
+  for (const auto& [name, n] : s.objects) {
+    objects += (objects.empty() ? "" : ", ") + name + " " + std::to_string(n);
+  }
+  std::printf("wrote %s: images %s; objects %s (%lld under 0.1 %% of their image)",
+              s.folder.c_str(), images.c_str(), objects.c_str(),
+              static_cast<long long>(s.small_objects));
+  if (s.kept_as_centre > 0) {
+    std::printf("; %lld kept as their centre pixel by the resize",
+                static_cast<long long>(s.kept_as_centre));
+  }
+  if (s.removed_specks > 0) {
+    std::printf("; %lld mask specks removed", static_cast<long long>(s.removed_specks));
+  }
+  std::printf(" (%.1f s)\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  for (const auto& what : s.skipped) std::printf("skipped %s\n", what.c_str());
+  return 0;
+}
+
 }  // namespace
 
 Command register_check_data(CLI::App& app) {
@@ -222,6 +265,31 @@ Command register_demo_data(CLI::App& app) {
                "An existing non-empty OUT/Demo is refused; --overwrite replaces it. Both kinds "
                "write the demo dataset's layout and classes (dataset: demo).");
   return {sub, [args] { return run_demo_data(*args); }};
+}
+
+Command register_convert_dataset(CLI::App& app) {
+  auto args = std::make_shared<ConvertDatasetArgs>();
+  auto* sub = app.add_subcommand(
+      "convert-dataset",
+      "Convert a public dataset from the layout it is published in to svanet's generic layout");
+  sub->add_option("name", args->name, "Converter: dsb2018, idrid, kvasir (svanet list converters)")
+      ->required();
+  sub->add_option("src", args->src, "The dataset as downloaded and extracted")->required();
+  add_out_flag(sub, args->out, "folder: dataset.yaml, images/, masks/, images_test/, masks_test/")
+      ->required();
+  sub->add_option("--param", args->options,
+                  "A converter option: --param scale=0.5 (repeatable; svanet list converters "
+                  "shows each converter's options)");
+  add_overwrite_flag(sub, args->overwrite);
+  add_examples(
+      sub,
+      {"svanet convert-dataset dsb2018 stage1_train -o data/dsb2018",
+       "svanet convert-dataset idrid \"A. Segmentation\" -o data/idrid_ma --param lesions=ma "
+       "--param scale=0.25",
+       "svanet convert-dataset kvasir Kvasir-SEG -o data/kvasir"},
+      "Masks become palette PNGs of class indices; dataset.yaml records the source, "
+      "licence and options. docs/datasets.md describes each converter.");
+  return {sub, [args] { return run_convert_dataset(*args); }};
 }
 
 }  // namespace svanet::cli

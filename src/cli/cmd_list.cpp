@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "svanet/common/error.h"
+#include "svanet/data/convert.h"
 #include "svanet/data/dataset.h"
 #include "svanet/io/pretrained.h"
 #include "svanet/losses/loss.h"
@@ -27,6 +28,7 @@ std::vector<std::pair<std::string, const RegistryBase*>> registries() {
           {"optimizers", &optim::optimizer_registry()},
           {"schedules", &optim::schedule_registry()},
           {"datasets", &data::dataset_registry()},
+          {"converters", &data::converter_registry()},
           {"metrics", &metrics::metric_registry()}};
 }
 

@@ -94,6 +94,7 @@ Command register_data_stats(CLI::App& app);
 Command register_init_config(CLI::App& app);
 Command register_demo_data(CLI::App& app);
 Command register_slice_volumes(CLI::App& app);
+Command register_convert_dataset(CLI::App& app);
 Command register_convert(CLI::App& app);
 Command register_export(CLI::App& app);
 Command register_version(CLI::App& app);

@@ -215,7 +215,8 @@ std::vector<Command> register_all(CLI::App& app) {
           register_study(app),       register_models(app),        register_list(app),
           register_convert(app),     register_export(app),        register_checkpoint_info(app),
           register_demo_data(app),   register_check_data(app),    register_data_stats(app),
-          register_init_config(app), register_slice_volumes(app), register_version(app)};
+          register_init_config(app), register_slice_volumes(app), register_convert_dataset(app),
+          register_version(app)};
 }
 
 }  // namespace svanet::cli

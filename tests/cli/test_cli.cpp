@@ -53,9 +53,10 @@ TEST(Cli, ListsModelsWithParametersAndMacs) {
 TEST(Cli, ListsEveryKindOfRegisteredComponentWithItsOptions) {
   auto r = run("list");
   EXPECT_EQ(r.status, 0) << r.output;
-  for (const char* text : {"models (17)", "losses (7)", "optimizers (3)", "schedules (4)",
-                           "datasets (8)", "svanet_r50_no_svattn", "pretrained_backbone",
-                           "focal_gamma", "nesterov", "official_cosine", "kits23"}) {
+  for (const char* text :
+       {"models (17)", "losses (7)", "optimizers (3)", "schedules (4)", "datasets (8)",
+        "converters (3)", "svanet_r50_no_svattn", "pretrained_backbone", "focal_gamma", "nesterov",
+        "official_cosine", "kits23"}) {
     EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
   }
   r = run("list losses");
@@ -78,6 +79,45 @@ void expect_failure(const std::string& args, int status, const std::string& text
   const auto r = run(args);
   EXPECT_EQ(r.status, status) << args << "\n" << r.output;
   EXPECT_NE(r.output.find(text), std::string::npos) << args << "\n" << r.output;
+}
+
+TEST(Cli, ConvertDatasetWritesADatasetSvanetReadsAndRefusesToReplaceIt) {
+  TempDir tmp;
+  const auto src = tmp.path() / "Kvasir-SEG";
+  std::filesystem::create_directories(src / "images");
+  std::filesystem::create_directories(src / "masks");
+  for (int i = 0; i < 5; ++i) {
+    cv::Mat mask = cv::Mat::zeros(40, 48, CV_8UC1);
+    mask(cv::Rect(10 + i, 10, 12, 12)).setTo(255);
+    ASSERT_TRUE(cv::imwrite((src / "images" / ("p" + std::to_string(i) + ".jpg")).string(),
+                            cv::Mat(40, 48, CV_8UC3, cv::Scalar(20, 60, 180))));
+    ASSERT_TRUE(cv::imwrite((src / "masks" / ("p" + std::to_string(i) + ".jpg")).string(), mask));
+  }
+  const auto dst = tmp.path() / "kvasir";
+  auto r = run("convert-dataset kvasir " + src.string() + " -o " + dst.string() +
+               " --param test_fraction=0.4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("images test 2, train 3; objects polyp 5"), std::string::npos)
+      << r.output;
+  r = run("check-data " + dst.string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("5 of 5 samples usable"), std::string::npos) << r.output;
+  expect_failure("convert-dataset kvasir " + src.string() + " -o " + dst.string(), 1,
+                 "already exists and is not empty; --overwrite replaces it");
+  expect_failure("convert-dataset kvasir " + src.string() + " -o " + (tmp.path() / "x").string() +
+                     " --param test_fraction",
+                 1, "--param 'test_fraction': expected KEY=VALUE");
+  expect_failure("convert-dataset kvasir " + src.string() + " -o " + (tmp.path() / "x").string() +
+                     " --param lesions=ma",
+                 1, "unknown option 'lesions' for converter 'kvasir'");
+  expect_failure("convert-dataset kvasr " + src.string() + " -o " + (tmp.path() / "x").string(), 1,
+                 "unknown converter 'kvasr'");
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "x"));
+  r = run("list converters");
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* text : {"dsb2018", "idrid", "kvasir", "lesions", "min_object_pixels"}) {
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+  }
 }
 
 TEST(Cli, UsageErrorsExitWithTwoAndNameTheWord) {
