@@ -307,6 +307,80 @@ TEST_F(StudyScripts, TheSmallObjectStudyGeneratesTheTinyDataAndDerivesTheCalibra
   EXPECT_TRUE(trained(take_calls()).empty()) << r.output;
 }
 
+TEST_F(StudyScripts, TheRealDataBenchmarkTrainsEveryModelAndRecipeOnEachConvertedDataset) {
+  for (const char* name : {"dsb2018", "kvasir"}) {
+    fs::create_directories(data_ / name);
+    std::ofstream(data_ / name / "dataset.yaml") << "classes: [background, x]\n";
+  }
+  const auto out = dir_.path() / "runs";
+  auto r = script("benchmark_real.sh", data_.string() + " " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("idrid_ma: not under"), std::string::npos) << r.output;
+  const auto calls = take_calls();
+  ASSERT_EQ(calls.size(), 14u) << r.output;  // 2 datasets x 3 models x 2 recipes, 2 studies
+  // Each run's config with its --set flags loads, and is the model and recipe its name says.
+  for (size_t i = 0; i < 12; ++i) {
+    std::istringstream words(calls[i]);
+    std::vector<std::string> sets;
+    std::string word, config_path, run;
+    while (words >> word) {
+      if (word == "-c") words >> config_path;
+      if (word == "-o") words >> run;
+      if (word == "--set") {
+        words >> word;
+        sets.push_back(word);
+      }
+    }
+    SCOPED_TRACE(calls[i]);
+    const std::string dataset = fs::path(run).parent_path().filename().string();
+    EXPECT_EQ(fs::path(config_path).filename(), dataset + ".yaml");
+    EXPECT_NE(calls[i].find("--data " + (data_ / dataset).string()), std::string::npos);
+    const auto config = config::load_train_config(config_path, sets);
+    const std::string row = fs::path(run).filename().string();
+    const bool small = row.find("_small") != std::string::npos;
+    EXPECT_EQ(config.train.repeats, 3);
+    EXPECT_EQ(config.evaluate.split, "test");
+    EXPECT_EQ(config.train.loss.name, small ? "compound" : "cross_entropy");
+    EXPECT_EQ(config.data.augment.sampling.object_share, small ? 0.5 : 0.0);
+    EXPECT_EQ(config.evaluate.threshold, small ? "calibrated" : "argmax");
+    const auto overrides = config.model.options.overrides();
+    if (row.rfind("svanet", 0) == 0) {
+      EXPECT_EQ(config.model.name, small ? "svanet_r18_tiny_fr" : "svanet_r18_tiny");
+    } else if (row.rfind("unet", 0) == 0) {
+      EXPECT_EQ(config.model.name, "unet_small");
+    } else {
+      EXPECT_EQ(config.model.name, "deeplabv3_r50");
+      // The same encoder as svanet_r18_tiny.
+      const auto tiny = resolved("svanet_r18_tiny", {});
+      const auto mine = resolved("deeplabv3_r50", overrides);
+      for (const char* key : {"encoder_depth", "encoder_width", "aspp_channels"}) {
+        EXPECT_EQ(mine.at(key), tiny.at(key)) << key;
+      }
+      EXPECT_EQ(mine.at("full_res_head"), small ? "true" : "false");
+    }
+  }
+  for (const char* name : {"dsb2018", "kvasir"}) {
+    const auto& study = calls[std::string(name) == "dsb2018" ? 12 : 13];
+    EXPECT_EQ(study.rfind("study ", 0), 0u) << study;
+    EXPECT_NE(study.find((out / name / "deeplabv3_small").string() + " "), std::string::npos)
+        << study;
+    EXPECT_NE(study.find("--reference svanet_paper -o " +
+                         (out / ("study_" + std::string(name))).string()),
+              std::string::npos)
+        << study;
+  }
+  // A dataset asked for by name must be there.
+  r = script("benchmark_real.sh", data_.string() + " " + out.string() + " --datasets idrid_ma");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("no converted dataset at " + (data_ / "idrid_ma").string()),
+            std::string::npos)
+      << r.output;
+  r = script("benchmark_real.sh", data_.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("expected DATA_ROOT and OUT"), std::string::npos) << r.output;
+  EXPECT_TRUE(take_calls().empty());
+}
+
 TEST_F(StudyScripts, BadFlagsAreNamed) {
   auto r = script("ablation.sh", "--data " + data_.string() + " --out x --shard 3/2");
   EXPECT_EQ(r.status, 2);
