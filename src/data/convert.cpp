@@ -189,8 +189,8 @@ ConvertSummary convert_dataset(const std::string& name, const std::string& src,
 
 std::vector<bool> hashed_test_split(const std::vector<std::string>& stems, double fraction,
                                     uint64_t seed) {
-  SVANET_CHECK(fraction >= 0.0 && fraction < 1.0, "test fraction must be in [0, 1), got ",
-               fraction);
+  SVANET_CHECK(fraction >= 0.0 && fraction < 1.0,
+               "option 'test_fraction': expected a fraction in [0, 1), got ", fraction);
   auto hash = [seed](const std::string& text) {
     uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
     for (unsigned char ch : text) {

@@ -353,65 +353,64 @@ void convert_kvasir(const OptionMap& values, const std::string& src, DatasetWrit
   });
 }
 
+/// A converter's entry: what every one declares.
+ConverterRegistry::Entry converter(std::string name, std::string description, OptionSchema schema,
+                                   std::vector<std::string> classes, DatasetSource source,
+                                   ConverterFactory factory) {
+  ConverterRegistry::Entry e;
+  e.name = std::move(name);
+  e.description = std::move(description);
+  e.schema = std::move(schema);
+  e.traits.classes = std::move(classes);
+  e.traits.source = std::move(source);
+  e.factory = std::move(factory);
+  return e;
+}
+
 }  // namespace
 
 void register_builtin_converters(ConverterRegistry& registry) {
-  {
-    ConverterRegistry::Entry e;
-    e.name = "dsb2018";
-    e.description =
-        "nuclei (fluorescence and brightfield), Data Science Bowl 2018 / BBBC038: ID/images/ID.png "
-        "+ ID/masks/*.png, one mask per nucleus (CC0)";
-    e.schema = dsb2018_fields().schema();
-    e.traits.classes = {"background", "nucleus"};
-    e.traits.source = {
-        "Nuclei of the 2018 Data Science Bowl (BBBC038v1), converted to semantic masks",
-        "CC0 1.0 (Broad Bioimage Benchmark Collection, BBBC038)",
-        "Caicedo et al., Nucleus segmentation across imaging experiments: the 2018 Data Science "
-        "Bowl, Nature Methods 16:1247-1253 (2019)",
-        "https://bbbc.broadinstitute.org/BBBC038"};
-    e.factory = convert_dsb2018;
-    registry.add(std::move(e));
-  }
-  {
-    ConverterRegistry::Entry e;
-    e.name = "idrid";
-    e.description =
-        "fundus lesions (microaneurysms, haemorrhages, exudates), IDRiD part A: 81 photographs "
-        "with one TIFF mask per lesion type (CC BY 4.0)";
-    e.schema = idrid_fields().schema();
-    e.check = check_idrid;
-    e.traits.classes = idrid_classes({});
-    e.traits.classes_for = idrid_classes;
-    e.traits.source = {
-        "Indian Diabetic Retinopathy Image Dataset (IDRiD), part A: lesion segmentation",
-        "CC BY 4.0, (c) Prasanna Porwal, Samiksha Pachade, Manesh Kokare",
-        "Porwal et al., Indian Diabetic Retinopathy Image Dataset (IDRiD): a database for "
-        "diabetic retinopathy screening research, Data 3(3):25 (2018)",
-        "https://ieee-dataport.org/open-access/indian-diabetic-retinopathy-image-dataset-idrid"};
-    e.factory = convert_idrid;
-    registry.add(std::move(e));
-  }
+  registry.add(converter(
+      "dsb2018",
+      "nuclei (fluorescence and brightfield), Data Science Bowl 2018 / BBBC038: ID/images/ID.png "
+      "+ ID/masks/*.png, one mask per nucleus (CC0)",
+      dsb2018_fields().schema(), {"background", "nucleus"},
+      {"Nuclei of the 2018 Data Science Bowl (BBBC038v1), converted to semantic masks",
+       "CC0 1.0 (Broad Bioimage Benchmark Collection, BBBC038)",
+       "Caicedo et al., Nucleus segmentation across imaging experiments: the 2018 Data Science "
+       "Bowl, Nature Methods 16:1247-1253 (2019)",
+       "https://bbbc.broadinstitute.org/BBBC038"},
+      convert_dsb2018));
 
-  {
-    ConverterRegistry::Entry e;
-    e.name = "kvasir";
-    e.description =
-        "colonoscopy polyps, Kvasir-SEG: 1000 images/*.jpg with masks/*.jpg of the same name "
-        "(research and education use only)";
-    e.schema = kvasir_fields().schema();
-    e.check = check_kvasir;
-    e.traits.classes = {"background", "polyp"};
-    e.traits.source = {
-        "Kvasir-SEG, segmented polyps of colonoscopy frames",
-        "research and education only, citing the paper; commercial use needs Simula's permission "
-        "(datasets.simula.no/kvasir-seg)",
-        "Jha et al., Kvasir-SEG: a segmented polyp dataset, MultiMedia Modeling (MMM) 2020, "
-        "LNCS 11962:451-462",
-        "https://datasets.simula.no/kvasir-seg/"};
-    e.factory = convert_kvasir;
-    registry.add(std::move(e));
-  }
+  auto idrid = converter(
+      "idrid",
+      "fundus lesions (microaneurysms, haemorrhages, exudates), IDRiD part A: 81 photographs "
+      "with one TIFF mask per lesion type (CC BY 4.0)",
+      idrid_fields().schema(), idrid_classes({}),
+      {"Indian Diabetic Retinopathy Image Dataset (IDRiD), part A: lesion segmentation",
+       "CC BY 4.0, (c) Prasanna Porwal, Samiksha Pachade, Manesh Kokare",
+       "Porwal et al., Indian Diabetic Retinopathy Image Dataset (IDRiD): a database for "
+       "diabetic retinopathy screening research, Data 3(3):25 (2018)",
+       "https://ieee-dataport.org/open-access/indian-diabetic-retinopathy-image-dataset-idrid"},
+      convert_idrid);
+  idrid.check = check_idrid;
+  idrid.traits.classes_for = idrid_classes;
+  registry.add(std::move(idrid));
+
+  auto kvasir = converter(
+      "kvasir",
+      "colonoscopy polyps, Kvasir-SEG: 1000 images/*.jpg with masks/*.jpg of the same name "
+      "(research and education use only)",
+      kvasir_fields().schema(), {"background", "polyp"},
+      {"Kvasir-SEG, segmented polyps of colonoscopy frames",
+       "research and education only, citing the paper; commercial use needs Simula's permission "
+       "(datasets.simula.no/kvasir-seg)",
+       "Jha et al., Kvasir-SEG: a segmented polyp dataset, MultiMedia Modeling (MMM) 2020, "
+       "LNCS 11962:451-462",
+       "https://datasets.simula.no/kvasir-seg/"},
+      convert_kvasir);
+  kvasir.check = check_kvasir;
+  registry.add(std::move(kvasir));
 }
 
 }  // namespace svanet::data
