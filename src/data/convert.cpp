@@ -3,6 +3,7 @@
 #include "data/convert_sources.h"
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
+#include "svanet/data/stats.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
@@ -94,19 +95,12 @@ void DatasetWriter::add(const std::string& split, const std::string& stem, const
   write_mat((fs::path(images) / (stem + ".png")).string(), without_alpha(image));
   write_palette_png((fs::path(masks) / (stem + ".png")).string(), indices, voc_palette());
 
+  // The objects data-stats lists (and the per-object metrics count).
   std::map<std::string, int64_t> objects;
   int64_t small = 0;
-  const double small_area = 0.001 * static_cast<double>(indices.total());
-  for (size_t c = 1; c < classes_.size(); ++c) {
-    cv::Mat labels;
-    cv::Mat stats;
-    cv::Mat centroids;
-    const int n = cv::connectedComponentsWithStats(indices == static_cast<int>(c), labels, stats,
-                                                   centroids, 8, CV_32S);
-    objects[classes_[c]] += n - 1;
-    for (int k = 1; k < n; ++k) {
-      small += stats.at<int>(k, cv::CC_STAT_AREA) < small_area ? 1 : 0;
-    }
+  for (const auto& o : find_objects(cv_to_tensor_u8(indices))) {
+    objects[classes_[static_cast<size_t>(o.class_index)]] += 1;
+    small += o.area_pct < 0.1 ? 1 : 0;
   }
   std::lock_guard<std::mutex> lock(state_->mutex);
   auto& s = state_->summary;
