@@ -166,7 +166,7 @@ Command register_export(CLI::App& app) {
   add_overwrite_flag(sub, a->overwrite);
   sub->add_option("--format", a->format,
                   "official (load into the authors' code) or svanet (plain state dict plus "
-                  "OUTPUT.json with the model spec)")
+                  "the model spec in JSON beside it: OUTPUT with its extension replaced by .json)")
       ->check(CLI::IsMember({"official", "svanet"}))
       ->capture_default_str();
   add_examples(sub,

@@ -35,7 +35,7 @@ struct EvaluateArgs {
   std::string pred, gt, data, dataset, classes, images, spacing, object_bins, object_bins_px;
   std::string match;
   std::optional<double> surface_tolerance;
-  std::string mode, tta, threshold, precision;
+  std::string mode, tta, threshold, precision, progress = "auto";
   double overlap = -1.0;  // < 0: the run config's
   bool flip = false, no_surface = false, overwrite = false;
   std::optional<int64_t> overlays;
@@ -101,6 +101,9 @@ int run_evaluate(const EvaluateArgs& a) {
     o.device = a.device;
     o.data_root = a.data;
     o.overwrite = a.overwrite;
+    o.handle_signals = true;
+    o.progress_bar = want_progress_bar(a.progress);
+    o.log = console_log();
     SVANET_CHECK(!(a.flip && !a.tta.empty()), "--flip is --tta flip; give one of them");
     if (!a.mode.empty()) o.mode = a.mode;
     if (!a.tta.empty()) o.tta = a.tta;
@@ -131,6 +134,7 @@ int run_evaluate(const EvaluateArgs& a) {
     o.gt_dir = a.gt;
     o.out = a.out;
     o.overwrite = a.overwrite;
+    o.handle_signals = true;
     o.dataset = a.dataset;
     if (!a.classes.empty()) {
       for (const auto& c : utils::split(a.classes, ',')) o.classes.push_back(utils::trim(c));
@@ -179,6 +183,7 @@ std::vector<std::string> row_labels(const std::vector<std::string>& dirs,
 
 struct CalibrateArgs {
   std::string run, checkpoint = "best", metric = "object_f1", device = "auto", grid, match;
+  std::string progress = "auto";
   bool dry_run = false;
 };
 
@@ -191,6 +196,7 @@ int run_calibrate(const CalibrateArgs& a) {
   if (!a.grid.empty()) o.grid = edges(a.grid);
   o.write = !a.dry_run;
   o.log = console_log();
+  o.progress_bar = want_progress_bar(a.progress);
   const auto r = engine::calibrate_run(a.run, o);
   std::printf(
       "%s on the val split (%lld images), checkpoint %s\n",
@@ -306,6 +312,7 @@ Command register_evaluate(CLI::App& app) {
       ->capture_default_str();
   add_out_flag(sub, a->out);
   add_overwrite_flag(sub, a->overwrite);
+  add_progress_flag(sub, a->progress);
   add_device_flag(sub, a->device)->capture_default_str();
   add_mode_flag(sub, a->mode);
   add_overlap_flag(sub, a->overlap)->default_str("run config's");
@@ -368,6 +375,7 @@ Command register_calibrate(CLI::App& app) {
       ->default_str("0.05,0.10,...,0.95");
   add_device_flag(sub, a->device)->capture_default_str();
   sub->add_flag("--dry-run", a->dry_run, "Print the curves; write nothing");
+  add_progress_flag(sub, a->progress);
   add_examples(sub,
                {"svanet calibrate runs/demo", "svanet calibrate runs/demo --metric dice --dry-run",
                 "svanet evaluate -r runs/demo --threshold calibrated"},

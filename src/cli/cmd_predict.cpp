@@ -60,7 +60,7 @@ int run_predict(const PredictArgs& a) {
     std::printf("skipped %lld input(s) whose outputs exist (--overwrite redoes them)\n",
                 static_cast<long long>(r.skipped));
   }
-  std::printf("wrote label maps and %s\n", r.csv.c_str());
+  if (!r.csv.empty()) std::printf("wrote label maps and %s\n", r.csv.c_str());
   if (!r.failures.empty()) {
     std::fprintf(stderr, "error: %zu input(s) could not be predicted:\n", r.failures.size());
     for (const auto& f : r.failures) std::fprintf(stderr, "  %s\n", f.c_str());

@@ -11,7 +11,10 @@
 namespace svanet::cli {
 
 std::string version_text() {
+  // Debian's libtorch-dev 1.13.1 ships the headers of 1.13.0 (its
+  // TORCH_VERSION says 1.13.0): say where the number comes from.
   return std::string("svanet ") + SVANET_VERSION + "\nLibTorch " + TORCH_VERSION +
+         " (TORCH_VERSION of the headers svanet was built with)" +
          "\nCUDA available: " + (torch::cuda::is_available() ? "yes" : "no") + " (" +
          std::to_string(torch::cuda::device_count()) + " device(s))";
 }

@@ -72,8 +72,6 @@ void print_schema(const OptionSchema& schema, int indent);
 
 /// Whether to draw a live progress bar for --progress auto|bar|lines.
 bool want_progress_bar(const std::string& mode);
-/// Exit status of an interrupted run (128 + SIGINT, as shells report it).
-inline constexpr int kInterruptedExit = 130;
 
 /// What `svanet version` and `svanet --version` print.
 std::string version_text();

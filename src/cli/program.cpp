@@ -1,6 +1,7 @@
 #include "program.h"
 
 #include "svanet/common/error.h"
+#include "svanet/common/interrupted.h"
 #include "svanet/runtime/heap.h"
 #include "svanet/utils/text.h"
 
@@ -180,14 +181,28 @@ int run_program(CLI::App& app, int argc, char** argv, const std::function<int()>
     }
     return usage_error(command_path(command) + ": " + e.what(), command_path(command));
   } catch (const CLI::ParseError& e) {
-    const CLI::App* command = selected(app);
+    // A bad value of the program's own flag is the program's error, not
+    // the command's.
+    const bool own = std::string(e.what()).find("--threads") != std::string::npos;
+    const CLI::App* command = own ? &app : selected(app);
     return usage_error(command_path(command) + ": " + e.what(), command_path(command));
   }
   spdlog::debug("{}", runtime::keep_freed_memory());
-  const unsigned cores = std::thread::hardware_concurrency();
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(cores > 0 ? cores : 1));
+  const unsigned reported = std::thread::hardware_concurrency();
+  const int cores = reported > 0 ? static_cast<int>(reported) : 1;
+  if (threads > cores) {
+    // More threads than the machine runs at once only slow every program
+    // on it (each OpenMP thread spins waiting for the others).
+    spdlog::warn("--threads {} is more than this machine's {} hardware threads; using {}", threads,
+                 cores, cores);
+    threads = cores;
+  }
+  torch::set_num_threads(threads > 0 ? threads : cores);
   try {
     return body();
+  } catch (const svanet::Interrupted& e) {
+    spdlog::warn("{}", e.what());
+    return kInterruptedExit;
   } catch (const svanet::Error& e) {
     spdlog::error("{}", e.what());
   } catch (const c10::Error& e) {

@@ -17,6 +17,9 @@ namespace svanet::cli {
 /// Exit status of a usage error (an unknown command or flag, a bad flag
 /// value): 2, as Unix tools and nnU-Net use.
 inline constexpr int kUsageExit = 2;
+/// Exit status of interrupted work (128 + SIGINT, as shells report it);
+/// run_program returns it for svanet::Interrupted.
+inline constexpr int kInterruptedExit = 130;
 
 /// Makes a stderr logger printing "level: message" (coloured on a
 /// terminal) spdlog's default; the programs call it first.

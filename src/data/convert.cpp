@@ -165,19 +165,21 @@ ConvertSummary convert_dataset(const std::string& name, const std::string& src,
   const OptionMap resolved = converter_registry().resolve(name, options);
   SVANET_CHECK(fs::is_directory(src), "convert-dataset ", name, ": SRC '", src,
                "' is not a folder");
-  utils::replace_or_refuse(dst, how.overwrite, "--overwrite replaces it, or choose another folder");
-  // A failed conversion leaves nothing behind.
-  utils::OutputFolder guard(dst);
+  // Written as DST.partial and renamed when complete: a failed or killed
+  // conversion leaves nothing under DST.
+  utils::StagedFolder staged(dst, how.overwrite,
+                             "--overwrite replaces it, or choose another folder");
   std::vector<std::string> classes = entry.traits.classes;
   if (entry.traits.classes_for) classes = entry.traits.classes_for(resolved);
-  DatasetWriter writer(dst, classes, entry.traits.source);
+  DatasetWriter writer(staged.path(), classes, entry.traits.source);
   try {
     entry.factory(resolved, src, writer);
   } catch (const Error& e) {
     SVANET_FAIL("convert-dataset ", name, ": ", e.what());
   }
   ConvertSummary summary = writer.finish(name, resolved);
-  guard.keep();
+  staged.commit();
+  summary.folder = staged.out();
   return summary;
 }
 

@@ -2,6 +2,7 @@
 
 #include "data/cv_io.h"
 #include "svanet/common/error.h"
+#include "svanet/data/stats.h"
 #include "svanet/utils/paths.h"
 #include "utils/rng.h"
 
@@ -169,7 +170,6 @@ std::vector<cv::Point> blob(Rng& rng, double cx, double cy, double r, double asp
 struct Rendered {
   cv::Mat image;  // CV_32FC3 RGB
   cv::Mat mask;   // CV_8UC1 class indices
-  int objects = 0;
 };
 
 /// Tiny objects: at most this share of the image (0.1 %), at least a
@@ -237,7 +237,6 @@ Rendered render(uint64_t seed, int size, DemoKind kind) {
       rim.convertTo(rim_alpha, CV_32F, 0.35);
       blend(out.image, rim_alpha, cv::Vec3f(0.95F, 0.85F, 0.92F));
     }
-    ++out.objects;
   }
   // Acquisition: slight blur and sensor noise.
   cv::GaussianBlur(out.image, out.image, cv::Size(0, 0), rng.uniform(0.3, 1.0));
@@ -273,15 +272,15 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
   SVANET_CHECK(options.size >= 32 && options.size <= 4096, "demo-data: size must be 32..4096, got ",
                options.size);
   namespace fs = std::filesystem;
-  const fs::path root = fs::path(out) / "Demo";
-  utils::replace_or_refuse(root.string(), options.overwrite,
-                           "--overwrite replaces it, or choose another folder");
-  // A failed or refused generation leaves no half-written set behind.
-  utils::OutputFolder guard(root.string());
+  // Written as OUT/Demo.partial and renamed when complete: a failed,
+  // refused or killed generation leaves no half-written set behind.
+  utils::StagedFolder staged((fs::path(out) / "Demo").string(), options.overwrite,
+                             "--overwrite replaces it, or choose another folder");
+  const fs::path root(staged.path());
   for (const char* dir : {"train", "val", "test", "mask"})
     utils::create_folders((root / dir).string());
   DemoSummary summary;
-  summary.folder = root.string();
+  summary.folder = staged.out();
   const int64_t n_test =
       std::max<int64_t>(1, std::llround(static_cast<double>(options.count) * 0.15));
   const int64_t n_val = n_test;
@@ -302,7 +301,9 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
       write_mat((root / split / (std::string(stem) + ".png")).string(), bgr8);
       write_palette_png((root / "mask" / (std::string(stem) + ".png")).string(), r.mask,
                         voc_palette());
-      objects[static_cast<size_t>(i)] = r.objects;
+      // Counted as data-stats counts them: drawn objects that touch are one.
+      objects[static_cast<size_t>(i)] =
+          static_cast<int>(find_objects(cv_to_tensor_u8(r.mask)).size());
     }
   });
   summary.train = n_train;
@@ -312,7 +313,7 @@ DemoSummary generate_demo_dataset(const std::string& out, const DemoOptions& opt
     summary.objects += o;
     summary.empty_images += o == 0 ? 1 : 0;
   }
-  guard.keep();
+  staged.commit();
   return summary;
 }
 

@@ -442,11 +442,12 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
   std::vector<bool> is_test(pairs.size(), false);
   for (size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;
 
-  const fs::path set = fs::path(out) / rules.folder;
-  utils::replace_or_refuse(set.string(), options.overwrite,
-                           "--overwrite replaces it, or choose another --out");
-  // A failed run (an unreadable volume, a bad label) leaves no partial set.
-  utils::OutputFolder guard(set.string());
+  // Written as OUT/<Dataset>.partial and renamed when complete: a failed
+  // run (an unreadable volume, a bad label) or a killed one leaves no
+  // partial set.
+  utils::StagedFolder staged((fs::path(out) / rules.folder).string(), options.overwrite,
+                             "--overwrite replaces it, or choose another --out");
+  const fs::path set(staged.path());
   for (const char* dir : {"train", "test", "mask"}) utils::create_folders((set / dir).string());
   std::atomic<int64_t> slices{0}, with_foreground{0};
   // Volumes are large: two at a time at most.
@@ -482,13 +483,13 @@ SliceSummary slice_volumes(const std::string& in, const std::string& out,
       },
       2);
   SliceSummary summary;
-  summary.folder = set.string();
+  summary.folder = staged.out();
   summary.cases = static_cast<int64_t>(pairs.size());
   summary.test_cases = static_cast<int64_t>(n_test);
   summary.train_cases = summary.cases - summary.test_cases;
   summary.slices = slices;
   summary.slices_with_foreground = with_foreground;
-  guard.keep();
+  staged.commit();
   return summary;
 }
 

@@ -149,18 +149,20 @@ CalibrationResult calibrate_run(const std::string& run_dir, const CalibrateOptio
     }
     ++images;
   };
-  predict_split(predictor, index.definition, splits.val, config.data, [&](const PredictedBatch& p) {
-    if (p.batch != nullptr) {
-      const auto scores = native_scores(p.scores, *p.batch);
-      for (size_t i = 0; i < scores.size(); ++i) {
-        add_case(torch::softmax(scores[i], 1)[0].cpu(), p.batch->native_masks[i]);
-      }
-      return;
-    }
-    for (size_t i = 0; i < p.predictions.size(); ++i) {
-      add_case(p.predictions[i].probabilities, p.samples[i].mask);
-    }
-  });
+  predict_split(predictor, index.definition, splits.val, config.data,
+                [&](const PredictedBatch& p) {
+                  if (p.batch != nullptr) {
+                    const auto scores = native_scores(p.scores, *p.batch);
+                    for (size_t i = 0; i < scores.size(); ++i) {
+                      add_case(torch::softmax(scores[i], 1)[0].cpu(), p.batch->native_masks[i]);
+                    }
+                    return;
+                  }
+                  for (size_t i = 0; i < p.predictions.size(); ++i) {
+                    add_case(p.predictions[i].probabilities, p.samples[i].mask);
+                  }
+                },
+                {"calibrate", options.progress_bar, options.log});
 
   CalibrationResult result;
   result.checkpoint = checkpoint;

@@ -1,7 +1,9 @@
 #include "svanet/engine/evaluate.h"
 
 #include "data/cv_io.h"
+#include "engine/progress.h"
 #include "engine/run_files.h"
+#include "engine/signals.h"
 #include "engine/split_prediction.h"
 #include "svanet/common/error.h"
 #include "svanet/config/train_config.h"
@@ -21,8 +23,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace svanet::engine {
@@ -127,23 +131,16 @@ void check_output(const fs::path& out, bool overwrite) {
 /// returns (check_output first), so a failure or an interruption leaves no
 /// half-written evaluation and an earlier one stays as it was.
 template <class Write>
-void write_staged(const fs::path& given, bool overwrite, const Write& write) {
+void write_staged(const fs::path& given, bool overwrite, bool handle_signals, const Write& write) {
   check_output(given, overwrite);
-  // "eval/" is "eval": the staging folder is its sibling, never inside it.
-  fs::path out = given.lexically_normal();
-  if (!out.has_filename()) out = out.parent_path();
-  fs::path staging = out;
-  staging += ".partial";
-  std::error_code error;
-  fs::remove_all(staging, error);  // what a killed evaluation left
-  utils::OutputFolder guard(staging.string());
-  write(staging);
-  fs::remove_all(out, error);
-  SVANET_CHECK(!error, "cannot replace ", out.string(), ": ", error.message());
-  fs::rename(staging, out, error);
-  SVANET_CHECK(!error, "cannot move ", staging.string(), " to ", out.string(), ": ",
-               error.message());
-  guard.keep();
+  // Ctrl-C stops the work between batches (throw_if_signalled), and the
+  // staged folder's guard removes OUT.partial on the way out.
+  std::optional<StopRequest> stop;
+  if (handle_signals) stop.emplace(true, nullptr);
+  utils::StagedFolder staged(given.string(), /*overwrite=*/true, "");
+  write(fs::path(staged.path()));
+  throw_if_signalled("writing " + staged.out() + "; nothing of it was kept");
+  staged.commit();
 }
 
 }  // namespace
@@ -184,9 +181,23 @@ PredictorOptions evaluation_predictor_options(const config::TrainConfig& config,
   return po;
 }
 
+constexpr const char* kPredictingSplit =
+    "predicting the split; nothing was written (run the command again to redo it)";
+
 void predict_split(const Predictor& predictor, const data::DatasetDefinition& definition,
                    const std::vector<data::Sample>& samples, const config::DataConfig& d,
-                   const std::function<void(const PredictedBatch&)>& visit) {
+                   const std::function<void(const PredictedBatch&)>& visit,
+                   const SplitProgress& progress) {
+  std::optional<Progress> shown;
+  if (progress.bar || progress.log) {
+    shown.emplace(progress.title, static_cast<int64_t>(samples.size()), progress.bar, 5.0,
+                  [&](const std::string& line) {
+                    if (progress.log) progress.log(LogLevel::kInfo, line);
+                  });
+  }
+  const auto step = [&](size_t images) {
+    if (shown) shown->step(static_cast<int64_t>(images), NAN);
+  };
   if (predictor.options().mode == inference::Mode::kResize) {
     // The paper's evaluation: the loader resizes (as in training), the
     // logits are scored at that size and, resized back, at native size.
@@ -202,17 +213,21 @@ void predict_split(const Predictor& predictor, const data::DatasetDefinition& de
         data::Transform::eval(predictor.training_size(), predictor.meta().normalization), lo);
     loader.start_epoch(0);
     while (auto batch = loader.next()) {
+      throw_if_signalled(kPredictingSplit);
       PredictedBatch predicted;
       predicted.batch = &*batch;
       predicted.stems = batch->stems;
       predicted.scores = predictor.scores(batch->images.to(predictor.device()));
       visit(predicted);
+      step(batch->stems.size());
     }
+    if (shown) shown->finish();
     return;
   }
   // Native resolution: each image as `svanet predict` sees it.
   const auto chunk = static_cast<size_t>(std::max<int64_t>(1, d.batch_size));
   for (size_t first = 0; first < samples.size(); first += chunk) {
+    throw_if_signalled(kPredictingSplit);
     const size_t n = std::min(chunk, samples.size() - first);
     PredictedBatch predicted;
     predicted.samples.resize(n);
@@ -227,7 +242,9 @@ void predict_split(const Predictor& predictor, const data::DatasetDefinition& de
     }
     predicted.predictions = predictor.predict(images);
     visit(predicted);
+    step(n);
   }
+  if (shown) shown->finish();
 }
 
 std::string run_checkpoint_file(const std::string& run_dir, const std::string& checkpoint) {
@@ -305,7 +322,7 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
   metrics::Evaluator evaluator(mo);
   const bool save = options.save_predictions.value_or(e.save_predictions);
   EvaluationResult result;
-  write_staged(out, options.overwrite, [&](const fs::path& dir) {
+  write_staged(out, options.overwrite, options.handle_signals, [&](const fs::path& dir) {
     const fs::path predictions = dir / "predictions";
     utils::create_folders(predictions.string());
     const auto write_labels = [&](const std::vector<std::string>& stems,
@@ -316,18 +333,21 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
       });
     };
     const int64_t size = predictor.training_size();
-    predict_split(predictor, index.definition, samples, d, [&](const PredictedBatch& p) {
-      if (p.batch != nullptr) {
-        write_labels(p.stems, add_batch(evaluator, p.scores, *p.batch, predictor.thresholds()));
-        return;
-      }
-      std::vector<torch::Tensor> labels;
-      for (size_t k = 0; k < p.stems.size(); ++k) {
-        labels.push_back(p.predictions[k].labels);
-        evaluator.add(p.stems[k], p.predictions[k].labels, p.samples[k].mask);
-      }
-      write_labels(p.stems, labels);
-    });
+    predict_split(
+        predictor, index.definition, samples, d,
+        [&](const PredictedBatch& p) {
+          if (p.batch != nullptr) {
+            write_labels(p.stems, add_batch(evaluator, p.scores, *p.batch, predictor.thresholds()));
+            return;
+          }
+          std::vector<torch::Tensor> labels;
+          for (size_t k = 0; k < p.stems.size(); ++k) {
+            labels.push_back(p.predictions[k].labels);
+            evaluator.add(p.stems[k], p.predictions[k].labels, p.samples[k].mask);
+          }
+          write_labels(p.stems, labels);
+        },
+        {"evaluate", options.progress_bar, options.log});
     const auto records = evaluator.records();
     result.summary = metrics::summarize(records, evaluator.options());
     result.out_dir = out.string();
@@ -442,9 +462,10 @@ EvaluationResult evaluate_folders(const FolderEvaluateOptions& options) {
   ro.title = "svanet evaluation";
   ro.subject = "predictions " + options.pred_dir + " against " + options.gt_dir;
   ro.overlays = options.overlays;
-  write_staged(options.out, options.overwrite, [&](const fs::path& dir) {
+  write_staged(options.out, options.overwrite, options.handle_signals, [&](const fs::path& dir) {
     evaluation::write_evaluation(
         result.summary, records, dir.string(), ro, [&](const std::string& id) {
+          throw_if_signalled("writing the report; nothing was written");
           evaluation::CaseImages c;
           c.gt = read_gt(id, gts.at(id));
           c.pred = data::read_mask(preds.at(id).string(), pred_encoding).indices;

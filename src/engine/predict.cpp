@@ -8,6 +8,7 @@
 #include "svanet/inference/thresholds.h"
 #include "svanet/utils/atomic_file.h"
 #include "svanet/utils/components.h"
+#include "svanet/utils/paths.h"
 #include "svanet/utils/text.h"
 
 #include <c10/util/Exception.h>
@@ -293,10 +294,10 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
                predictor.meta().model.options.num_classes(), " outputs");
 
   const fs::path out(o.out);
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  SVANET_CHECK(!ec && fs::is_directory(out), o.out, ": cannot create the output folder (",
-               ec.message(), ")");
+  // Removed again (or emptied again, if it was empty) when the command
+  // fails or predicts nothing; a folder that held anything stays as it was.
+  utils::OutputFolder folder(o.out);
+  SVANET_CHECK(fs::is_directory(out), o.out, ": cannot create the output folder");
   utils::remove_stale_temporaries(o.out);
 
   auto outputs_of = [&](const PredictInput& input) {
@@ -339,8 +340,11 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
                       if (o.log) o.log(LogLevel::kInfo, line);
                     });
   auto fail = [&](size_t i, const std::string& why) {
-    result.failures.push_back(inputs[i].path + ": " + why);
-    if (o.log) o.log(LogLevel::kError, inputs[i].path + ": " + why + " (skipped)");
+    // Most readers' messages already start with the file.
+    const std::string& path = inputs[i].path;
+    const std::string line = why.rfind(path + ": ", 0) == 0 ? why : path + ": " + why;
+    result.failures.push_back(line);
+    if (o.log) o.log(LogLevel::kError, line + " (skipped)");
   };
 
   const auto batch_size = static_cast<size_t>(std::max<int64_t>(1, o.predictor.batch));
@@ -517,9 +521,11 @@ PredictFilesResult predict_files(const PredictFilesOptions& o) {
   for (size_t i = 0; i < rows.size(); ++i) {
     if (have_row[i]) written.push_back(std::move(rows[i]));
   }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (written.empty()) return result;  // every input failed: no folder, no table
   result.csv = (out / "predictions.csv").string();
   utils::write_file_atomic(result.csv, csv_of(written, classes));
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  folder.keep();
   return result;
 }
 

@@ -40,6 +40,8 @@ void RunState::write(io::TrainingState& out) const {
   out.values["scaler_growth"] = static_cast<double>(scaler_growth);
   out.texts["history"] = history_to_json(history);
   out.texts["select_metric"] = select_metric;
+  out.texts["model"] = model;
+  out.texts["seed"] = seed;
 }
 
 RunState RunState::read(const io::TrainingState& in, const std::string& path) {
@@ -83,6 +85,10 @@ RunState RunState::read(const io::TrainingState& in, const std::string& path) {
     SVANET_FAIL(path, ": the training state's history cannot be read: ", e.what());
   }
   s.select_metric = text("select_metric");
+  for (auto [key, field] : {std::pair{"model", &s.model}, std::pair{"seed", &s.seed}}) {
+    const auto it = in.texts.find(key);
+    if (it != in.texts.end()) *field = it->second;
+  }
   if (s.version < 2) {
     // svanet 0.1 kept the reference metrics x 100.
     for (auto& record : s.history) metrics::convert_legacy_percentages(record.val);

@@ -58,6 +58,11 @@ struct RunState {
   int64_t scaler_growth = 0;
   std::vector<EpochRecord> history;
   std::string select_metric;
+  /// The run the state belongs to: its model and seed (empty in states
+  /// written before svanet recorded them), checked against config.yaml on
+  /// resume so that a state copied from another run is refused.
+  std::string model;
+  std::string seed;
 
   /// Adds this state's entries to `out`.
   void write(io::TrainingState& out) const;

@@ -1,6 +1,7 @@
 #include "engine/signals.h"
 
 #include "svanet/common/error.h"
+#include "svanet/common/interrupted.h"
 
 #include <unistd.h>
 #include <atomic>
@@ -61,6 +62,13 @@ std::string StopRequest::reason() const {
     if (sig != 0) return "SIGINT";
   }
   return caller_ && caller_() ? "the caller" : "";
+}
+
+void throw_if_signalled(const std::string& doing) {
+  const int sig = g_installed.load() ? g_signal.load() : 0;
+  if (sig == 0) return;
+  throw Interrupted(std::string("interrupted by ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                    " while " + doing);
 }
 
 }  // namespace svanet::engine

@@ -30,4 +30,9 @@ class StopRequest {
   std::function<bool()> caller_;
 };
 
+/// Throws svanet::Interrupted ("interrupted by SIGINT while <doing>")
+/// when a StopRequest handling signals is alive and one arrived: for work
+/// that stops rather than saves (an evaluation is redone, not resumed).
+void throw_if_signalled(const std::string& doing);
+
 }  // namespace svanet::engine

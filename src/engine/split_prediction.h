@@ -3,6 +3,7 @@
 // library): shared by evaluate_run and calibrate_run, so thresholds are
 // chosen on exactly the scores they are later applied to.
 
+#include "svanet/common/log.h"
 #include "svanet/config/train_config.h"
 #include "svanet/data/dataset.h"
 #include "svanet/data/loader.h"
@@ -52,10 +53,21 @@ struct PredictedBatch {
   std::vector<data::LoadedSample> samples;
 };
 
+/// How predict_split shows its progress: a live bar on stderr, or a line
+/// every few seconds to `log` (info level); neither when both are unset.
+struct SplitProgress {
+  std::string title = "predict";
+  bool bar = false;
+  LogSink log;
+};
+
 /// Predicts `samples` in batches of data.batch_size with `predictor`'s mode
-/// and calls `visit` with each batch, in sample order.
+/// and calls `visit` with each batch, in sample order. Between batches it
+/// stops with svanet::Interrupted when a signal handler is installed and
+/// a signal arrived (throw_if_signalled).
 void predict_split(const inference::Predictor& predictor, const data::DatasetDefinition& definition,
                    const std::vector<data::Sample>& samples, const config::DataConfig& data,
-                   const std::function<void(const PredictedBatch&)>& visit);
+                   const std::function<void(const PredictedBatch&)>& visit,
+                   const SplitProgress& progress = {});
 
 }  // namespace svanet::engine

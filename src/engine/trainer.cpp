@@ -5,6 +5,7 @@
 #include "engine/signals.h"
 #include "engine/split_prediction.h"
 #include "svanet/common/error.h"
+#include "svanet/common/interrupted.h"
 #include "svanet/data/check.h"
 #include "svanet/data/loader.h"
 #include "svanet/data/splits.h"
@@ -127,6 +128,12 @@ class Trainer {
   /// evaluated checkpoint on the validation split unless it has them.
   void calibrate_if_asked();
   bool rank0() const { return env_.rank == 0; }
+  /// The run's log (train.log and the caller's sink) as a LogSink.
+  LogSink log_sink() const {
+    return [log = log_](LogLevel level, const std::string& message) {
+      log->log(level == LogLevel::kWarning ? spdlog::level::warn : spdlog::level::info, message);
+    };
+  }
   /// What stopped the run, for its log line.
   std::string stop_reason() const {
     const auto reason = stop_.reason();
@@ -445,6 +452,15 @@ void Trainer::restore() {
     log_->info("no saved state in {}: starting from the first epoch", run_dir_.string());
     return;
   }
+  const auto own = [&](const std::string& saved, const std::string& configured, const char* what) {
+    SVANET_CHECK(saved.empty() || saved == configured, from, ": the state is from a run with ",
+                 what, " ", saved, ", but ", (run_dir_ / kConfig).string(), " has ", configured,
+                 " (a state copied from another run?); put the run's own state back, or train a "
+                 "new run from its config: svanet train -c ",
+                 (run_dir_ / kConfig).string(), " --out NEW_FOLDER");
+  };
+  own(run->model, config_.model.name, "model");
+  own(run->seed, std::to_string(config_.train.seed), "seed");
   std::map<std::string, torch::Tensor> weights;
   for (const auto& [name, tensor] : state->tensors) {
     if (name.rfind("model.", 0) == 0) weights.emplace(name.substr(6), tensor);
@@ -473,6 +489,8 @@ void Trainer::save_state(const fs::path& path, const Position& next, const Parti
   run.scaler_growth = scaler_->growth_tracker();
   run.history = history_;
   run.select_metric = config_.train.select_metric;
+  run.model = config_.model.name;
+  run.seed = std::to_string(config_.train.seed);
   run.write(state);
   for (const auto& [name, tensor] : io::state_dict(*model_)) {
     state.tensors.emplace_back("model." + name, tensor);
@@ -506,9 +524,7 @@ void Trainer::calibrate_if_asked() {
   co.checkpoint = e.checkpoint;
   co.metric = e.calibrate_metric;
   co.device = device_.str();
-  co.log = [this](LogLevel level, const std::string& message) {
-    log_->log(level == LogLevel::kWarning ? spdlog::level::warn : spdlog::level::info, message);
-  };
+  co.log = log_sink();
   calibrate_run(run_dir_.string(), co);
 }
 
@@ -808,6 +824,7 @@ TrainResult Trainer::run() {
     eo.checkpoint = config_.evaluate.checkpoint;
     eo.split = config_.evaluate.split;
     eo.device = device_.str();
+    eo.log = log_sink();
     // No summary: whatever is in the folder is an unfinished evaluation.
     eo.overwrite = true;
     const fs::path summary = fs::path(run_evaluation_dir(run_dir_.string(), eo)) / kSummaryJson;
@@ -828,9 +845,17 @@ TrainResult Trainer::run() {
       val_loader_.reset();
       step_in_backward_.reset();
       optimizer_.reset();
-      calibrate_if_asked();
-      log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);
-      const auto evaluation = evaluate_run(run_dir_.string(), eo);
+      EvaluationResult evaluation;
+      try {
+        calibrate_if_asked();
+        log_->info("evaluating the {} checkpoint on the {} split", eo.checkpoint, eo.split);
+        evaluation = evaluate_run(run_dir_.string(), eo);
+      } catch (const Interrupted& e) {
+        // Trained, not evaluated: --resume evaluates it.
+        log_->warn("{}", e.what());
+        result.interrupted = true;
+        return result;
+      }
       result.test = metrics::headline(evaluation.summary);
       log_->info("{}", test_line(evaluation.summary, evaluation.out_dir));
       for (const auto& warning : metrics::coverage_warnings(evaluation.summary)) {
@@ -854,10 +879,33 @@ void empty_folder(const fs::path& dir) {
   SVANET_CHECK(!error, "cannot empty ", dir.string(), ": ", error.message());
 }
 
+/// Whether `dir` holds only what a training's set-up writes before
+/// config.yaml (train.log, splits.json, an empty checkpoints/): a run
+/// killed while it set up, which trained nothing.
+bool abandoned_setup(const fs::path& dir) {
+  std::error_code error;
+  if (!fs::is_directory(dir, error) || fs::exists(dir / kConfig, error)) return false;
+  bool logged = false;
+  for (auto it = fs::directory_iterator(dir, error); !error && it != fs::directory_iterator();
+       it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    logged = logged || name == kTrainLog;
+    const bool setup_file = name == kTrainLog || name == kSplits ||
+                            (name == kCheckpointsDir && fs::is_empty(it->path(), error)) ||
+                            name.find(".tmp.") != std::string::npos;
+    if (!setup_file) return false;
+  }
+  return !error && logged;
+}
+
 void prepare_new_run(const fs::path& run_dir, bool overwrite) {
   // Only rank 0 judges and fills the folder; the others touch it only after
   // joining the process group, which rank 0 hosts once it got here.
   if (DistributedEnv::from_environment().rank != 0) return;
+  if (!utils::missing_or_empty(run_dir.string()) && abandoned_setup(run_dir)) {
+    // The same command again after a kill during set-up: nothing to lose.
+    empty_folder(run_dir);
+  }
   if (!utils::missing_or_empty(run_dir.string())) {
     SVANET_CHECK(fs::is_directory(run_dir), run_dir.string(), ": is a file, expected a folder");
     SVANET_CHECK(overwrite, run_dir.string(),
@@ -944,8 +992,68 @@ config::TrainConfig extend_run(const fs::path& dir, config::TrainConfig config, 
   return config;
 }
 
+/// What a run folder's training made and a restart from the first epoch
+/// would replace: checkpoints, metrics.csv, evaluations. The checkpoints of
+/// a first epoch killed before it saved its state (and metrics.csv) do not
+/// count: the same epoch trained again writes them again.
+std::vector<fs::path> trained_outputs(const fs::path& dir) {
+  std::vector<fs::path> found;
+  std::error_code error;
+  const fs::path metrics = dir / kMetricsCsv;
+  const bool recorded = fs::exists(metrics, error);
+  for (const fs::path& path :
+       {dir / kCheckpointsDir / kBestCheckpoint, dir / kCheckpointsDir / kLastCheckpoint}) {
+    if (fs::exists(path, error) &&
+        (recorded || io::read_checkpoint_meta(path.string()).epoch > 0)) {
+      found.push_back(path);
+    }
+  }
+  if (recorded) found.push_back(metrics);
+  for (auto it = fs::directory_iterator(dir, error); !error && it != fs::directory_iterator();
+       it.increment(error)) {
+    if (it->is_directory() && it->path().filename().string().rfind("eval_", 0) == 0) {
+      found.push_back(it->path());
+    }
+  }
+  return found;
+}
+
+/// A run folder without a saved state (last.state or interrupted.state)
+/// resumes from the first epoch only when nothing it trained would be
+/// replaced (a run stopped by kill -9 in its first epoch), or the user said
+/// --overwrite: then what it made is removed first.
+void check_resumable(const fs::path& dir, bool overwrite) {
+  const fs::path last = dir / kCheckpointsDir / kLastState;
+  if (fs::exists(last) || fs::exists(dir / kCheckpointsDir / kInterruptedState)) return;
+  const auto made = trained_outputs(dir);
+  if (made.empty()) return;
+  if (!overwrite) {
+    std::string listed;
+    for (const auto& path : made) {
+      listed += (listed.empty() ? "" : ", ") + path.lexically_relative(dir).string();
+    }
+    SVANET_FAIL("cannot resume ", dir.string(), ": ", last.string(),
+                " is missing (nor is there an interrupted.state), so the epoch, optimizer and "
+                "generators to continue from are unknown, and starting again would replace ",
+                listed,
+                ". Copy the state file back if the folder was copied without it; --overwrite "
+                "trains the run again from the first epoch, replacing them; or train a new run "
+                "from its config: svanet train -c ",
+                (dir / kConfig).string(), " --out NEW_FOLDER");
+  }
+  if (DistributedEnv::from_environment().rank != 0) return;
+  for (const auto& path : made) {
+    std::error_code error;
+    fs::remove_all(path, error);
+    SVANET_CHECK(!error, "cannot remove ", path.string(), ": ", error.message());
+  }
+}
+
 TrainResult resume_run(const fs::path& dir, const RunOptions& options, const StopRequest& stop) {
   const fs::path config_path = dir / kConfig;
+  SVANET_CHECK(!abandoned_setup(dir), dir.string(),
+               ": the run stopped while it was set up, before it trained anything (no ", kConfig,
+               "); run the same `svanet train -c CONFIG --out ", dir.string(), "` again");
   SVANET_CHECK(fs::exists(config_path), dir.string(), ": not a run folder (no ", kConfig, ")");
   auto config = config::load_train_config(config_path.string());
   if (config.train.repeats > 1) {
@@ -964,6 +1072,7 @@ TrainResult resume_run(const fs::path& dir, const RunOptions& options, const Sto
     }
     return run_repeats(config, dir, options, stop);
   }
+  check_resumable(dir, options.overwrite);
   if (options.epochs) config = extend_run(dir, config, *options.epochs);
   return Trainer(config, dir, options, stop, true).run();
 }

@@ -126,7 +126,13 @@ TEST(Cli, UsageErrorsExitWithTwoAndNameTheWord) {
   expect_failure("evaluate --chekpoint best", 2,
                  "svanet evaluate: unknown flag '--chekpoint' (did you mean '--checkpoint'?)");
   expect_failure("evaluate --chekpoint best", 2, "(svanet evaluate --help lists what it takes)");
-  expect_failure("--threads -1 models", 2, "must be 0 or more, got -1");
+  expect_failure("--threads -1 models", 2, "svanet: --threads: must be 0 or more, got -1");
+  expect_failure("--threads -1 models", 2, "(svanet --help lists what it takes)");
+  // Far more threads than the machine has are capped, not started.
+  const auto capped = run("--threads 100000 version");
+  EXPECT_EQ(capped.status, 0) << capped.output;
+  EXPECT_NE(capped.output.find("--threads 100000 is more than this machine's"), std::string::npos)
+      << capped.output;
   expect_failure("train --repeats -4", 2, "--repeats: must be positive, got -4");
   expect_failure("models --image-size 7", 2, "--image-size");
   expect_failure("predict -m x -i y", 2, "svanet predict: --out is required");

@@ -76,6 +76,8 @@ TEST(Stats, WritesCsvJsonAndHistogramForADataset) {
   const auto summary = data::generate_demo_dataset(dir.path().string(), options);
   const auto stats = data::compute_stats(data::index_dataset(summary.folder));
   ASSERT_EQ(stats.images.size(), 20u);
+  // demo-data reports the objects data-stats finds.
+  EXPECT_EQ(summary.objects, static_cast<int64_t>(stats.objects.size()));
   const auto bins = data::images_per_size_bin(stats);
   EXPECT_EQ(std::accumulate(bins.begin(), bins.end(), int64_t{0}), 20);
   const auto out = dir.path() / "stats";

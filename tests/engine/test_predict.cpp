@@ -78,6 +78,26 @@ class PredictFiles : public ::testing::Test {
   fs::path images_, out_;
 };
 
+TEST_F(PredictFiles, EveryInputFailingLeavesNoFolderAndNamesEachFileOnce) {
+  const fs::path bad = dir_.path() / "bad";
+  fs::create_directories(bad);
+  fs::copy_file(images_ / "corrupt.png", bad / "corrupt.png");
+  std::ofstream((bad / "empty.png").string());
+  auto o = options();
+  o.inputs = {bad.string()};
+  const auto r = engine::predict_files(o);
+  EXPECT_EQ(r.predicted, 0);
+  ASSERT_EQ(r.failures.size(), 2u);
+  for (const auto& failure : r.failures) {
+    const auto name = failure.find("empty.png") != std::string::npos ? "empty.png" : "corrupt.png";
+    const auto first = failure.find(name);
+    ASSERT_NE(first, std::string::npos) << failure;
+    EXPECT_EQ(failure.find(name, first + 1), std::string::npos) << "named twice: " << failure;
+  }
+  EXPECT_TRUE(r.csv.empty());
+  EXPECT_FALSE(fs::exists(out_)) << "a command that predicted nothing left its output folder";
+}
+
 TEST_F(PredictFiles, EveryReadableImageGetsALabelMapAtItsSizeAndTheCorruptOneIsNamed) {
   auto o = options();
   o.overlay = true;

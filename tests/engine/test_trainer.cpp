@@ -3,6 +3,7 @@
 // --resume (the same weights as an uninterrupted run), and a two-process
 // Gloo run (label slow).
 
+#include "support/child_process.h"
 #include "support/test_support.h"
 
 #include "svanet/config/model_config.h"
@@ -22,8 +23,6 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
@@ -450,6 +449,50 @@ TEST(Trainer, ResumeWithMoreEpochsExtendsAFinishedRun) {
   EXPECT_EQ(config::load_train_config((run / "config.yaml").string()).train.epochs, 3);
 }
 
+TEST(Trainer, ResumeRefusesToRestartOverTrainedWeightsWithoutItsState) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  const auto config = tiny_config(1, {"evaluate.after_training=false"});
+  ASSERT_TRUE(engine::train(config, run.string()).completed);
+  const fs::path state = run / "checkpoints" / "last.state";
+  const fs::path kept = dir.path() / "last.state";
+  fs::rename(state, kept);
+  const std::string best = read(run / "checkpoints" / "best.pt");
+  const std::string metrics = read(run / "metrics.csv");
+  ASSERT_THROWS_WITH(engine::resume(run.string()), state.string() + " is missing");
+  ASSERT_THROWS_WITH(engine::resume(run.string()),
+                     "replace checkpoints/best.pt, checkpoints/last.pt, metrics.csv");
+  EXPECT_EQ(read(run / "checkpoints" / "best.pt"), best);
+  EXPECT_EQ(read(run / "metrics.csv"), metrics);
+
+  // Another run's state (another seed) is refused too.
+  const fs::path other = dir.path() / "other";
+  ASSERT_TRUE(engine::train(tiny_config(1, {"evaluate.after_training=false", "train.seed=4"}),
+                            other.string())
+                  .completed);
+  fs::copy_file(other / "checkpoints" / "last.state", state);
+  ASSERT_THROWS_WITH(engine::resume(run.string()), "the state is from a run with seed 4");
+  EXPECT_EQ(read(run / "checkpoints" / "best.pt"), best);
+  fs::remove(state);
+
+  // --overwrite trains it again from the first epoch.
+  engine::RunOptions ro;
+  ro.overwrite = true;
+  const auto again = engine::resume(run.string(), ro);
+  ASSERT_TRUE(again.completed);
+  EXPECT_EQ(again.history.size(), 1u);
+  EXPECT_EQ(lines(run / "metrics.csv"), 2);
+  EXPECT_TRUE(fs::exists(state));
+
+  // A run stopped before it saved anything (only its set-up's files) starts
+  // its first epoch again.
+  const fs::path fresh = dir.path() / "fresh";
+  fs::create_directories(fresh);
+  fs::copy_file(run / "config.yaml", fresh / "config.yaml");
+  EXPECT_TRUE(engine::resume(fresh.string()).completed);
+  EXPECT_TRUE(fs::exists(fresh / "checkpoints" / "last.state"));
+}
+
 TEST(Trainer, InitFromStartsFromAnotherRunsWeights) {
   TempDir dir;
   const fs::path source = dir.path() / "source";
@@ -834,35 +877,9 @@ TEST(Trainer, RepeatsWriteMeanAndStd) {
 }
 
 // The CLI in a child process, for signals.
-struct Child {
-  pid_t pid = -1;
-  int wait() const {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-};
-
 Child spawn(const std::vector<std::string>& args, const fs::path& log,
             const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  Child c;
-  c.pid = fork();
-  if (c.pid == 0) {
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    std::vector<char*> argv;
-    std::string program = SVANET_CLI_PATH;
-    argv.push_back(program.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  }
-  return c;
+  return test::spawn(SVANET_CLI_PATH, args, log, env);
 }
 
 int run_cli(const std::vector<std::string>& args, const fs::path& log) {
@@ -874,7 +891,7 @@ bool wait_for_lines(const fs::path& file, int64_t n, const Child& child) {
   for (int i = 0; i < 6000; ++i) {
     if (fs::exists(file) && lines(file) >= n) return true;
     int status = 0;
-    if (waitpid(child.pid, &status, WNOHANG) == child.pid) return false;
+    if (child.ended(status)) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -927,6 +944,32 @@ TEST(Trainer, KillNineOrCtrlCThenResumeEndsWithTheSameWeights) {
       << read(dir.path() / "r2.log");
   expect_same_weights(dir.path() / "whole/checkpoints/last.pt", stopped / "checkpoints/last.pt");
   EXPECT_FALSE(fs::exists(stopped / "checkpoints/interrupted.state"));
+}
+
+TEST(Trainer, CtrlCDuringEvaluateExits130AndLeavesNoPartialFolder) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  ASSERT_TRUE(
+      engine::train(tiny_config(1, {"evaluate.after_training=false"}), run.string()).completed);
+  // An evaluation of seconds: the training split, eight flips, slid tiles.
+  const fs::path out = dir.path() / "eval";
+  fs::path partial = out;
+  partial += ".partial";
+  Child child = spawn({"--threads", "1", "evaluate", "-r", run.string(), "--split", "train",
+                       "--tta", "flip4", "--mode", "sliding", "--out", out.string()},
+                      dir.path() / "eval.log");
+  bool started = false;
+  for (int i = 0; i < 20000 && !started; ++i) {
+    started = fs::exists(partial);
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(started) << read(dir.path() / "eval.log");
+  kill(child.pid, SIGINT);
+  EXPECT_EQ(child.wait(), 130) << read(dir.path() / "eval.log");
+  EXPECT_NE(read(dir.path() / "eval.log").find("interrupted by SIGINT"), std::string::npos)
+      << read(dir.path() / "eval.log");
+  EXPECT_FALSE(fs::exists(partial));
+  EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(TrainerSlow, TwoProcessGlooRunOnOneMachine) {

@@ -9,6 +9,7 @@
 ///     auto model = svanet::create_model("svanet_r50", svanet::ModelOptions().num_classes(3));
 
 #include "svanet/common/error.h"
+#include "svanet/common/interrupted.h"
 #include "svanet/common/log.h"
 #include "svanet/common/normalization.h"
 #include "svanet/inference/predict.h"

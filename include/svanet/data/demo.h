@@ -49,6 +49,8 @@ struct DemoSummary {
   int64_t train = 0, val = 0, test = 0;
   /// Images with no object at all.
   int64_t empty_images = 0;
+  /// The masks' 8-connected objects of each class, as data-stats and
+  /// init-config count them (drawn objects that touch are one).
   int64_t objects = 0;
 };
 

@@ -47,8 +47,11 @@ struct CalibrateOptions {
   /// Write the thresholds into the checkpoint and the curves beside it;
   /// false only reports them.
   bool write = true;
-  /// Progress messages.
+  /// Progress messages (and, without the bar, a progress line every few
+  /// seconds while the validation split is predicted).
   LogSink log;
+  /// A live progress bar on stderr while the split is predicted.
+  bool progress_bar = false;
 };
 
 /// The per-object and pixel scores of one class at one threshold (or with

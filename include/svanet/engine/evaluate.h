@@ -37,6 +37,15 @@ struct EvaluateOptions {
   /// Either way the evaluation is written to OUT.partial and moved into
   /// place when complete, so a failure leaves nothing behind.
   bool overwrite = false;
+  /// Handle SIGINT and SIGTERM while the evaluation is written: it stops
+  /// between batches, removes OUT.partial and throws svanet::Interrupted
+  /// (the previous handlers come back after). Off, the program's own
+  /// handling stays as it is.
+  bool handle_signals = false;
+  /// A live progress bar on stderr while the split is predicted; without
+  /// it, a progress line every few seconds goes to `log` (when set).
+  bool progress_bar = false;
+  LogSink log;
   /// Overrides of the run config's evaluate section (unset = keep).
   /// mode: resize, sliding or auto; tta: none, flip or flip4 (as predict's).
   std::optional<std::string> mode, tta;
@@ -89,8 +98,9 @@ EvaluationResult evaluate_run(const std::string& run_dir, const EvaluateOptions&
 
 struct FolderEvaluateOptions {
   std::string pred_dir, gt_dir, out;
-  /// As EvaluateOptions::overwrite.
+  /// As EvaluateOptions::overwrite and handle_signals.
   bool overwrite = false;
+  bool handle_signals = false;
   /// A built-in dataset definition for the masks' classes and encoding...
   std::string dataset;
   /// ... or the class names (background first); masks hold class indices.

@@ -98,6 +98,8 @@ struct PredictFilesResult {
   std::string labels;
   /// The arithmetic used: fp32, bf16 or fp16 (auto resolved).
   std::string precision;
+  /// OUT/predictions.csv; empty when every input failed (the output folder
+  /// is then removed again if this call created it).
   std::string csv;
   double seconds = 0.0;
 };

@@ -63,7 +63,11 @@ struct EpochRecord {
 };
 
 struct RunOptions {
-  /// Replace an existing run folder (its contents are deleted first).
+  /// Replace an existing run folder (its contents are deleted first). With
+  /// resume(): a run folder without its saved state (checkpoints/last.state
+  /// or interrupted.state) but with checkpoints, metrics.csv or evaluations
+  /// trains again from the first epoch (they are removed first); without
+  /// overwrite such a folder is refused, naming the missing file.
   bool overwrite = false;
   /// A live progress bar on stderr (the CLI sets it for terminals).
   bool progress_bar = false;

@@ -5,6 +5,7 @@
 #include "svanet/common/error.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -43,9 +45,31 @@ bool is_temporary_name(const std::string& name) {
          all_digits(tail.substr(dot + 1));
 }
 
+/// Removes the temporary files of earlier writes of `target` whose process
+/// has ended (killed while it wrote): TARGET.tmp.PID.N with no process PID.
+/// A live process's, another target's and every other file stay.
+void remove_dead_writers_temporaries(const std::string& target) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path path(target);
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const std::string prefix = path.filename().string() + kTempMarker;
+  for (auto it = fs::directory_iterator(dir, error); !error && it != fs::directory_iterator();
+       it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || !is_temporary_name(name)) continue;
+    const std::string tail = name.substr(prefix.size());
+    const long pid = std::strtol(tail.substr(0, tail.find('.')).c_str(), nullptr, 10);
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code removed;
+    fs::remove(it->path(), removed);
+  }
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  remove_dead_writers_temporaries(path_);
   static std::atomic<unsigned> counter{0};
   temp_path_ = path_ + kTempMarker + std::to_string(::getpid()) + "." + std::to_string(counter++);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -114,4 +114,34 @@ OutputFolder::~OutputFolder() {
   }
 }
 
+std::string StagedFolder::prepare(const std::string& out, bool overwrite, const std::string& how) {
+  if (!overwrite) require_new_output(out, how);
+  std::error_code error;
+  SVANET_CHECK(!fs::exists(out, error) || fs::is_directory(out, error), out,
+               ": is a file, expected a folder");
+  // "set/" is "set": the staging folder is its sibling, never inside it.
+  fs::path path = fs::path(out).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();
+  fs::path staging = path;
+  staging += ".partial";
+  fs::remove_all(staging, error);  // what a killed command left
+  SVANET_CHECK(!error, "cannot remove ", staging.string(), ": ", reason(error));
+  return staging.string();
+}
+
+StagedFolder::StagedFolder(const std::string& out, bool overwrite, const std::string& how)
+    : staging_(prepare(out, overwrite, how)) {
+  const std::string& staging = staging_.path();
+  out_ = staging.substr(0, staging.size() - std::string(".partial").size());
+}
+
+void StagedFolder::commit() {
+  std::error_code error;
+  fs::remove_all(out_, error);
+  SVANET_CHECK(!error, "cannot replace ", out_, ": ", reason(error));
+  fs::rename(staging_.path(), out_, error);
+  SVANET_CHECK(!error, "cannot move ", staging_.path(), " to ", out_, ": ", reason(error));
+  staging_.keep();
+}
+
 }  // namespace svanet::utils

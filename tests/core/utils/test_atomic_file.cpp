@@ -67,6 +67,33 @@ TEST(AtomicFile, AProcessKilledWhileWritingLeavesTheOldFile) {
   EXPECT_EQ(utils::remove_stale_temporaries((dir.path() / "missing").string()), 0);
 }
 
+TEST(AtomicFile, TheNextWriteOfATargetRemovesWhatADeadWriterLeft) {
+  TempDir dir;
+  const auto path = dir.path() / "weights.pth";
+  const pid_t child = fork();
+  if (child == 0) {
+    utils::AtomicFile f(path.string());
+    f.write(std::string(1 << 16, 'b'));
+    raise(SIGKILL);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  const auto dead = dir.path() / ("weights.pth.tmp." + std::to_string(child) + ".0");
+  ASSERT_TRUE(std::filesystem::exists(dead));
+  // A live writer's (this process's) and another target's stay.
+  const auto live = dir.path() / ("weights.pth.tmp." + std::to_string(getpid()) + ".999");
+  const auto other = dir.path() / ("other.pth.tmp." + std::to_string(child) + ".0");
+  std::ofstream(live) << "writing";
+  std::ofstream(other) << "left";
+  utils::write_file_atomic(path.string(), "new");
+  EXPECT_EQ(contents(path), "new");
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_TRUE(std::filesystem::exists(other));
+}
+
 TEST(AtomicFile, CopiesAFileLargerThanOneChunk) {
   TempDir dir;
   std::string data((size_t{8} << 20) * 2 + 123, '\0');

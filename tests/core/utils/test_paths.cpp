@@ -82,5 +82,49 @@ TEST(Paths, AnOutputFolderIsRemovedUnlessKeptAndOnlyWhenItWasCreated) {
   EXPECT_TRUE(fs::is_empty(empty));
 }
 
+TEST(Paths, AStagedFolderAppearsWholeOrNotAtAll) {
+  TempDir dir;
+  const auto out = dir.path() / "new" / "set";
+  const auto partial = dir.path() / "new" / "set.partial";
+  {
+    utils::StagedFolder staged(out.string() + "/", false, "how");
+    EXPECT_EQ(staged.path(), partial.string());
+    EXPECT_EQ(staged.out(), out.string());
+    std::ofstream(fs::path(staged.path()) / "half.csv") << "1";
+    EXPECT_FALSE(fs::exists(out));
+  }
+  // Not committed: nothing, not even the parent it created.
+  EXPECT_FALSE(fs::exists(dir.path() / "new"));
+  {
+    utils::StagedFolder staged(out.string(), false, "how");
+    std::ofstream(fs::path(staged.path()) / "a.csv") << "first";
+    staged.commit();
+  }
+  EXPECT_TRUE(fs::exists(out / "a.csv"));
+  EXPECT_FALSE(fs::exists(partial));
+  // A non-empty OUT is refused without overwrite, and kept until the new one
+  // is complete with it.
+  ASSERT_THROWS_WITH(utils::StagedFolder(out.string(), false, "--overwrite replaces it"),
+                     "already exists and is not empty; --overwrite replaces it");
+  {
+    utils::StagedFolder staged(out.string(), true, "how");
+    std::ofstream(fs::path(staged.path()) / "b.csv") << "second";
+    EXPECT_TRUE(fs::exists(out / "a.csv"));
+  }
+  EXPECT_TRUE(fs::exists(out / "a.csv"));
+  // What a killed command left as OUT.partial does not stop the next one.
+  fs::create_directories(partial);
+  std::ofstream(partial / "left.csv") << "killed";
+  {
+    utils::StagedFolder staged(out.string(), true, "how");
+    EXPECT_FALSE(fs::exists(partial / "left.csv"));
+    std::ofstream(fs::path(staged.path()) / "b.csv") << "second";
+    staged.commit();
+  }
+  EXPECT_FALSE(fs::exists(out / "a.csv"));
+  EXPECT_TRUE(fs::exists(out / "b.csv"));
+  EXPECT_FALSE(fs::exists(partial));
+}
+
 }  // namespace
 }  // namespace svanet::test

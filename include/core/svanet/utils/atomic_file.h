@@ -11,7 +11,10 @@
 
 namespace svanet::utils {
 
-/// A file being written; nothing appears at `path` until commit().
+/// A file being written; nothing appears at `path` until commit(). On
+/// construction it removes the temporary files an earlier write of the same
+/// target left when its process was killed (TARGET.tmp.PID.N whose process
+/// PID no longer exists).
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);

@@ -61,4 +61,32 @@ class OutputFolder {
   bool keep_ = false;
 };
 
+/// An output folder written in one piece. The command fills OUT.partial
+/// (path()) and commit() moves it to OUT. Until then OUT is as it was: a
+/// command that fails, or is killed, never leaves a half-written OUT under
+/// its final name. The guard removes OUT.partial unless committed, and the
+/// next command to write OUT removes what a killed one left there, so
+/// running the same command again works. A non-empty OUT is refused
+/// ("OUT already exists and is not empty; <how>") unless `overwrite`; with
+/// it, the old OUT is replaced only once the new one is complete.
+class StagedFolder {
+ public:
+  StagedFolder(const std::string& out, bool overwrite, const std::string& how);
+  StagedFolder(const StagedFolder&) = delete;
+  StagedFolder& operator=(const StagedFolder&) = delete;
+
+  /// Where to write: OUT.partial.
+  const std::string& path() const { return staging_.path(); }
+  /// OUT, without a trailing separator.
+  const std::string& out() const { return out_; }
+  /// Replaces OUT with what was written.
+  void commit();
+
+ private:
+  static std::string prepare(const std::string& out, bool overwrite, const std::string& how);
+
+  std::string out_;
+  OutputFolder staging_;
+};
+
 }  // namespace svanet::utils
