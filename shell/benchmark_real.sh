@@ -3,15 +3,16 @@
 # the same quarter-width ResNet-18 encoder, each with the paper's recipe and
 # with svanet's small-object recipe, 3 seeds each (configs/real/), on the
 # datasets converted under DATA_ROOT; one `svanet study` table per dataset.
-#   bash shell/benchmark_real.sh DATA_ROOT OUT [--datasets dsb2018,kvasir,idrid_ma] [--shard I/N] [--dry-run] [-- train flags]
+#   bash shell/benchmark_real.sh DATA_ROOT OUT [--datasets dsb2018,idrid_ex,kvasir,idrid_ma] [--shard I/N] [--dry-run] [-- train flags]
 # DATA_ROOT/NAME is what `svanet convert-dataset` wrote for each dataset
-# (docs/datasets.md#public-datasets-converted-by-svanet; idrid_ma is
-# `svanet convert-dataset idrid SRC -o DATA_ROOT/idrid_ma --param lesions=ma
-# --param scale=0.25`). Datasets missing under DATA_ROOT are skipped with a
-# note. Tables: OUT/study_NAME/ (study.md, study.csv, study.png); run it
-# again to resume. docs/benchmarks.md has the tables and what they took.
-usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; }
-datasets=dsb2018,kvasir,idrid_ma
+# (docs/datasets.md#public-datasets-converted-by-svanet; idrid_ex is
+# `svanet convert-dataset idrid SRC -o DATA_ROOT/idrid_ex --param lesions=ex
+# --param scale=0.25`, idrid_ma the same with lesions=ma). Datasets
+# missing under DATA_ROOT are skipped with a note. Tables: OUT/study_NAME/
+# (study.md, study.csv, study.png); run it again to resume.
+# docs/benchmarks.md has the tables and what they took.
+usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+datasets=dsb2018,idrid_ex,kvasir,idrid_ma
 named=0
 args=()
 positional_args=()
@@ -65,7 +66,7 @@ IFS=, read -r -a wanted <<< "$datasets"
 present=()
 for dataset in "${wanted[@]}"; do
   [ -f "$experiments_root/configs/real/$dataset.yaml" ] ||
-    experiments_die "no configs/real/$dataset.yaml (datasets: dsb2018, kvasir, idrid_ma)"
+    experiments_die "no configs/real/$dataset.yaml (datasets: dsb2018, idrid_ex, kvasir, idrid_ma)"
   if [ ! -f "$data_root/$dataset/dataset.yaml" ]; then
     [ "$named" = 0 ] || experiments_die "no converted dataset at $data_root/$dataset (docs/datasets.md)"
     echo "== $dataset: not under $data_root (convert it first: docs/datasets.md); skipped"
