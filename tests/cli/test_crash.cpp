@@ -189,24 +189,33 @@ bool always(const std::string&) {
   return true;
 }
 
+/// A command that writes its output whole or not at all: `prefix` then
+/// WORK/output; it is run again only while WORK/written (the output, or
+/// the set inside it) is missing.
+Command writes_whole(std::string name, Args prefix, const std::string& output,
+                     const std::string& written) {
+  Command c;
+  c.name = std::move(name);
+  c.args = [prefix, output](const fs::path& w) {
+    auto a = prefix;
+    a.push_back((w / output).string());
+    return a;
+  };
+  c.rerun = [args = c.args, written](const fs::path& w) -> std::optional<Args> {
+    if (fs::exists(w / written)) return std::nullopt;
+    return args(w);
+  };
+  c.output = output;
+  c.exact = always;
+  return c;
+}
+
 /// Every command that writes, on the inputs above.
 std::vector<Command> commands() {
   const Inputs& in = inputs();
   std::vector<Command> all;
-  {
-    Command c;
-    c.name = "demo-data";
-    c.args = [](const fs::path& w) {
-      return Args{"demo-data", "-o", (w / "out").string(), "--count", "12", "--size", "96"};
-    };
-    c.rerun = [](const fs::path& w) -> std::optional<Args> {
-      if (fs::exists(w / "out" / "Demo")) return std::nullopt;
-      return Args{"demo-data", "-o", (w / "out").string(), "--count", "12", "--size", "96"};
-    };
-    c.output = "out";
-    c.exact = always;
-    all.push_back(c);
-  }
+  all.push_back(writes_whole("demo-data", {"demo-data", "--count", "12", "--size", "96", "-o"},
+                             "out", "out/Demo"));
   {
     Command c;
     c.name = "train";
@@ -225,21 +234,8 @@ std::vector<Command> commands() {
     all.push_back(c);
   }
   {
-    Command c;
-    c.name = "evaluate";
-    const Args args{"evaluate", "-r", in.run.string(), "--out"};
-    c.args = [args](const fs::path& w) {
-      auto a = args;
-      a.push_back((w / "eval").string());
-      return a;
-    };
-    c.rerun = [args](const fs::path& w) -> std::optional<Args> {
-      if (fs::exists(w / "eval")) return std::nullopt;
-      auto a = args;
-      a.push_back((w / "eval").string());
-      return a;
-    };
-    c.output = "eval";
+    Command c =
+        writes_whole("evaluate", {"evaluate", "-r", in.run.string(), "--out"}, "eval", "eval");
     c.exact = [](const std::string& f) { return ends_with(f, ".png"); };
     all.push_back(c);
   }
@@ -268,66 +264,21 @@ std::vector<Command> commands() {
     c.exact = [](const std::string& f) { return ends_with(f, ".pt"); };
     all.push_back(c);
   }
+  all.push_back(
+      writes_whole("export", {"export", in.run.string(), "-o"}, "official.pth", "official.pth"));
   {
-    Command c;
-    c.name = "export";
-    const Args args{"export", in.run.string(), "-o"};
-    c.args = [args](const fs::path& w) {
-      auto a = args;
-      a.push_back((w / "official.pth").string());
-      return a;
-    };
-    c.rerun = [args](const fs::path& w) -> std::optional<Args> {
-      if (fs::exists(w / "official.pth")) return std::nullopt;
-      auto a = args;
-      a.push_back((w / "official.pth").string());
-      return a;
-    };
-    c.output = "official.pth";
-    c.exact = always;
-    all.push_back(c);
-  }
-  {
-    Command c;
-    c.name = "convert-official";
-    const Args args{"convert-official", in.official.string(), "--architecture", "svanet_test",
-                    "-o"};
-    c.args = [args](const fs::path& w) {
-      auto a = args;
-      a.push_back((w / "converted.pt").string());
-      return a;
-    };
-    c.rerun = [args](const fs::path& w) -> std::optional<Args> {
-      if (fs::exists(w / "converted.pt")) return std::nullopt;
-      auto a = args;
-      a.push_back((w / "converted.pt").string());
-      return a;
-    };
-    c.output = "converted.pt";
+    Command c = writes_whole(
+        "convert-official",
+        {"convert-official", in.official.string(), "--architecture", "svanet_test", "-o"},
+        "converted.pt", "converted.pt");
     // Complete, not equal: an official checkpoint lacks the Monte Carlo
     // attention's random region masks, which each conversion draws anew.
     c.exact = [](const std::string&) { return false; };
     all.push_back(c);
   }
-  {
-    Command c;
-    c.name = "slice-volumes";
-    const Args args{"slice-volumes", in.volumes.string(), "--dataset", "atlas", "-o"};
-    c.args = [args](const fs::path& w) {
-      auto a = args;
-      a.push_back((w / "sliced").string());
-      return a;
-    };
-    c.rerun = [args](const fs::path& w) -> std::optional<Args> {
-      if (fs::exists(w / "sliced" / "ATLAS")) return std::nullopt;
-      auto a = args;
-      a.push_back((w / "sliced").string());
-      return a;
-    };
-    c.output = "sliced";
-    c.exact = always;
-    all.push_back(c);
-  }
+  all.push_back(writes_whole("slice-volumes",
+                             {"slice-volumes", in.volumes.string(), "--dataset", "atlas", "-o"},
+                             "sliced", "sliced/ATLAS"));
   return all;
 }
 
